@@ -1,0 +1,140 @@
+"""The ``gansuite`` command line: one small module per command, loaded on demand.
+
+This module is the one error boundary: a :class:`gansuite.errors.GansuiteError` becomes one
+line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
+``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C becomes exit 130 with a line saying
+how to resume.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from gansuite import __version__
+from gansuite.errors import GansuiteError
+
+__all__ = ["main", "cli", "COMMANDS"]
+
+# command name -> "module:attribute" (imported only when that command runs or its help is shown)
+COMMANDS: dict[str, str] = {
+    "list": "gansuite.cli.list_cmd:list_cmd",
+    "show": "gansuite.cli.list_cmd:show_cmd",
+    "plugins": "gansuite.cli.list_cmd:plugins_cmd",
+    "run": "gansuite.cli.run_cmd:run_cmd",
+    "eval": "gansuite.cli.eval_cmd:eval_cmd",
+    "data": "gansuite.cli.data_cmd:data_group",
+    "dedup": "gansuite.cli.dedup_cmd:dedup_cmd",
+    "bench": "gansuite.cli.bench_cmd:bench_cmd",
+    "results": "gansuite.cli.results_cmd:results_cmd",
+    "compare": "gansuite.cli.results_cmd:compare_cmd",
+}
+
+HELP = {
+    "list": "List registered models, datasets, dedup strategies, probes and evals.",
+    "show": "Show one registered name: summary, paper, plugin, options.",
+    "plugins": "List installed plugins and what each registered.",
+    "run": "Train a model (and evaluate it) into a run folder.",
+    "eval": "Evaluate an existing run's checkpoint.",
+    "data": "Inspect datasets.",
+    "dedup": "Find duplicate images in a dataset.",
+    "bench": "Run the throughput benchmarks; track them over time.",
+    "results": "Aggregate run folders into one table.",
+    "compare": "Compare two runs' metrics side by side.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        ref = COMMANDS.get(cmd_name)
+        if ref is None:
+            return None
+        module_name, _, attr = ref.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return None
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, HELP.get(name, "")) for name in COMMANDS]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if args and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=2)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise click.UsageError(f"Unknown command '{name}'.{hint} Run 'gansuite --help'.")
+        return super().resolve_command(ctx, args)
+
+
+def _debug() -> bool:
+    return os.environ.get("GANSUITE_DEBUG", "") not in {"", "0"}
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gansuite")
+@click.option("--traceback", "show_traceback", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, show_traceback: bool) -> None:
+    """gansuite: train, evaluate and benchmark GANs through plugins.
+
+    \b
+    Examples:
+      gansuite list models
+      gansuite run --model dcgan --dataset digits --max-steps 200
+      gansuite run --model dcgan --eval cifar10-svm --data-root DIR
+    """
+    if show_traceback:
+        os.environ["GANSUITE_DEBUG"] = "1"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    for line in str(message).strip().splitlines() or ["error"]:
+        click.echo(f"Error: {line}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script and of ``python -m gansuite``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--traceback" in args:
+        os.environ["GANSUITE_DEBUG"] = "1"
+    try:
+        cli.main(args=args, prog_name="gansuite", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("Interrupted. Work already written is kept; a training run continues with "
+              "'gansuite run --resume RUN_DIR'.", 130)
+    except click.ClickException as exc:
+        if _debug():
+            raise
+        _fail(exc.format_message(), 2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GansuiteError as exc:
+        if _debug():
+            raise
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        if _debug():
+            raise
+        _fail("Interrupted. Work already written is kept; a training run continues with "
+              "'gansuite run --resume RUN_DIR'.", 130)
+    except BrokenPipeError:
+        sys.exit(0)
