@@ -60,8 +60,12 @@ class Catalog:
         try:
             return self.registries[kind]
         except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(kind, list(self.registries), n=1)
+            hint = f" Did you mean: {close[0]}?" if close else ""
             raise UnknownNameError(
-                f"Unknown kind '{kind}'. Choose one of: {', '.join(self.registries)}."
+                f"Unknown kind '{kind}'.{hint} Choose one of: {', '.join(self.registries)}."
             ) from None
 
     def errors(self) -> list[str]:

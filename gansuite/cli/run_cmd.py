@@ -1,0 +1,75 @@
+"""``gansuite run``: validate everything first (no torch), then train and evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gansuite.cli._common import load_catalog, table
+from gansuite.runner import RunRequest, execute, plan_run
+
+__all__ = ["run_cmd", "print_results"]
+
+
+def print_results(rows: list[dict]) -> None:
+    """The results rows as a small table on stdout."""
+    if not rows:
+        return
+    body = []
+    for r in rows:
+        value = r.get("value")
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        extra = r.get("variant") or ""
+        body.append([str(r.get("eval", "")), str(r.get("metric", "")), extra, shown])
+    click.echo(table(body, ["eval", "metric", "variant", "value"]))
+
+
+@click.command("run")
+@click.option("--model", "-m", help="Model name (gansuite list models).")
+@click.option("--dataset", "-d", help="Dataset name; implied by --eval when omitted.")
+@click.option("--eval", "evals", multiple=True, help="Eval preset to run after training (repeatable).")
+@click.option("--dedup", help="Dedup strategy applied to the training split.")
+@click.option("--data-root", type=click.Path(path_type=Path), help="Data folder (default: $GANSUITE_DATA or the user cache).")
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder (default: runs/MODEL-DATASET-TIME).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["cpu", "cuda", "auto"]))
+@click.option("--batch-size", type=int, help="Default: the model's recipe (128 for dcgan).")
+@click.option("--max-steps", type=int, help="Stop after this many steps.")
+@click.option("--epochs", type=float, help="Stop after this many passes over the data.")
+@click.option("--time-budget", type=float, help="Stop after this many seconds of training.")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue the run in this folder.")
+@click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Typed option of the model/dataset/probe/dedup in use (e.g. -o ngf=64, -o svm.c_grid=0.01,0.1).")
+@click.option("--allow-unverified", is_flag=True, help="Accept data whose checksums differ; recorded in results.")
+@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--sample-every", type=int, default=500, show_default=True)
+@click.option("--log-every", type=int, default=10, show_default=True)
+@click.option("--image-size", type=int, help="Training resolution (default: the model's, else the dataset's).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def run_cmd(**kw: object) -> None:
+    """Train a model into a run folder, then run the requested evals.
+
+    \b
+    gansuite run --model dcgan --dataset digits --max-steps 200
+    gansuite run --model dcgan --eval cifar10-svm --data-root DIR --allow-unverified
+    gansuite run --resume runs/dcgan-digits-20260101-120000
+    """
+    catalog = load_catalog()
+    request = RunRequest(
+        model=kw["model"], dataset=kw["dataset"], evals=tuple(kw["evals"]), dedup=kw["dedup"],
+        data_root=kw["data_root"], out=kw["out"], seed=kw["seed"], device=kw["device"],
+        batch_size=kw["batch_size"], max_steps=kw["max_steps"], epochs=kw["epochs"],
+        time_budget=kw["time_budget"], resume=kw["resume"], options=tuple(kw["options"]),
+        allow_unverified=kw["allow_unverified"], checkpoint_every=kw["checkpoint_every"],
+        sample_every=kw["sample_every"], log_every=kw["log_every"], image_size=kw["image_size"],
+        compile=kw["compile_"], progress=not kw["no_progress"],
+    )  # type: ignore[arg-type]
+    plan = plan_run(request, catalog)
+    summary = execute(plan)
+    train = summary.get("train", {})
+    click.echo(f"Run folder: {summary['run']}")
+    if train:
+        click.echo("Training: " + ", ".join(f"{k}={v}" for k, v in train.items()))
+    print_results(summary.get("results", []))
