@@ -16,7 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from gansuite.errors import OptionError
 from gansuite.specs import Spec
 
-__all__ = ["parse_pairs", "coerce", "build_config", "split_overrides", "describe_type", "config_dict"]
+__all__ = ["parse_pairs", "coerce", "build_config", "split_overrides", "route_overrides", "build_configs", "describe_type", "config_dict"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -138,6 +138,16 @@ def build_config(spec: Spec, values: Mapping[str, Any]) -> Any:
 
 def split_overrides(pairs: Sequence[tuple[str, str]], specs: Sequence[Spec]) -> dict[str, dict[str, str]]:
     """Route each ``key=value`` to the spec it targets; returns ``{spec name: {field: raw}}``."""
+    routed, errors = route_overrides(pairs, specs)
+    if errors:
+        raise OptionError("\n".join(errors))
+    return routed
+
+
+def route_overrides(
+    pairs: Sequence[tuple[str, str]], specs: Sequence[Spec]
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Like :func:`split_overrides`, returning the error lines instead of raising."""
     by_name = {s.name: s for s in specs}
     routed: dict[str, dict[str, str]] = {s.name: {} for s in specs}
     errors = []
@@ -163,9 +173,7 @@ def split_overrides(pairs: Sequence[tuple[str, str]], specs: Sequence[Spec]) -> 
         else:
             names = ", ".join(f"{s.name}.{key}" for s in owners)
             errors.append(f"Option '{key}' is ambiguous: write one of {names}.")
-    if errors:
-        raise OptionError("\n".join(errors))
-    return routed
+    return routed, errors
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -173,3 +181,22 @@ def config_dict(config: Any) -> dict[str, Any]:
     if config is None:
         return {}
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
+
+
+def build_configs(specs: Sequence[Spec], pairs: Sequence[tuple[str, str]],
+                  base: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Route ``pairs`` and build every spec's config; all bad fields are reported together.
+
+    ``base`` gives typed defaults per spec name (an eval's params) that the user's pairs override.
+    """
+    routed, errors = route_overrides(pairs, specs)
+    configs: dict[str, Any] = {}
+    for spec in specs:
+        values = {**dict((base or {}).get(spec.name, {})), **routed.get(spec.name, {})}
+        try:
+            configs[spec.name] = build_config(spec, values)
+        except OptionError as exc:
+            errors.extend(str(exc).splitlines())
+    if errors:
+        raise OptionError("\n".join(errors))
+    return configs

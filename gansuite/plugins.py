@@ -183,7 +183,11 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
     for name, module in (extra_plugins or {}).items():
         record = PluginRecord(PluginInfo(name, "<local>", "0", getattr(module, "__name__", name)))
         records.append(record)
-        _register_module(pm, module, name)
+        try:
+            _register_module(pm, module, name)
+        except GansuiteError as exc:
+            record.errors.append(f"Plugin '{name}' failed to load: {exc}")
+            continue
         loaded.append((module, record))
     for module, record in loaded:
         _register_specs(pm, module, record, registries)

@@ -17,7 +17,7 @@ from typing import Any
 
 from gansuite import __version__
 from gansuite.errors import OptionError
-from gansuite.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
 from gansuite.plugins import Catalog, get_catalog
 from gansuite.runfolder import RunFolder
 from gansuite.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
@@ -238,14 +238,13 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
     dedup = catalog.registry("dedup").get(req.dedup) if req.dedup else None
 
     used: list[Spec] = [model, dataset, *probes.values()] + ([dedup] if dedup else [])
-    routed = split_overrides(parse_pairs(req.options), used)
-    model_config = build_config(model, routed[model.name])
-    dataset_config = build_config(dataset, routed[dataset.name])
-    dedup_config = build_config(dedup, routed[dedup.name]) if dedup else None
+    configs = build_configs(used, parse_pairs(req.options))
+    model_config, dataset_config = configs[model.name], configs[dataset.name]
+    dedup_config = configs[dedup.name] if dedup else None
     probe_configs = {}
-    for e in evals:
-        values = {**dict(e.params), **routed[e.probe]}
-        probe_configs[e.name] = build_config(probes[e.probe], values)
+    for e in evals:  # an eval's params are typed defaults; the user's -o values win
+        user = split_overrides(parse_pairs(req.options), used)[e.probe]
+        probe_configs[e.name] = build_config(probes[e.probe], {**dict(e.params), **user})
 
     image_size = req.image_size or getattr(model_config, "image_size", None) or dataset.image_size
     batch_size = req.batch_size or getattr(model_config, "batch_size", None) or 128
