@@ -1,0 +1,202 @@
+"""DCGAN generators, discriminators and the model object the trainer and probes use.
+
+Both networks are built from a list of ``(channels, stride)`` layers, so the paper's
+Figure 1 network and the authors' ImageNet-32 discriminator share one implementation:
+
+- G: ``z`` -> linear (a matrix multiply, no bias) -> BatchNorm -> ReLU -> reshape to 4x4, then
+  per layer a fractional-strided (stride 2) or plain (stride 1) convolution, BatchNorm + ReLU
+  everywhere except the output layer, which has a bias and Tanh.
+- D: per layer a (strided) convolution and LeakyReLU, BatchNorm everywhere except the input layer;
+  the last conv's output is flattened into one logit (the sigmoid lives in the loss).
+- Initialisation: conv/linear weights N(0, 0.02), BatchNorm gain N(1, 0.02), every bias 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gansuite.protocols import TrainingRecipe
+
+__all__ = ["Generator", "Discriminator", "DCGAN", "build_dcgan", "build_imagenet32", "init_weights"]
+
+Layers = list[tuple[int, int]]
+
+
+def _padding(kernel: int) -> tuple[int, int]:
+    """Padding and output padding that halve (conv) or double (transposed conv) the size."""
+    pad = (kernel - 1) // 2
+    return pad, 2 + 2 * pad - kernel
+
+
+class Generator(nn.Module):
+    """z (N, z_dim) -> images (N, C, H, W) in [-1, 1]."""
+
+    def __init__(self, z_dim: int, start_channels: int, layers: Layers, kernel: int) -> None:
+        super().__init__()
+        self.start_channels = start_channels
+        self.project = nn.Linear(z_dim, start_channels * 16, bias=False)
+        # BatchNorm over every projected unit, as the authors' code normalises the matmul output.
+        self.project_bn = nn.BatchNorm1d(start_channels * 16)
+        blocks: list[nn.Module] = []
+        c_in = start_channels
+        pad, out_pad = _padding(kernel)
+        for i, (c_out, stride) in enumerate(layers):
+            last = i == len(layers) - 1
+            if stride == 2:
+                conv: nn.Module = nn.ConvTranspose2d(c_in, c_out, kernel, 2, pad, out_pad, bias=last)
+            else:
+                conv = nn.Conv2d(c_in, c_out, kernel, 1, kernel // 2, bias=last)
+            blocks.append(conv)
+            blocks.extend([nn.Tanh()] if last else [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)])
+            c_in = c_out
+        self.main = nn.Sequential(*blocks)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.project_bn(self.project(z)), inplace=True)
+        return self.main(h.view(-1, self.start_channels, 4, 4))
+
+
+class Discriminator(nn.Module):
+    """images (N, C, H, W) in [-1, 1] -> logits (N,)."""
+
+    def __init__(self, channels: int, image_size: int, layers: Layers, kernel: int, slope: float) -> None:
+        super().__init__()
+        blocks = []
+        c_in, size = channels, image_size
+        pad, _ = _padding(kernel)
+        for i, (c_out, stride) in enumerate(layers):
+            mods: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, pad if stride == 2 else kernel // 2,
+                                               bias=i == 0)]
+            if i > 0:
+                mods.append(nn.BatchNorm2d(c_out))
+            mods.append(nn.LeakyReLU(slope, inplace=True))
+            blocks.append(nn.Sequential(*mods))
+            c_in, size = c_out, size // stride
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Linear(c_in * size * size, 1)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The activation after every conv layer, in order."""
+        out = []
+        for block in self.blocks:
+            x = block(x)
+            out.append(x)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x.flatten(1)).squeeze(1)
+
+
+def init_weights(module: nn.Module) -> None:
+    """The paper's initialisation: N(0, 0.02) weights, BN gain N(1, 0.02), zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGAN:
+    """A generator/discriminator pair with its prior, losses and recipe (a GANModel)."""
+
+    def __init__(self, generator: Generator, discriminator: Discriminator, *, z_dim: int, image_size: int,
+                 channels: int, recipe: TrainingRecipe, z_prior: str = "uniform") -> None:
+        self.generator = generator
+        self.discriminator = discriminator
+        self.z_dim = z_dim
+        self.image_size = image_size
+        self.channels = channels
+        self.recipe = recipe
+        self.z_prior = z_prior
+
+    def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
+        """``n`` latents: U(-1, 1) (the paper) or N(0, 1)."""
+        if self.z_prior == "normal":
+            return torch.randn(n, self.z_dim, generator=generator, device=device)
+        return torch.rand(n, self.z_dim, generator=generator, device=device).mul_(2).sub_(1)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.discriminator.features(x)
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """BCE on logits: -log D(x) - log(1 - D(G(z)))."""
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """The non-saturating generator loss -log D(G(z))."""
+        return F.softplus(-fake_logits).mean()
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        r = self.recipe
+        return (_adam(self.generator, r.lr_g, r), _adam(self.discriminator, r.lr_d, r))
+
+
+def _adam(module: nn.Module, lr: float, recipe: TrainingRecipe) -> torch.optim.Optimizer:
+    params = list(module.parameters())
+    # The fused kernel (one pass over all tensors) exists for CPU and CUDA; same update rule.
+    fused = bool(params) and params[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, betas=recipe.betas, weight_decay=recipe.weight_decay,
+                            fused=fused)
+
+
+def _recipe(cfg: Any) -> TrainingRecipe:
+    return TrainingRecipe(batch_size=cfg.batch_size, lr_g=cfg.lr, lr_d=cfg.lr,
+                          betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+
+
+def _image_size(cfg: Any, image_size: int | None) -> int:
+    from gansuite.errors import OptionError
+
+    size = cfg.image_size or image_size or 64
+    if size < 32 or size & (size - 1):
+        raise OptionError(f"DCGAN trains at a power-of-two size >= 32, but the data are {size}x{size}; "
+                          "pass -o image_size=32 (or 64, ...) to resize them.")
+    return int(size)
+
+
+def build_dcgan(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
+    """The paper's all-convolutional DCGAN (``DCGANConfig``)."""
+    size = _image_size(cfg, image_size)
+    n = int(math.log2(size // 4))
+    g_layers = [(cfg.ngf * 2 ** (n - 1 - i), 2) for i in range(1, n)] + [(channels, 2)]
+    d_layers = [(cfg.ndf * 2**i, 2) for i in range(n)]
+    gen = Generator(cfg.z_dim, cfg.ngf * 2 ** (n - 1), g_layers, cfg.kernel_size)
+    disc = Discriminator(channels, size, d_layers, cfg.kernel_size, cfg.leaky_slope)
+    init_weights(gen)
+    init_weights(disc)
+    return DCGAN(gen, disc, z_dim=cfg.z_dim, image_size=size, channels=channels,
+                 recipe=_recipe(cfg), z_prior=cfg.z_prior)
+
+
+def build_imagenet32(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
+    """The authors' ImageNet-32 D (``ImageNet32Config``) and a G that mirrors it layer by layer."""
+    from gansuite.errors import OptionError
+
+    size = cfg.image_size
+    if image_size is not None and image_size != size:
+        raise OptionError(f"This model trains at {size}x{size}, but the data were prepared at "
+                          f"{image_size}x{image_size}; pass -o image_size={image_size} or resize the data.")
+    d_layers = list(zip(cfg.widths, cfg.strides, strict=True))
+    # Mirror: D's layers reversed; each G layer outputs the width of the D layer before it.
+    outs = [channels, *cfg.widths[:-1]][::-1]
+    g_layers = list(zip(outs, cfg.strides[::-1], strict=True))
+    start = size // 2 ** sum(s == 2 for s in cfg.strides)
+    if start != 4:
+        raise OptionError(f"The generator starts from 4x4; widths/strides reach {start}x{start} at "
+                          f"image_size {size}.")
+    gen = Generator(cfg.z_dim, cfg.widths[-1], g_layers, cfg.kernel_size)
+    disc = Discriminator(channels, size, d_layers, cfg.kernel_size, cfg.leaky_slope)
+    init_weights(gen)
+    init_weights(disc)
+    return DCGAN(gen, disc, z_dim=cfg.z_dim, image_size=size, channels=channels,
+                 recipe=_recipe(cfg), z_prior=cfg.z_prior)
