@@ -2,7 +2,7 @@
 
 This module is the one error boundary: a :class:`gansuite.errors.GansuiteError` becomes one
 line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
-``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C becomes exit 130 with a line saying
+``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C becomes the same one line and exit status 2, saying
 how to resume.
 """
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="gansuite", standalone_mode=False)
     except click.exceptions.Abort:
         _fail("Interrupted. Work already written is kept; a training run continues with "
-              "'gansuite run --resume RUN_DIR'.", 130)
+              "'gansuite run --resume RUN_DIR'.", 2)
     except click.ClickException as exc:
         if _debug():
             raise
@@ -135,6 +135,6 @@ def main(argv: list[str] | None = None) -> None:
         if _debug():
             raise
         _fail("Interrupted. Work already written is kept; a training run continues with "
-              "'gansuite run --resume RUN_DIR'.", 130)
+              "'gansuite run --resume RUN_DIR'.", 2)
     except BrokenPipeError:
         sys.exit(0)
