@@ -116,6 +116,23 @@ def _entry_points() -> list[tuple[metadata.EntryPoint, PluginInfo]]:
     return found
 
 
+def _registrar(kind: str, hook_name: str, record: PluginRecord, registry: Registry[Any]) -> Callable[[Spec], None]:
+    """The ``register`` callback one plugin receives for one hook."""
+    expected = SPEC_TYPES[kind]
+
+    def register(spec: Spec) -> None:
+        if not isinstance(spec, expected):
+            raise GansuiteError(
+                f"{hook_name} must register {expected.__name__} objects, got {type(spec).__name__}"
+            )
+        spec = replace(spec, plugin=record.info)
+        registry.add(spec)
+        record.registered.setdefault(kind, []).append(spec.name)
+        _trace(f"{record.info.name}: registered {spec.kind} '{spec.name}'")
+
+    return register
+
+
 def _register_specs(
     pm: pluggy.PluginManager, plugin: object, record: PluginRecord, registries: dict[str, Registry[Any]]
 ) -> None:
@@ -123,21 +140,8 @@ def _register_specs(
     others = [p for p in pm.get_plugins() if p is not plugin]
     for kind, hook_name in HOOKS.items():
         caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
-        expected = SPEC_TYPES[kind]
-        registry = registries[kind]
-
-        def register(spec: Spec, _kind: str = kind, _exp: type = expected, _reg: Registry[Any] = registry) -> None:
-            if not isinstance(spec, _exp):
-                raise GansuiteError(
-                    f"{hook_name} must register {_exp.__name__} objects, got {type(spec).__name__}"
-                )
-            spec = replace(spec, plugin=record.info)
-            _reg.add(spec)
-            record.registered.setdefault(_kind, []).append(spec.name)
-            _trace(f"{record.info.name}: registered {spec.kind} '{spec.name}'")
-
         try:
-            caller(register=register)
+            caller(register=_registrar(kind, hook_name, record, registries[kind]))
         except Exception as exc:  # a broken plugin must not take the others down
             record.errors.append(
                 f"Plugin '{record.info.name}' from distribution '{record.info.distribution}' "

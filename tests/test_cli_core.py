@@ -15,10 +15,10 @@ HEAVY = ("torch", "torchvision", "sklearn", "pandas")
 def test_cheap_commands_import_no_heavy_module(args):
     code = (
         "import sys\nfrom gansuite.cli import main\n"
-        "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in %r if m in sys.modules]\n"
+        f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
-    ) % (args, HEAVY)
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in res.stderr, res.stderr
 
