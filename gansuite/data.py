@@ -7,15 +7,26 @@ results row.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gansuite.errors import IntegrityError
 from gansuite.protocols import ImageData, Verification
 
 if TYPE_CHECKING:
     from gansuite.runner import RunPlan
 
-__all__ = ["TrainingData", "prepare_training_data", "build_dataset"]
+__all__ = [
+    "TrainingData",
+    "prepare_training_data",
+    "build_dataset",
+    "check_integrity",
+    "apply_dedup",
+    "default_cache_dir",
+]
 
 
 @dataclass
@@ -31,9 +42,19 @@ class TrainingData:
         return {
             "data_verified": self.verification.verified,
             "unverified_files": list(self.verification.mismatched),
+            "dedup_strategy": (self.dedup or {}).get("strategy"),
             "dedup_removed": (self.dedup or {}).get("removed_count", 0),
             "n_train": len(self.data),
         }
+
+
+def default_cache_dir() -> Path:
+    """Where trained dedup models are cached: ``$GANSUITE_CACHE`` or the user cache folder."""
+    env = os.environ.get("GANSUITE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "gansuite" / "cache"
 
 
 def build_dataset(plan: RunPlan) -> Any:
@@ -42,9 +63,53 @@ def build_dataset(plan: RunPlan) -> Any:
     return factory(plan.dataset_config, root=plan.data_root)
 
 
+def check_integrity(name: str, verification: Verification, *, allow_unverified: bool) -> None:
+    """Raise :class:`IntegrityError` on a checksum mismatch the user has not accepted."""
+    if verification.verified is not False or allow_unverified:
+        return
+    files = ", ".join(verification.mismatched) or "some files"
+    raise IntegrityError(
+        f"Dataset '{name}': {files} differ from the official checksums. Pass --allow-unverified "
+        "to use them anyway (results then record data_verified: false and these files)."
+    )
+
+
+def apply_dedup(
+    strategy: Any, name: str, data: ImageData, *, cache_dir: Path | None = None
+) -> tuple[ImageData, dict[str, Any]]:
+    """Keep the first image of each duplicate group; returns the kept data and a record."""
+    import torch
+
+    start = time.perf_counter()
+    groups = strategy.find_groups(data.images, cache_dir=cache_dir)
+    removed = sorted(i for group in groups for i in sorted(group)[1:])
+    keep = torch.ones(len(data), dtype=torch.bool)
+    if removed:
+        keep[torch.tensor(removed, dtype=torch.long)] = False
+    kept = ImageData(
+        images=data.images[keep],
+        labels=data.labels[keep] if data.labels is not None else None,
+        classes=data.classes,
+        meta={**data.meta, "dedup": name},
+    )
+    record = {
+        "strategy": name,
+        "n": len(data),
+        "groups": len(groups),
+        "removed_count": len(removed),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    return kept, record
+
+
 def prepare_training_data(plan: RunPlan) -> TrainingData:
-    """Load ``plan``'s training split at the plan's image size."""
+    """Load ``plan``'s training split at the plan's image size, verified and deduplicated."""
     dataset = build_dataset(plan)
     verification = dataset.verify()
+    check_integrity(plan.dataset.name, verification, allow_unverified=plan.request.allow_unverified)
     data = dataset.load(plan.dataset.train_split, image_size=plan.image_size)
-    return TrainingData(data=data, verification=verification)
+    dedup = None
+    if plan.dedup is not None:
+        strategy = plan.dedup.load_factory()(plan.dedup_config)
+        data, dedup = apply_dedup(strategy, plan.dedup.name, data, cache_dir=default_cache_dir())
+    return TrainingData(data=data, verification=verification, dedup=dedup)

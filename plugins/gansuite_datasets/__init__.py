@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from gansuite.hookspecs import hookimpl
 from gansuite.specs import DatasetSpec
-from gansuite_datasets.config import DigitsConfig, FakeConfig
+from gansuite_datasets.config import Cifar10Config, DigitsConfig, FakeConfig
 
 __all__ = ["register_datasets", "SPECS"]
 
@@ -41,6 +41,20 @@ SPECS: tuple[DatasetSpec, ...] = (
         source="sklearn.datasets.load_digits",
         tags=("offline", "default"),
         notes=("1,797 images; a fixed seeded 80/20 train/test split (1,438 / 359).",),
+    ),
+    DatasetSpec(
+        name="cifar10",
+        summary="CIFAR-10: 50,000/10,000 32x32 RGB images in 10 classes (python-pickle layout).",
+        factory="gansuite_datasets.cifar:cifar10",
+        config=Cifar10Config,
+        splits=("train", "test"),
+        image_size=32,
+        channels=3,
+        num_classes=10,
+        license="no explicit licence (Krizhevsky 2009)",
+        source="https://www.cs.toronto.edu/~kriz/cifar.html",
+        paper="Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
+        notes=("Expects ROOT/cifar-10-batches-py (torchvision's layout); md5s verified.",),
     ),
 )
 

@@ -1,0 +1,81 @@
+"""cifar10 on a tiny fixture written in the real python-pickle layout."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gansuite_datasets.cifar import MD5, cifar10
+from gansuite_datasets.config import Cifar10Config
+
+from gansuite.errors import CorruptDataError, MissingDataError
+
+OFFLINE = Cifar10Config(download=False)
+
+
+def write_cifar(root: Path, per_batch: int = 4) -> Path:
+    """Five train batches, a test batch and batches.meta, as the official archive lays them out."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+    for k, name in enumerate(names):
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        data[:, 0] = k  # mark the batch in the first red pixel
+        batch = {"batch_label": name, "labels": [(k + i) % 10 for i in range(per_batch)],
+                 "data": data, "filenames": [f"{name}_{i}.png" for i in range(per_batch)]}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                            "horse", "ship", "truck"], "num_vis": 3072, "num_cases_per_batch": per_batch}
+    with open(folder / "batches.meta", "wb") as fh:
+        pickle.dump(meta, fh, protocol=2)
+    return folder
+
+
+def test_loads_splits_in_official_order(tmp_path: Path) -> None:
+    write_cifar(tmp_path)
+    ds = cifar10(OFFLINE, root=tmp_path)
+    train, test = ds.load("train"), ds.load("test")
+    assert train.images.shape == (20, 3, 32, 32) and train.images.dtype == torch.uint8
+    assert test.images.shape == (4, 3, 32, 32)
+    assert train.images[:, 0, 0, 0].tolist() == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4
+    assert train.labels is not None and train.labels[:5].tolist() == [0, 1, 2, 3, 1]
+    assert train.classes[0] == "airplane"
+    assert ds.load("train", image_size=64).images.shape == (20, 3, 64, 64)
+
+
+def test_checksum_mismatch_names_files(tmp_path: Path) -> None:
+    write_cifar(tmp_path)
+    result = cifar10(OFFLINE, root=tmp_path).verify()
+    assert result.verified is False
+    assert "data_batch_1" in result.mismatched and "test_batch" in result.mismatched
+    assert set(result.checked) == set(MD5)
+
+
+def test_missing_files_one_line(tmp_path: Path) -> None:
+    with pytest.raises(MissingDataError) as err:
+        cifar10(OFFLINE, root=tmp_path).load("test")
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path / "cifar-10-batches-py") in message and "test_batch" in message
+    assert "cifar-10-python.tar.gz" in message
+
+
+def test_truncated_pickle_is_named(tmp_path: Path) -> None:
+    folder = write_cifar(tmp_path)
+    blob = (folder / "data_batch_3").read_bytes()
+    (folder / "data_batch_3").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorruptDataError, match="data_batch_3"):
+        cifar10(OFFLINE, root=tmp_path).load("train")
+
+
+def test_md5_table_matches_torchvision() -> None:
+    from torchvision.datasets import CIFAR10
+
+    official = dict(CIFAR10.train_list + CIFAR10.test_list)
+    official[CIFAR10.meta["filename"]] = CIFAR10.meta["md5"]
+    assert official == MD5
