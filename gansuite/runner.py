@@ -252,7 +252,7 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
     if max_steps is None and epochs is None and budget is None:
         budget = DEFAULT_TIME_BUDGET
     out = Path(req.out) if req.out else Path("runs") / f"{model.name}-{dataset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not resuming and RunFolder(out).exists():
+    if not resuming and RunFolder(out).exists() and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 checks
         raise OptionError(f"{out} already holds a run; pass --resume {out} to continue it, "
                           "or choose another --out.")
     return RunPlan(
