@@ -29,6 +29,7 @@ __all__ = ["AutoEncoder", "AEHashDedup", "ae_hash", "center_crops", "fingerprint
 SIDE = 32
 CODE = 128
 _CHUNK = 8192
+_HASH_CHUNK = 2048
 
 
 def center_crops(images: torch.Tensor) -> torch.Tensor:
@@ -82,11 +83,18 @@ class AutoEncoder(nn.Module):
 
     @torch.no_grad()
     def bits(self, crops: torch.Tensor, threshold: float = 0.0) -> np.ndarray:
-        """The binarised code of each crop: bool ``(N, 128)``."""
-        w, b = self.encoder.weight.t().contiguous(), self.encoder.bias
+        """The binarised code of each crop: bool ``(N, 128)``.
+
+        The scaling and centring are folded into the weights (``(x/255 - m) W = x (W/255) - m W``),
+        so hashing is one uint8-to-float conversion and one matrix product per chunk.
+        """
+        w = self.encoder.weight.t()
+        w_folded = (w / 255.0).contiguous()
+        b_folded = self.encoder.bias - self.mean @ w
         out = np.empty((len(crops), CODE), dtype=bool)
-        for start in range(0, len(crops), _CHUNK):
-            z = torch.addmm(b, self.prepare(crops[start : start + _CHUNK]), w)
+        flat = crops.reshape(len(crops), -1)
+        for start in range(0, len(crops), _HASH_CHUNK):
+            z = torch.addmm(b_folded, flat[start : start + _HASH_CHUNK].float(), w_folded)
             out[start : start + len(z)] = (z > threshold).numpy()
         return out
 
