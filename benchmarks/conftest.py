@@ -38,7 +38,7 @@ class BenchSettings:
 
 
 QUICK_SETTINGS = BenchSettings(
-    quick=True, batch_size=16, rounds=3, warmup_rounds=1, n_items=500, svm_iterations=5
+    quick=True, batch_size=8, rounds=3, warmup_rounds=1, n_items=500, svm_iterations=5
 )
 FULL_SETTINGS = BenchSettings(
     quick=False, batch_size=None, rounds=10, warmup_rounds=2, n_items=5000, svm_iterations=30
