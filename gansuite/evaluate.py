@@ -1,0 +1,300 @@
+"""Running eval presets: after training (:func:`run_evals`) or on an existing run (:func:`evaluate_run`).
+
+For each eval the host builds the probe from its spec and typed config, and a
+:class:`gansuite.protocols.ProbeContext`: the trained model, a factory for a randomly
+initialised model of the same spec and config (the control), a loader for the eval's dataset
+splits (verified under the run's ``--allow-unverified`` policy, resized to the model's image
+size and channel count), the device and an output folder for figures. Every row a probe
+returns gets the run's provenance and is appended to ``results.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gansuite.errors import DataError, OptionError
+from gansuite.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.plugins import Catalog, get_catalog
+from gansuite.protocols import ImageData, ProbeContext
+from gansuite.runfolder import RunFolder
+from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
+
+if TYPE_CHECKING:
+    from gansuite.protocols import GANModel
+    from gansuite.runner import RunPlan
+
+__all__ = ["EvalSession", "run_evals", "evaluate_run", "results_table", "PROVENANCE_KEYS", "TABLE_COLUMNS"]
+
+PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "versions", "plugins",
+                   "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
+                   "probe_config", "created")
+
+
+@dataclass
+class EvalSession:
+    """What every eval of one run shares: the model, how to rebuild it, where data lives."""
+
+    catalog: Catalog
+    folder: RunFolder
+    model: GANModel
+    model_spec: ModelSpec
+    model_config: Any
+    config: dict[str, Any]
+    data_root: Path
+    allow_unverified: bool
+    seed: int
+    progress: bool = True
+    dataset_configs: dict[str, Any] = field(default_factory=dict)
+    _splits: dict[tuple[str, str], ImageData] = field(default_factory=dict)
+    _verified: dict[str, Any] = field(default_factory=dict)
+
+    # -- data -------------------------------------------------------------------------
+    def _dataset(self, name: str) -> Any:
+        from gansuite.data import check_integrity
+
+        spec = self.catalog.registry("datasets").get(name)
+        config = self.dataset_configs.get(name)
+        if config is None:
+            config = build_config(spec, {})
+        dataset = spec.load_factory()(config, root=self.data_root)
+        if name not in self._verified:
+            verification = dataset.verify()
+            check_integrity(name, verification, allow_unverified=self.allow_unverified)
+            self._verified[name] = verification
+        return dataset
+
+    def load_split(self, dataset_name: str, split: str) -> ImageData:
+        """One split of ``dataset_name`` at the model's size and channel count (cached)."""
+        key = (dataset_name, split)
+        if key not in self._splits:
+            dataset = self._dataset(dataset_name)
+            if split not in tuple(dataset.splits):
+                raise DataError(f"Dataset '{dataset_name}' has no split '{split}' "
+                                f"(it has: {', '.join(dataset.splits)}).")
+            data = dataset.load(split, image_size=self.model.image_size)
+            self._splits[key] = _match_channels(data, self.model.channels, dataset_name)
+        return self._splits[key]
+
+    def verification(self, dataset_name: str) -> Any:
+        if dataset_name not in self._verified:
+            self._dataset(dataset_name)
+        return self._verified[dataset_name]
+
+    def forget_data(self) -> None:
+        """Drop cached splits (between evals on different datasets)."""
+        self._splits.clear()
+
+    # -- models -----------------------------------------------------------------------
+    def make_random_model(self, seed: int) -> GANModel:
+        """A fresh model of the same spec and config, initialised under ``seed``, on the same device."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = self.model_spec.load_factory()(self.model_config, image_size=self.model.image_size,
+                                                   channels=self.model.channels)
+        device = _model_device(self.model)
+        model.generator.to(device)
+        model.discriminator.to(device)
+        return model
+
+
+def _match_channels(data: ImageData, channels: int, name: str) -> ImageData:
+    have = int(data.images.shape[1])
+    if have == channels:
+        return data
+    if have == 1 and channels == 3:
+        images = data.images.expand(-1, 3, -1, -1).contiguous()
+    elif have == 3 and channels == 1:
+        import torch
+
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        images = (data.images.float() * weights).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8)
+    else:
+        raise DataError(f"Dataset '{name}' has {have}-channel images but the model takes {channels}; "
+                        "choose a model config with matching channels.")
+    return ImageData(images=images, labels=data.labels, classes=data.classes,
+                     meta={**data.meta, "channels_converted": f"{have}->{channels}"})
+
+
+def _model_device(model: GANModel) -> Any:
+    """The device of the discriminator's parameters (CPU for a parameterless model)."""
+    import torch
+
+    for p in model.discriminator.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_config: Any) -> dict[str, Any]:
+    cfg = session.config
+    verification = session.verification(spec.dataset)
+    plugins = dict(cfg.get("plugins") or {})
+    for s in (probe, spec):
+        if s.plugin is not None:
+            plugins[s.plugin.name] = f"{s.plugin.distribution} {s.plugin.version}"
+    return {
+        "run": str(session.folder.path),
+        "model": session.model_spec.name,
+        "dataset": spec.dataset,
+        "eval": spec.name,
+        "probe": probe.name,
+        "seed": session.seed,
+        "device": str(_model_device(session.model)),
+        "versions": cfg.get("versions") or {},
+        "plugins": plugins,
+        "data_verified": verification.verified,
+        "unverified_files": list(verification.mismatched),
+        "train_dataset": cfg.get("dataset"),
+        "train_data_verified": cfg.get("data_verified"),
+        "step": cfg.get("step"),
+        "probe_config": config_dict(probe_config),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_config: Any) -> list[dict[str, Any]]:
+    probe = probe_spec.load_factory()(probe_config)
+    out_dir = session.folder.samples / spec.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = ProbeContext(
+        model=session.model,
+        make_random_model=session.make_random_model,
+        eval=spec,
+        load_split=lambda split: session.load_split(spec.dataset, split),
+        device=_model_device(session.model),
+        out_dir=out_dir,
+        seed=session.seed,
+        progress=session.progress,
+    )
+    start = time.perf_counter()
+    rows = probe.run(ctx)
+    seconds = round(time.perf_counter() - start, 2)
+    prov = _provenance(session, spec, probe_spec, probe_config)
+    out = []
+    for row in rows:
+        if "metric" not in row or "value" not in row:
+            raise OptionError(f"Probe '{probe_spec.name}' returned a row without metric/value: {row!r}.")
+        out.append({"eval": spec.name, "metric": row["metric"], "value": row["value"], **row,
+                    "eval_seconds": seconds, **prov})
+    session.folder.add_results(out)
+    return out
+
+
+def _evaluate(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str, ProbeSpec],
+              probe_configs: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for i, spec in enumerate(evals):
+        rows += _run_one(session, spec, probes[spec.probe], probe_configs[spec.name])
+        nxt = evals[i + 1].dataset if i + 1 < len(evals) else None
+        if nxt != spec.dataset:
+            session.forget_data()
+    return rows
+
+
+def run_evals(plan: RunPlan, folder: RunFolder, model: GANModel, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evaluate ``model`` with every eval of ``plan``; rows are appended to ``results.json``."""
+    session = EvalSession(
+        catalog=get_catalog(), folder=folder, model=model, model_spec=plan.model,
+        model_config=plan.model_config, config=config, data_root=plan.data_root,
+        allow_unverified=plan.request.allow_unverified, seed=plan.request.seed,
+        progress=plan.request.progress, dataset_configs={plan.dataset.name: plan.dataset_config},
+    )
+    return _evaluate(session, plan.evals, plan.probes, plan.probe_configs)
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    """A config dict read back from JSON (lists where the dataclass has tuples)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def evaluate_run(
+    run_dir: Path | str,
+    eval_names: Sequence[str],
+    *,
+    data_root: Path | None = None,
+    device: str = "auto",
+    options: Sequence[str] = (),
+    allow_unverified: bool = False,
+    seed: int | None = None,
+    progress: bool = True,
+    catalog: Catalog | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate an existing run's latest checkpoint (no training); rows go to its ``results.json``.
+
+    ``options`` are ``-o key=value`` pairs for the evals' probes and datasets.
+    """
+    catalog = catalog or get_catalog()
+    folder = RunFolder(run_dir)
+    recorded = folder.read_config()
+    if not eval_names:
+        raise OptionError("Name at least one --eval (run 'gansuite list evals').")
+    evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(eval_names)]
+    probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
+    datasets = {e.dataset: catalog.registry("datasets").get(e.dataset) for e in evals}
+    model_spec = catalog.registry("models").get(recorded["model"])
+    routed = split_overrides(parse_pairs(options), [*probes.values(), *datasets.values()])
+    probe_configs = {e.name: build_config(probes[e.probe], {**dict(e.params), **routed[e.probe]})
+                     for e in evals}
+    dataset_configs = {}
+    for name, spec in datasets.items():
+        base = _typed(recorded.get("dataset_config") or {}) if name == recorded.get("dataset") else {}
+        dataset_configs[name] = build_config(spec, {**base, **routed[name]})
+    model_config = build_config(model_spec, _typed(recorded.get("model_config") or {}))
+    from gansuite.train import load_run_model
+
+    model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
+    config = {**recorded, **(ckpt_config or {})}
+    session = EvalSession(
+        catalog=catalog, folder=folder, model=model, model_spec=model_spec, model_config=model_config,
+        config=config, data_root=Path(data_root) if data_root else Path(recorded.get("data_root", ".")),
+        allow_unverified=allow_unverified or bool(recorded.get("allow_unverified")),
+        seed=int(recorded.get("seed", 0)) if seed is None else seed, progress=progress,
+        dataset_configs=dataset_configs,
+    )
+    return _evaluate(session, evals, probes, probe_configs)
+
+
+def _resolve_device(device: str) -> str:
+    if device not in {"cpu", "cuda", "auto"}:
+        raise OptionError(f"--device must be cpu, cuda or auto, got {device!r}.")
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if key == "C":
+        return f"{value:g}"
+    if key.endswith("_s") or key.endswith("seconds"):
+        return f"{value:.1f}"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+
+
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("eval", "eval"), ("metric", "metric"), ("variant", "variant"), ("value", "value"), ("ci95", "+-"),
+    ("feature_dim", "features"), ("C", "C"), ("n_train", "n_train"), ("n_test", "n_test"),
+    ("time_features_s", "features_s"), ("time_svm_s", "svm_s"), ("eval_seconds", "eval_s"),
+)
+
+
+def results_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = TABLE_COLUMNS) -> str:
+    """A plain-text table of result rows; columns no row fills are left out."""
+    used = [(key, head) for key, head in columns if any(r.get(key) not in (None, "") for r in rows)]
+    body = [[_fmt(k, r.get(k)) for k, _ in used] for r in rows]
+    heads = [h for _, h in used]
+    cells = [heads, *body]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(heads))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

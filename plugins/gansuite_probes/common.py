@@ -1,0 +1,158 @@
+"""Helpers shared by the probes: image conversion, batched generation, D features, PNGs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from gansuite.protocols import GANModel
+from gansuite.runfolder import atomic_write_bytes
+
+__all__ = [
+    "to_float",
+    "to_uint8",
+    "eval_mode",
+    "model_device",
+    "generate",
+    "extract_features",
+    "feature_layout",
+    "save_grid",
+    "progress",
+    "Timer",
+]
+
+
+def to_float(images: torch.Tensor, device: Any = None) -> torch.Tensor:
+    """uint8 ``[0, 255]`` -> float32 ``[-1, 1]`` (the range D and G work in)."""
+    x = images.to(device=device, non_blocking=True) if device is not None else images
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float ``[-1, 1]`` -> uint8, rounded as a saved image would be."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
+    """Put modules in eval mode (BatchNorm uses running statistics); restore their mode after."""
+    was = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, flag in zip(modules, was, strict=True):
+            m.train(flag)
+
+
+def model_device(model: GANModel) -> torch.device:
+    """The device the discriminator's parameters live on."""
+    for p in model.discriminator.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def progress(total: int, desc: str, enabled: bool) -> Any:
+    """A tqdm bar on stderr (disabled when not a TTY or when asked)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled or not sys.stderr.isatty(),
+                dynamic_ncols=True, leave=False)
+
+
+@torch.no_grad()
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G(z) in eval mode, batched; float32 in ``[-1, 1]`` on z's device."""
+    out = []
+    with eval_mode(model.generator):
+        for i in range(0, z.shape[0], batch_size):
+            out.append(model.generator(z[i : i + batch_size]).float())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def _pooled(feats: list[torch.Tensor], pool: int) -> torch.Tensor:
+    return torch.cat([F.adaptive_max_pool2d(f.float(), pool).flatten(1) for f in feats], dim=1)
+
+
+def feature_layout(model: GANModel) -> list[int]:
+    """Channel count of each conv layer ``model.features`` returns (one dummy image)."""
+    x = torch.zeros(1, model.channels, model.image_size, model.image_size, device=model_device(model))
+    with eval_mode(model.discriminator), torch.no_grad():
+        return [int(f.shape[1]) for f in model.features(x)]
+
+
+@torch.no_grad()
+def extract_features(
+    model: GANModel,
+    images: torch.Tensor,
+    *,
+    device: Any = None,
+    pool_size: int = 4,
+    batch_size: int = 500,
+    show_progress: bool = False,
+    desc: str = "features",
+) -> torch.Tensor:
+    """Every conv layer of D, each adaptive-max-pooled to ``pool_size`` x ``pool_size``, concatenated.
+
+    ``images`` are uint8 (real data) or float in ``[-1, 1]`` (generated); D runs in eval mode,
+    without gradients, in channels_last, in batches. Returns float32 ``(N, features)`` on ``device``.
+    """
+    device = torch.device(device) if device is not None else model_device(model)
+    n = int(images.shape[0])
+    out: torch.Tensor | None = None
+    with eval_mode(model.discriminator), progress(n, desc, show_progress) as bar:
+        for i in range(0, n, batch_size):
+            chunk = images[i : i + batch_size]
+            x = to_float(chunk, device) if chunk.dtype == torch.uint8 else chunk.to(device).float()
+            x = x.contiguous(memory_format=torch.channels_last)
+            f = _pooled(model.features(x), pool_size)
+            if out is None:
+                out = torch.empty(n, f.shape[1], dtype=torch.float32, device=device)
+            out[i : i + f.shape[0]] = f
+            bar.update(int(f.shape[0]))
+    if out is None:
+        raise ValueError("no images to extract features from")
+    return out
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, padding: int = 2) -> Path:
+    """Save float ``[-1, 1]`` or uint8 images as one PNG grid, written atomically."""
+    from torchvision.utils import save_image
+
+    x = images.detach().cpu()
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else (x.float().clamp(-1, 1) + 1) / 2
+    buf = io.BytesIO()
+    save_image(x, buf, nrow=max(1, nrow), padding=padding, pad_value=1.0, format="png")
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds`` (synchronises CUDA so GPU work is counted)."""
+
+    def __init__(self, device: Any = None) -> None:
+        self.device = torch.device(device) if device is not None else None
+        self.seconds = 0.0
+
+    def _sync(self) -> None:
+        if self.device is not None and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def __enter__(self) -> Timer:
+        self._sync()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sync()
+        self.seconds = time.perf_counter() - self._start

@@ -1,0 +1,394 @@
+"""The reference probes on tiny data: the L2-SVM solver, each probe, and their figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from gansuite_probes import EVALS, PROBES
+from gansuite_probes.common import extract_features, feature_layout, to_uint8
+from gansuite_probes.config import SVMConfig
+from gansuite_probes.l2svm import Standardizer, accuracy, fit_l2svm
+from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
+
+from gansuite.errors import DataError, OptionError
+from gansuite.options import build_config
+from gansuite.plugins import get_catalog
+from gansuite.protocols import ImageData, Probe, ProbeContext
+
+SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def digits() -> dict[str, ImageData]:
+    """The embedded digits set at 16x16 (the tiny model's size), both splits."""
+    spec = get_catalog().registry("datasets").get("digits")
+    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
+    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
+
+
+class CopyGAN(TinyGAN):
+    """A generator that returns stored real images: z picks one by a fixed random projection."""
+
+    def __init__(self, images: torch.Tensor, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        super().__init__(TinyConfig(), SIZE, 3)
+        bank = images.float() / 127.5 - 1
+        proj = torch.randn(self.z_dim, bank.shape[0], generator=torch.Generator().manual_seed(seed))
+
+        class _Lookup(torch.nn.Module):
+            def forward(self, z: torch.Tensor) -> torch.Tensor:
+                return bank[(z @ proj).argmax(1)]
+
+        self.generator = _Lookup()
+
+
+def make_ctx(tmp_path: Path, data: dict[str, ImageData], model: object, eval_name: str, seed: int = 1) -> ProbeContext:
+    spec = next(e for e in EVALS if e.name == eval_name)
+
+    def random_model(s: int) -> TinyGAN:
+        torch.manual_seed(1000 + s)
+        return build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+
+    return ProbeContext(model=model, make_random_model=random_model, eval=spec,  # type: ignore[arg-type]
+                        load_split=lambda split: data[split], device=torch.device("cpu"),
+                        out_dir=tmp_path, seed=seed, progress=False)
+
+
+def probe(name: str, **overrides: object) -> Probe:
+    spec = next(p for p in PROBES if p.name == name)
+    evals = [e for e in EVALS if e.probe == name]
+    params = dict(evals[0].params) if evals else {}
+    return spec.load_factory()(build_config(spec, {**params, **overrides}))
+
+
+# -- the solver ------------------------------------------------------------------------------
+def _objective(X: torch.Tensor, y: torch.Tensor, W: torch.Tensor, b: torch.Tensor, C: float,
+               with_bias: bool = False) -> float:
+    """LinearSVC's primal objective (summed over classes), in float64."""
+    Y = torch.full((X.shape[0], W.shape[1]), -1.0, dtype=torch.float64)
+    Y[torch.arange(X.shape[0]), y] = 1.0
+    margins = (1 - Y * (X.double() @ W.double() + b.double())).clamp_min(0)
+    penalty = W.double().square().sum() + (b.double().square().sum() if with_bias else 0.0)
+    return float(0.5 * penalty + C * margins.square().sum())
+
+
+def _digits_features() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    X = torch.tensor(bunch.data[:900], dtype=torch.float32)
+    X_test = torch.tensor(bunch.data[900:], dtype=torch.float32)
+    scaler = Standardizer(X)
+    return (scaler.apply_(X), torch.tensor(bunch.target[:900]), scaler.apply_(X_test),
+            torch.tensor(bunch.target[900:]))
+
+
+@pytest.mark.parametrize("C", [1e-3, 1e-1])
+def test_l2svm_matches_linearsvc(C: float) -> None:
+    from sklearn.svm import LinearSVC
+
+    X, y, X_test, y_test = _digits_features()
+    ref = LinearSVC(C=C, dual=False, tol=1e-8, max_iter=5000).fit(X.numpy(), y.numpy())
+    W_ref = torch.tensor(ref.coef_.T, dtype=torch.float32)
+    b_ref = torch.tensor(ref.intercept_, dtype=torch.float32)
+    same = fit_l2svm(X, y, 10, C, max_iter=500, tol=1e-7, penalize_intercept=True)
+    theirs = _objective(X, y, W_ref, b_ref, C, with_bias=True)
+    assert _objective(X, y, same.weight, same.bias, C, with_bias=True) == pytest.approx(theirs, rel=1e-3)
+    ref_acc = float((ref.predict(X_test.numpy()) == y_test.numpy()).mean())
+    assert abs(accuracy(same.predict(X_test), y_test) - ref_acc) <= 0.005
+    # The probe's default leaves the intercept free: its optimum can only be lower.
+    free = fit_l2svm(X, y, 10, C, max_iter=500, tol=1e-7)
+    assert _objective(X, y, free.weight, free.bias, C) <= _objective(X, y, W_ref, b_ref, C) * (1 + 1e-4)
+    assert free.iterations > 0 and free.seconds > 0
+
+
+def test_l2svm_warm_start_needs_fewer_iterations() -> None:
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(400, 30, generator=gen)
+    y = X[:, :3].argmax(1)
+    cold = fit_l2svm(X, y, 3, 1.0, max_iter=300, tol=1e-6)
+    warm = fit_l2svm(X, y, 3, 1.0, max_iter=300, tol=1e-6, init=cold)
+    assert warm.iterations < cold.iterations
+    assert accuracy(cold.predict(X), y) > 0.9
+
+
+def test_l2svm_rejects_mismatched_labels() -> None:
+    with pytest.raises(ValueError, match="labels"):
+        fit_l2svm(torch.zeros(5, 3), torch.zeros(4, dtype=torch.long), 2, 1.0)
+
+
+def test_standardizer_gives_zero_mean_unit_std() -> None:
+    X = torch.randn(1000, 4) * torch.tensor([1.0, 10.0, 0.1, 0.0]) + 5
+    Standardizer(X, chunk=128).apply_(X)
+    assert torch.allclose(X.mean(0), torch.zeros(4), atol=1e-4)
+    assert torch.allclose(X[:, :3].std(0), torch.ones(3), atol=1e-2)
+    assert torch.all(X[:, 3] == 0)  # a constant feature stays finite
+
+
+# -- features ---------------------------------------------------------------------------------
+def test_features_pool_every_layer_to_4x4_in_eval_mode(digits: dict[str, ImageData]) -> None:
+    model = build_tiny(TinyConfig(width=4), image_size=SIZE, channels=3)
+    model.discriminator.train()
+    images = digits["train"].images[:10]
+    feats = extract_features(model, images, batch_size=3)
+    assert feature_layout(model) == [4, 8]
+    assert feats.shape == (10, (4 + 8) * 16)
+    assert model.discriminator.training  # mode restored
+    model.discriminator.eval()
+    with torch.no_grad():
+        direct = torch.nn.functional.adaptive_max_pool2d(model.features(images.float() / 127.5 - 1)[1], 4)
+    assert torch.allclose(feats[:, 4 * 16 :], direct.flatten(1), atol=1e-5)
+
+
+def test_to_uint8_round_trip() -> None:
+    x = torch.tensor([-1.0, 0.0, 1.0, 2.0])
+    assert to_uint8(x).tolist() == [0, 128, 255, 255]
+
+
+# -- every probe, on tiny data ------------------------------------------------------------------
+FAST: dict[str, dict[str, object]] = {
+    "svm": {"max_iter": 30, "val_size": 200, "max_train": 800},
+    "latent-walk": {"n_walks": 2, "n_points": 3, "steps": 4},
+    "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "grid_pairs": 2,
+                   "n_neighbours": 4},
+    "fid": {},
+    "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
+    "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600},
+}
+
+
+def test_every_registered_probe_has_fast_settings() -> None:
+    assert {p.name for p in PROBES} == set(FAST)
+    for name, values in FAST.items():
+        spec = next(p for p in PROBES if p.name == name)
+        build_config(spec, values)  # the fast settings are valid options
+
+
+def test_every_eval_names_a_registered_probe_and_valid_params() -> None:
+    names = {p.name: p for p in PROBES}
+    for e in EVALS:
+        assert e.probe in names, e.name
+        build_config(names[e.probe], dict(e.params))
+
+
+@pytest.mark.parametrize("name", ["svm", "latent-walk", "arithmetic", "memorization"])
+def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = CopyGAN(digits["train"].images[:300]) if name in ("arithmetic", "memorization") else \
+        build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    eval_name = next(e.name for e in EVALS if e.probe == name and e.dataset == "digits")
+    rows = probe(name, **FAST[name]).run(make_ctx(tmp_path, digits, model, eval_name))
+    assert rows
+    for row in rows:
+        assert isinstance(row["metric"], str)
+        assert isinstance(row["value"], float) and math.isfinite(row["value"])
+    for png in tmp_path.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- svm ------------------------------------------------------------------------------------------
+def test_svm_reports_trained_and_random_d(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    seeds: list[int] = []
+    ctx = make_ctx(tmp_path, digits, model, "digits-svm", seed=5)
+    make_random = ctx.make_random_model
+    ctx.make_random_model = lambda s: seeds.append(s) or make_random(s)  # type: ignore[func-returns-value]
+    rows = probe("svm", max_iter=30, val_size=200, c_grid=(1e-3, 1e-2)).run(ctx)
+    assert [r["variant"] for r in rows] == ["trained", "random"]
+    assert seeds == [5]
+    for r in rows:
+        assert r["metric"] == "accuracy" and 0.5 < r["value"] <= 1.0  # 10 classes: chance is 0.1
+        assert r["feature_dim"] == (8 + 16) * 16 and r["layers"] == [8, 16]
+        assert r["C"] in (1e-3, 1e-2) and len(r["c_search"]) == 2
+        assert (r["n_train"], r["n_val"], r["n_test"]) == (len(digits["train"]), 200, len(digits["test"]))
+        assert r["time_features_s"] >= 0 and r["time_svm_s"] > 0
+
+
+def test_svm_without_control_and_single_c(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = make_ctx(tmp_path, digits, model, "digits-svm")
+    rows = probe("svm", max_iter=20, c_grid=(1e-2,), random_control=False, max_train=500, max_test=100).run(ctx)
+    assert len(rows) == 1
+    assert rows[0]["n_val"] == 0 and rows[0]["C"] == 1e-2
+    assert (rows[0]["n_train"], rows[0]["n_test"]) == (500, 100)
+
+
+def test_svm_few_label_protocol(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = make_ctx(tmp_path, digits, model, "svhn-svm")
+    ctx.eval = dataclasses.replace(ctx.eval, dataset="digits")
+    rows = probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=3, max_iter=20).run(ctx)
+    assert [r["variant"] for r in rows] == ["trained", "random"]
+    for r in rows:
+        assert r["metric"] == "error" and r["protocol"] == "few-label"
+        assert len(r["errors"]) == 3 and r["n_draws"] == 3
+        assert r["value"] == pytest.approx(sum(r["errors"]) / 3, abs=1e-5)
+        assert r["ci95"] == pytest.approx(1.96 * torch.tensor(r["errors"]).double().std().item(), rel=1e-4)
+        assert r["n_train"] == 50 and r["n_val"] == 300
+        assert 0.0 <= r["value"] < 0.9
+
+
+def test_svm_few_label_needs_enough_images_per_class(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path, digits, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "svhn-svm")
+    with pytest.raises(OptionError, match="labels_per_class"):
+        probe("svm", protocol="few-label", val_size=300, labels_per_class=500, n_draws=1).run(ctx)
+
+
+def test_svm_needs_labels(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    unlabelled = {k: ImageData(v.images) for k, v in digits.items()}
+    ctx = make_ctx(tmp_path, unlabelled, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-svm")
+    with pytest.raises(DataError, match="no labels"):
+        probe("svm").run(ctx)
+
+
+@pytest.mark.parametrize("bad", [{"c_grid": ()}, {"c_grid": (0.0,)}, {"val_size": 0}, {"n_draws": -1}])
+def test_svm_config_rejects_bad_values(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        SVMConfig(**bad)  # type: ignore[arg-type]
+
+
+# -- latent walk ------------------------------------------------------------------------------------
+def test_interpolation_endpoints_and_slerp_norm() -> None:
+    from gansuite_probes.latent_walk import interpolate
+
+    points = torch.nn.functional.normalize(torch.randn(2, 3, 8), dim=-1) * 3
+    for mode in ("linear", "slerp"):
+        frames = interpolate(points, 4, mode)
+        assert frames.shape == (2, 9, 8)
+        assert torch.allclose(frames[:, ::4], points, atol=1e-5)
+    slerped = interpolate(points, 4, "slerp")
+    assert torch.allclose(slerped.norm(dim=-1), torch.full((2, 9), 3.0), atol=1e-4)
+
+
+def test_latent_walk_rows_and_strips(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    from PIL import Image
+
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    rows = probe("latent-walk", n_walks=2, n_points=3, steps=4).run(make_ctx(tmp_path, digits, model,
+                                                                            "digits-latent-walk"))
+    keys = {(r["metric"], r["variant"], r["space"]) for r in rows}
+    assert keys == {(m, v, s) for m in ("mean_step", "sharpness") for v in ("linear", "slerp")
+                    for s in ("pixel", "feature")}
+    for r in rows:
+        if r["metric"] == "sharpness":
+            assert r["value"] >= 1.0  # max step / mean step
+        else:
+            assert r["value"] > 0 and r["relative_to_random_pair"] > 0
+    with Image.open(tmp_path / "latent-walk-slerp.png") as im:
+        assert im.size == (9 * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
+
+
+# -- arithmetic -------------------------------------------------------------------------------------
+def test_arithmetic_finds_concepts_and_compares_with_random_offset(digits: dict[str, ImageData],
+                                                                   tmp_path: Path) -> None:
+    from PIL import Image
+
+    model = CopyGAN(digits["train"].images[:300])
+    cfg = FAST["arithmetic"]
+    rows = probe("arithmetic", **cfg).run(make_ctx(tmp_path, digits, model, "digits-arithmetic"))
+    by = {(r["metric"], r["variant"]): r for r in rows}
+    ours, base = by[("success_rate", "arithmetic")], by[("success_rate", "random-offset")]
+    assert ours["classes_found"] >= 3 and ours["n_pairs"] == cfg["max_pairs"]
+    assert ours["n_trials"] == base["n_trials"] > 0
+    assert 0 <= ours["value"] <= 1 and 0 <= base["value"] <= 1
+    assert by[("classifier_accuracy", "real-test")]["value"] > 0.5
+    per_row = 2 * 3 + 3 + 4  # exemplars A and B, target, result, pixel arithmetic, neighbours
+    with Image.open(tmp_path / "arithmetic.png") as im:
+        assert im.size == (per_row * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
+
+
+# -- memorization -----------------------------------------------------------------------------------
+def test_memorization_flags_a_copying_generator(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    cfg = {**FAST["memorization"], "max_train": None}  # search every training image the copier stores
+    copier = probe("memorization", **cfg).run(make_ctx(tmp_path / "copy", digits,
+                                                       CopyGAN(digits["train"].images[:300]), "digits-memorization"))
+    noise = probe("memorization", **cfg).run(make_ctx(tmp_path / "noise", digits,
+                                                      build_tiny(TinyConfig(), image_size=SIZE, channels=3),
+                                                      "digits-memorization"))
+    copy_px = next(r for r in copier if r["variant"] == "pixel")
+    noise_px = next(r for r in noise if r["variant"] == "pixel")
+    assert copy_px["value"] > 0.5 and copy_px["min_nn_generated"] < 1e-4
+    assert noise_px["value"] < 0.2
+    assert {r["variant"] for r in copier} == {"pixel", "feature"}
+    assert (tmp_path / "copy" / "memorization-pixel.png").is_file()
+    assert (tmp_path / "copy" / "memorization-feature.png").is_file()
+
+
+# -- fid / kid --------------------------------------------------------------------------------------
+class _TinyExtractor(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 12, 5, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x)).mean((2, 3))
+
+
+@pytest.fixture(scope="module")
+def tiny_extractor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import warnings
+
+    path = tmp_path_factory.mktemp("extractor") / "tiny.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.trace(_TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(path))
+    return path
+
+
+def _fid_data(n: int) -> dict[str, ImageData]:
+    gen = torch.Generator().manual_seed(0)
+    images = (torch.rand(n, 3, SIZE, SIZE, generator=gen) * 255).to(torch.uint8)
+    return {"train": ImageData(images), "test": ImageData(images[:10])}
+
+
+def test_fid_refuses_fewer_than_2048_samples(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    with pytest.raises(OptionError, match="2,048"):
+        probe("fid", n_samples=1000).run(make_ctx(tmp_path, _fid_data(3000), model, "cifar10-fid"))
+    with pytest.raises(OptionError, match="2,048"):  # digits has only 1,438 training images
+        probe("fid").run(make_ctx(tmp_path, digits, model, "cifar10-fid"))
+
+
+def test_fid_is_lower_for_a_generator_that_copies_the_reference(tiny_extractor: Path, tmp_path: Path) -> None:
+    data = _fid_data(2048)
+    cfg = {"n_samples": 2048, "n_reference": 2048, "weights": str(tiny_extractor), "input_size": 32,
+           "batch_size": 512}
+    copier = probe("fid", **cfg).run(make_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))[0]
+    other = probe("fid", **cfg).run(make_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE,
+                                                                         channels=3), "cifar10-fid"))[0]
+    assert 0 <= copier["value"] < other["value"]
+    assert copier["n_samples"] == copier["n_reference"] == 2048
+    assert copier["statistics_dtype"] == "float64" and copier["reference_split"] == "train"
+    assert copier["extractor_sha256"] == __import__("hashlib").sha256(tiny_extractor.read_bytes()).hexdigest()
+
+
+def test_kid_rows(tiny_extractor: Path, tmp_path: Path) -> None:
+    data = _fid_data(100)
+    cfg = {**FAST["kid"], "weights": str(tiny_extractor)}
+    row = probe("kid", **cfg).run(make_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE, channels=3),
+                                           "digits-kid"))[0]
+    assert row["metric"] == "kid" and math.isfinite(row["value"]) and row["std"] >= 0
+    assert (row["n_samples"], row["n_reference"], row["subset_size"]) == (60, 60, 20)
+    with pytest.raises(OptionError, match="subset_size"):
+        probe("kid", **{**cfg, "subset_size": 80}).run(make_ctx(tmp_path, data, build_tiny(TinyConfig(),
+                                                       image_size=SIZE, channels=3), "digits-kid"))
+
+
+def test_bundled_inception_loads_offline_and_is_hashed() -> None:
+    import hashlib
+
+    from gansuite_probes.fid import InceptionFeatures, bundled_weights
+
+    path = bundled_weights()
+    net = InceptionFeatures()
+    feats = net(torch.randint(0, 256, (1, 1, SIZE, SIZE), dtype=torch.uint8))  # gray, resized to 299
+    assert feats.shape == (1, 2048) and feats.dtype == torch.float64 and torch.isfinite(feats).all()
+    with pytest.raises(OptionError, match="299"):
+        InceptionFeatures(input_size=75)
+    info = net.describe()
+    assert info["extractor_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert "default_1.pt" in info["extractor"] and info["num_features"] == 2048
