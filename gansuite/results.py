@@ -34,6 +34,7 @@ __all__ = [
     "filter_table",
     "parse_filters",
     "compare_runs",
+    "display_columns",
     "config_differences",
     "format_table",
     "plot_results",
@@ -216,12 +217,29 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _identity_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns that tell two measurements of one run apart: eval, metric and extra labels."""
-    from pandas.api.types import is_numeric_dtype
+def _label_columns(frame: pd.DataFrame) -> list[str]:
+    """Extra columns that tell rows of one run's (eval, metric) apart (``discriminator``,
+    ``n_labels``...): text or integer columns whose value varies inside such a group.
+    Provenance that is constant per run (``probe``, ``step``) and float measurements
+    (``eval_seconds``) are not labels."""
+    from pandas.api.types import is_float_dtype
 
-    extras = [c for c in frame.columns if c not in COLUMNS and not is_numeric_dtype(frame[c])]
-    return [*KEY_COLUMNS, *extras]
+    labels = []
+    for col in frame.columns:
+        if col in COLUMNS:
+            continue
+        values = frame[col]
+        if is_float_dtype(values) and not (values.dropna() % 1 == 0).all():
+            continue
+        texts = values.map(_text)
+        if (texts.groupby([frame["run"], frame["eval"], frame["metric"]]).nunique() > 1).any():
+            labels.append(col)
+    return labels
+
+
+def display_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns a person reads: the standard ones and the labels (provenance left to csv/json)."""
+    return [*COLUMNS, *_label_columns(frame)]
 
 
 def compare_runs(run_a: Path | str, run_b: Path | str) -> pd.DataFrame:
@@ -233,10 +251,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> pd.DataFrame:
             raise OptionError(f"{run} is not a run folder (no config.json); gansuite compare takes two.")
     a = results_table([run_a])
     b = results_table([run_b])
-    keys = sorted(
-        set(_identity_columns(a)) | set(_identity_columns(b)),
-        key=lambda c: (c not in KEY_COLUMNS, KEY_COLUMNS.index(c) if c in KEY_COLUMNS else 0, c),
-    )
+    keys = [*KEY_COLUMNS, *sorted(set(_label_columns(a)) | set(_label_columns(b)))]
     for frame in (a, b):
         for key in keys:
             if key not in frame.columns:
@@ -321,7 +336,7 @@ def plot_results(frame: pd.DataFrame, png: Path | str) -> Path:
     frame = frame.dropna(subset=["value"])
     if frame["run"].nunique() < 2:
         raise OptionError("A results plot compares runs: pass at least two run folders.")
-    labels = [c for c in _identity_columns(frame) if c not in KEY_COLUMNS]
+    labels = _label_columns(frame)
     frame = frame.assign(
         _bar=[
             "\n".join(t for t in (_text(v) for v in row) if t)

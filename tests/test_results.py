@@ -46,11 +46,21 @@ def make_run(
         {"step": 10 * (i + 1), "loss_d": 1.0 - 0.1 * i, "loss_g": 2.0 + 0.1 * i, "images_per_s": s}
         for i, s in enumerate(speeds)
     )
+    # provenance the host adds to every row; constant within a run, different between runs
+    prov = {
+        "probe": "svm",
+        "eval_seconds": 1.5 + seed,
+        "step": 100 * (seed + 1),
+        "train_data_verified": verified,
+        "unverified_files": [],
+        "probe_config": {"c": 0.1},
+        "run": str(folder.path),
+    }
     folder.add_results(
         [
-            {"eval": "digits-svm", "metric": "accuracy", "value": acc, "discriminator": "trained"},
-            {"eval": "digits-svm", "metric": "accuracy", "value": acc / 2, "discriminator": "random"},
-            {"eval": "digits-svm", "metric": "feature_dim", "value": 7168},
+            {"eval": "digits-svm", "metric": "accuracy", "value": acc, "discriminator": "trained", **prov},
+            {"eval": "digits-svm", "metric": "accuracy", "value": acc / 2, "discriminator": "random", **prov},
+            {"eval": "digits-svm", "metric": "feature_dim", "value": 7168, **prov},
             *extra_rows,
         ]
     )
@@ -88,7 +98,9 @@ def test_table_over_three_runs(runs: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, err = cli(capsys, "results", str(runs))
     assert code == 0, err
     header = out.splitlines()[0].split()
-    assert header[: len(results.COLUMNS)] == list(results.COLUMNS)
+    assert header == [*results.COLUMNS, "discriminator"]  # provenance columns left to csv/json
+    code, out, _ = cli(capsys, "results", str(runs), "--all-columns")
+    assert code == 0 and {"eval_seconds", "probe", "n_samples"} <= set(out.splitlines()[0].split())
     for name in ("dcgan-a", "dcgan-b", "other-c", "digits-svm", "digits-fid", "images_per_s"):
         assert name in out
     frame = results.results_table([runs])
@@ -169,6 +181,8 @@ def test_compare(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert trained["diff"] == pytest.approx(-0.20) and trained["rel_diff"] == pytest.approx(-0.25)
     fid = frame[frame["metric"] == "fid"].iloc[0]
     assert pd.isna(fid["value_a"]) and fid["value_b"] == 55.5
+    assert len(frame) == 4 + 3 + 1  # rows matched despite provenance that differs between runs
+    assert {"eval_seconds", "step", "train_data_verified", "probe"}.isdisjoint(frame.columns)
     code, out, err = cli(capsys, "compare", str(a), str(c))
     assert code == 0, err
     assert "Settings that differ:" in out and "model" in out and "other-gan" in out

@@ -36,8 +36,18 @@ FORMATS = ["table", "csv", "markdown", "json"]
     show_default=True,
     help="Include the training summary rows (eval 'train': steps, losses, images/s).",
 )
+@click.option(
+    "--all-columns",
+    is_flag=True,
+    help="table/markdown: also show provenance columns (probe, step, timings...); csv/json always do.",
+)
 def results_cmd(
-    runs_dir: tuple[Path, ...], fmt: str, filters: tuple[str, ...], plot: Path | None, train: bool
+    runs_dir: tuple[Path, ...],
+    fmt: str,
+    filters: tuple[str, ...],
+    plot: Path | None,
+    train: bool,
+    all_columns: bool,
 ) -> None:
     """Aggregate run folders into one tidy table.
 
@@ -56,7 +66,8 @@ def results_cmd(
 
     frame = results.results_table(runs_dir or (Path("runs"),), train=train)
     frame = results.filter_table(frame, results.parse_filters(filters))
-    click.echo(results.format_table(frame, fmt))
+    shown = frame if all_columns or fmt in {"csv", "json"} else frame[results.display_columns(frame)]
+    click.echo(results.format_table(shown, fmt))
     if plot is not None:
         out = results.plot_results(frame, plot)
         click.echo(f"Wrote {out}", err=True)
