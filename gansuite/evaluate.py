@@ -130,6 +130,16 @@ def _model_device(model: GANModel) -> Any:
     return torch.device("cpu")
 
 
+def _step(session: EvalSession) -> int | None:
+    """The training step of the evaluated weights: the checkpoint's, else the last logged step."""
+    cfg = session.config
+    for key in ("checkpoint_step", "step"):
+        if cfg.get(key) is not None:
+            return int(cfg[key])
+    metrics = session.folder.read_metrics()
+    return int(metrics[-1]["step"]) if metrics and "step" in metrics[-1] else None
+
+
 def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_config: Any) -> dict[str, Any]:
     cfg = session.config
     verification = session.verification(spec.dataset)
@@ -151,7 +161,7 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "unverified_files": list(verification.mismatched),
         "train_dataset": cfg.get("dataset"),
         "train_data_verified": cfg.get("data_verified"),
-        "step": cfg.get("step"),
+        "step": _step(session),
         "probe_config": config_dict(probe_config),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -282,7 +292,8 @@ def _fmt(key: str, value: Any) -> str:
 
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("eval", "eval"), ("metric", "metric"), ("variant", "variant"), ("value", "value"), ("ci95", "+-"),
+    ("eval", "eval"), ("metric", "metric"), ("variant", "variant"), ("space", "space"), ("value", "value"),
+    ("ci95", "+-"),
     ("feature_dim", "features"), ("C", "C"), ("n_train", "n_train"), ("n_test", "n_test"),
     ("time_features_s", "features_s"), ("time_svm_s", "svm_s"), ("eval_seconds", "eval_s"),
 )
