@@ -323,7 +323,7 @@ def test_compare_fails_on_a_slowed_model(tmp_path: Path) -> None:
 
     second = subprocess.run(
         [*args, "--compare"],
-        env={**env, "SLEEPY_GAN_DELAY": "0.05"},
+        env={**env, "SLEEPY_GAN_DELAY": "0.5"},
         capture_output=True,
         text=True,
         timeout=300,
