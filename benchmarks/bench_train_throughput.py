@@ -1,0 +1,173 @@
+"""Training-step throughput of ``dcgan``: the engine's step next to a hand-written eager loop.
+
+The baseline is what a user writes by hand (pytorch/examples' dcgan ``main.py``): the same
+architecture as ``dcgan`` written inline as ``nn.Sequential`` in contiguous NCHW, the same
+initialisation, losses, Adam settings, batch and latents; it gets its real batch already
+normalised (no data-loading cost). The engine's step (:class:`gansuite.train.GANStep`) adds
+channels_last, the fused Adam kernel, no D weight gradients during the G step and the uint8
+-> [-1, 1] batch preparation (timed).
+
+Both run interleaved (baseline, engine, baseline, ...) in one process, so load from other
+processes hits both alike; the ratio of their median times is the number to read. FLOPs per
+iteration come from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
+forward and backward) and give the achieved GFLOP/s.
+
+Full pass: the registered ``dcgan`` defaults (ngf = ndf = 128, 5x5 kernels), batch 128, at
+32x32 and 64x64. ``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, batch 32, fewer rounds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from gansuite.device import configure_backends, synchronize
+from gansuite.options import build_config
+from gansuite.plugins import get_catalog
+from gansuite.train import GANStep, normalize_batch
+
+SIZES = (32, 64)
+
+
+# --- the hand-written baseline ---------------------------------------------------------------
+class _View(nn.Module):
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], *self.shape)
+
+
+def _hand_written(size: int, ngf: int, ndf: int, k: int, nz: int = 100) -> tuple[nn.Module, nn.Module]:
+    """dcgan's G and D as a user writes them: plain Sequentials, NCHW."""
+    n = size.bit_length() - 3  # log2(size / 4)
+    c0 = ngf * 2 ** (n - 1)
+    g: list[nn.Module] = [nn.Linear(nz, c0 * 16, bias=False), nn.BatchNorm1d(c0 * 16), nn.ReLU(True),
+                          _View(c0, 4, 4)]
+    for i in range(1, n):
+        c = ngf * 2 ** (n - 1 - i)
+        g += [nn.ConvTranspose2d(c * 2, c, k, 2, (k - 1) // 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+    g += [nn.ConvTranspose2d(ngf, 3, k, 2, (k - 1) // 2, 1), nn.Tanh()]
+    d: list[nn.Module] = [nn.Conv2d(3, ndf, k, 2, (k - 1) // 2), nn.LeakyReLU(0.2, True)]
+    for i in range(1, n):
+        d += [nn.Conv2d(ndf * 2 ** (i - 1), ndf * 2**i, k, 2, (k - 1) // 2, bias=False),
+              nn.BatchNorm2d(ndf * 2**i), nn.LeakyReLU(0.2, True)]
+    d += [nn.Flatten(), nn.Linear(ndf * 2 ** (n - 1) * 16, 1), nn.Flatten(0)]
+    net_g, net_d = nn.Sequential(*g), nn.Sequential(*d)
+    for m in [*net_g.modules(), *net_d.modules()]:
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return net_g, net_d
+
+
+class _Baseline:
+    """pytorch/examples' training iteration, unchanged in spirit."""
+
+    def __init__(self, size: int, ngf: int, ndf: int, k: int) -> None:
+        self.net_g, self.net_d = _hand_written(size, ngf, ndf, k)
+        self.opt_g = torch.optim.Adam(self.net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.criterion = nn.BCEWithLogitsLoss()
+
+    def __call__(self, real: torch.Tensor, noise: torch.Tensor) -> None:
+        b = real.shape[0]
+        ones, zeros = torch.ones(b), torch.zeros(b)
+        self.net_d.zero_grad()
+        err_real = self.criterion(self.net_d(real), ones)
+        err_real.backward()
+        fake = self.net_g(noise)
+        err_fake = self.criterion(self.net_d(fake.detach()), zeros)
+        err_fake.backward()
+        self.opt_d.step()
+        self.net_g.zero_grad()
+        err_g = self.criterion(self.net_d(fake), ones)
+        err_g.backward()
+        self.opt_g.step()
+
+
+# --- the engine -------------------------------------------------------------------------------
+def _engine(size: int, options: dict[str, Any]) -> tuple[GANStep, Any]:
+    spec = get_catalog().registry("models").get("dcgan")
+    model = spec.load_factory()(build_config(spec, options), image_size=size, channels=3)
+    device = torch.device("cpu")
+    configure_backends(device)
+    for net in (model.generator, model.discriminator):
+        net.to(device, memory_format=torch.channels_last).train()
+    opt_g, opt_d = model.optimizers()
+    return GANStep(model, opt_g, opt_d, device=device), spec
+
+
+def _flops(fn: Any) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def _timed(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    synchronize(torch.device("cpu"))
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("size", SIZES)
+def bench_train_step_vs_hand_written(benchmark: Any, size: int, quick: bool, record_throughput: Any) -> None:
+    width = 32 if quick else 128
+    batch = 32 if quick else 128
+    rounds = (2 if quick else (3 if size == 32 else 2))
+    options = {"ngf": width, "ndf": width}
+    torch.manual_seed(0)
+    step, spec = _engine(size, options)
+    kernel = step.model.generator.main[0].kernel_size[0]
+    baseline = _Baseline(size, width, width, kernel)
+
+    images = torch.randint(0, 256, (batch * 4, 3, size, size), dtype=torch.uint8)
+    idx = torch.arange(batch)
+    noise = torch.rand(batch, 100) * 2 - 1
+    real_float = images[:batch].float() / 127.5 - 1  # the baseline's batch, prepared for free
+    z_gen = torch.Generator()
+
+    def engine_iteration() -> None:
+        z_gen.manual_seed(0)
+        step(normalize_batch(images, idx, torch.device("cpu")), z_gen)
+
+    def baseline_iteration() -> None:
+        baseline(real_float, noise)
+
+    # Warm-up (one each, also the FLOP count), then interleave: baseline before every engine round.
+    engine_flops = _flops(engine_iteration)
+    baseline_flops = _flops(baseline_iteration)
+    base_times: list[float] = []
+    benchmark.pedantic(engine_iteration, setup=lambda: base_times.append(_timed(baseline_iteration)),
+                       rounds=rounds, iterations=1, warmup_rounds=0)
+    engine_s = float(benchmark.stats.stats.median)
+    base_s = statistics.median(base_times)
+    ratio = base_s / engine_s
+    record_throughput(
+        items=batch, unit="images/s", device="cpu", dtype="float32", batch_size=batch, spec=spec,
+        image_size=size, ngf=width, ndf=width, kernel_size=kernel,
+        engine_images_per_s=batch / engine_s, baseline_images_per_s=batch / base_s,
+        ratio_vs_hand_written=ratio,
+        gflop_per_iteration_engine=engine_flops / 1e9, gflop_per_iteration_baseline=baseline_flops / 1e9,
+        engine_gflop_s=engine_flops / engine_s / 1e9, baseline_gflop_s=baseline_flops / base_s / 1e9,
+        engine_gflop_s_at_baseline_work=baseline_flops / engine_s / 1e9,
+        baseline_rounds_s=base_times, threads=torch.get_num_threads(),
+    )
+    print(f"\ndcgan {size}x{size} batch {batch} ngf=ndf={width} k={kernel}: engine {batch / engine_s:.1f} img/s "
+          f"({engine_flops / 1e9:.1f} GFLOP/it, {engine_flops / engine_s / 1e9:.1f} GFLOP/s), "
+          f"hand-written {batch / base_s:.1f} img/s ({baseline_flops / 1e9:.1f} GFLOP/it, "
+          f"{baseline_flops / base_s / 1e9:.1f} GFLOP/s); ratio {ratio:.2f}x")
+    assert ratio > 0
