@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     if "--traceback" in args:
         os.environ["GANSUITE_DEBUG"] = "1"
     try:
-        cli.main(args=args, prog_name="gansuite", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="gansuite", standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except click.exceptions.Abort:
         _fail("Interrupted. Work already written is kept; a training run continues with "
               "'gansuite run --resume RUN_DIR'.", 2)
