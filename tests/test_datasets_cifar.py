@@ -79,3 +79,28 @@ def test_md5_table_matches_torchvision() -> None:
     official = dict(CIFAR10.train_list + CIFAR10.test_list)
     official[CIFAR10.meta["filename"]] = CIFAR10.meta["md5"]
     assert official == MD5
+
+
+def test_downloads_when_missing_and_online(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision.datasets.utils as tv_utils
+    from gansuite_datasets import cifar
+
+    calls = []
+
+    def fake_download(url: str, download_root: str, **kwargs: object) -> None:
+        calls.append((url, download_root, kwargs.get("md5")))
+        write_cifar(Path(download_root), per_batch=2)
+
+    monkeypatch.setattr(cifar, "online", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", fake_download)
+    data = cifar10(Cifar10Config(download=True), root=tmp_path).load("test")
+    assert len(data) == 2
+    assert calls == [(cifar.URL, str(tmp_path), cifar.ARCHIVE_MD5)]
+
+
+def test_offline_does_not_try_to_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gansuite_datasets import cifar
+
+    monkeypatch.setattr(cifar, "online", lambda url, timeout=3.0: False)
+    with pytest.raises(MissingDataError, match="offline"):
+        cifar10(Cifar10Config(download=True), root=tmp_path).load("train")

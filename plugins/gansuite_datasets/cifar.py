@@ -97,7 +97,8 @@ class Cifar10(BaseDataset):
             folder = self.location()
             missing = [n for n in names if not (folder / n).is_file()]
         if missing:
-            raise missing_files_error(self.name, folder, missing, f"{URL} (extract it into {self.root})")
+            raise missing_files_error(self.name, folder, missing,
+                                      f"Download {URL} and extract it into {self.root}")
         return folder
 
     def _load(self, split: str, image_size: int | None) -> ImageData:

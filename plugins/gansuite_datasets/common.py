@@ -96,12 +96,12 @@ def verify_md5(folder: Path, expected: Mapping[str, str]) -> Verification:
     return Verification(verified, checked=checked, mismatched=mismatched, detail=detail)
 
 
-def missing_files_error(dataset: str, folder: Path, files: Iterable[str], source: str) -> MissingDataError:
-    """One line: which files are missing, exactly where they should be, and where to get them."""
+def missing_files_error(dataset: str, folder: Path, files: Iterable[str], how: str) -> MissingDataError:
+    """One line: which files are missing, exactly where they should be, and how to get them."""
     names = list(files)
     return MissingDataError(
-        f"{dataset}: missing {', '.join(names)} in {folder}. Get them from {source} "
-        f"(or pass --data-root pointing at the folder that holds them)."
+        f"{dataset}: missing {', '.join(names)} in {folder} (no download: offline or download=false). "
+        f"{how}, or pass --data-root DIR naming the folder that holds them."
     )
 
 

@@ -71,7 +71,8 @@ class Svhn(BaseDataset):
 
             download_url(URL + filename, str(self.location()), filename, MD5[filename])
         if not path.is_file():
-            raise missing_files_error(self.name, path.parent, [filename], URL + filename)
+            raise missing_files_error(self.name, path.parent, [filename],
+                                      f"Download {URL + filename} into {path.parent}")
         return path
 
     def _load(self, split: str, image_size: int | None) -> ImageData:
