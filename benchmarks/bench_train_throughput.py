@@ -103,7 +103,7 @@ def _engine(size: int, options: dict[str, Any]) -> tuple[GANStep, Any]:
     device = torch.device("cpu")
     configure_backends(device)
     for net in (model.generator, model.discriminator):
-        net.to(device, memory_format=torch.channels_last).train()
+        net.to(device).to(memory_format=torch.channels_last).train()
     opt_g, opt_d = model.optimizers()
     return GANStep(model, opt_g, opt_d, device=device), spec
 

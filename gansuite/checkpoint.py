@@ -102,7 +102,8 @@ def capture_rng() -> dict[str, Any]:
     import torch
 
     version, mt, gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state()
+    np_state: Any = np.random.get_state(legacy=True)
+    np_name, np_keys, np_pos, np_has_gauss, np_cached = np_state
     out: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},

@@ -159,13 +159,14 @@ class _Trainer:
         self.model = build_model(plan.model, plan.model_config, image_size=plan.image_size,
                                  channels=self.channels)
         for net in (self.model.generator, self.model.discriminator):
-            net.to(self.device, memory_format=torch.channels_last).train()
+            net.to(self.device).to(memory_format=torch.channels_last).train()
         self.opt_g, self.opt_d = self.model.optimizers()
         on_device = fits_on_device(images.numel() * images.element_size(), self.device)
         self.images = images.to(self.device) if on_device else images.pin_memory() \
             if self.device.type == "cuda" else images
         self.sampler = distributed.BatchSampler(len(images), plan.batch_size, self.seed, ctx)
-        self.step, self.seconds_before, self.last_ckpt, self.last_ckpt_step = 0, 0.0, None, -1
+        self.step, self.seconds_before, self.last_ckpt_step = 0, 0.0, -1
+        self.last_ckpt: Path | None = None
         gen = torch.Generator().manual_seed(distributed.seed_for(self.seed, 0x5A3))
         self.fixed_z = self.model.sample_z(N_FIXED_SAMPLES, generator=gen, device="cpu").to(self.device)
         self.z_gen = torch.Generator(device=self.device)
@@ -218,7 +219,7 @@ class _Trainer:
             kept = f"the last good checkpoint {self.last_ckpt} is kept" if self.last_ckpt else \
                 "no checkpoint had been written yet"
             raise DivergenceError(f"Training diverged by step {self.step}: the weights hold NaN or Inf; "
-                                  f"{kept}. Try a lower learning rate (-o lr=...) or another seed.")
+                                  f"{kept}. Start a new run with a lower learning rate (-o lr=...) or another --seed.")
         if self.ctx.is_main and self.last_ckpt_step != self.step:
             self.last_ckpt = ckpt.save_checkpoint(self.folder.checkpoints, self.step, self._state(seconds))
         self.last_ckpt_step = self.step
@@ -271,7 +272,8 @@ class _Log:
     """Per-step stats held as device tensors and written out in batches (one sync per flush)."""
 
     def __init__(self, trainer: _Trainer) -> None:
-        self.t, self.pending = trainer, []  # type: list[tuple[int, Any]]
+        self.t = trainer
+        self.pending: list[tuple[int, Any]] = []
         self.last_time, self.last_step = time.monotonic(), trainer.step
         self.rate = 0.0
 
@@ -324,7 +326,7 @@ class _Log:
         kept = (f"the last good checkpoint {t.last_ckpt} (step {t.last_ckpt_step}) is kept"
                 if t.last_ckpt else "no checkpoint had been written yet")
         raise DivergenceError(f"Training diverged {where}: a loss became NaN or Inf; {kept}. "
-                              "Try a lower learning rate (-o lr=...) or another seed.")
+                              "Start a new run with a lower learning rate (-o lr=...) or another --seed.")
 
 
 def train(plan: RunPlan, folder: RunFolder, data: TrainingData) -> TrainOutcome:
@@ -368,8 +370,9 @@ def _loop(t: _Trainer) -> TrainOutcome:
         bar.update(1)
         if any(t.step % e == 0 for e in every):
             stats = log.flush()
+            left = {"left": f"{budget - elapsed:.0f}s"} if math.isfinite(budget) else {}
             bar.set_postfix(img_s=f"{log.rate:.0f}", loss_d=f"{stats['loss_d']:.3f}",
-                            loss_g=f"{stats['loss_g']:.3f}", refresh=False)
+                            loss_g=f"{stats['loss_g']:.3f}", **left, refresh=False)
             if t.step % req.sample_every == 0:
                 t.write_samples()
             if t.step % req.checkpoint_every == 0:
