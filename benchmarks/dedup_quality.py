@@ -107,7 +107,7 @@ def make_strategy(name: str, epochs: int) -> Any:
 
 def run_quality(images: torch.Tensor, source: np.ndarray, kinds: list[str], n_base: int,
                 strategies: list[str], epochs: int, cache_dir: Path | None = None) -> dict[str, Any]:
-    results = {}
+    results: dict[str, Any] = {}
     for name in strategies:
         strat = make_strategy(name, epochs)
         train_s = 0.0
@@ -121,26 +121,26 @@ def run_quality(images: torch.Tensor, source: np.ndarray, kinds: list[str], n_ba
         groups = strat.find_groups(images)
         seconds = time.perf_counter() - t0
         results[name] = {**score(groups, source, n_base, kinds), "seconds": seconds,
-                         "train_seconds": train_s, "images_per_s": len(images) / seconds, "groups_list": groups}
+                         "train_seconds": train_s, "images_per_s": len(images) / seconds, "groups_list": groups,
+                         "strategy": strat}
     return results
 
 
-def cost(base: torch.Tensor, sizes: list[int], strategies: list[str], epochs: int) -> dict[str, list[float]]:
-    """Hash + bucket seconds at each size (repeats of ``base`` with fresh +-1 noise)."""
+def cost(base: torch.Tensor, sizes: list[int], strategies: dict[str, Any]) -> dict[str, list[float]]:
+    """Hash + bucket seconds at each size (repeats of ``base`` with fresh +-1 noise); the
+    strategies come trained from the quality pass."""
     gen = torch.Generator().manual_seed(1)
     largest = max(sizes)
-    reps = -(-largest // len(base))
-    parts = [base] + [(base.short() + torch.randint(-1, 2, base.shape, generator=gen)).clamp(0, 255).byte()
-                      for _ in range(reps - 1)]
-    pool = torch.cat(parts)[:largest]
+    pool = torch.empty((largest, *base.shape[1:]), dtype=torch.uint8)
+    for start in range(0, largest, len(base)):
+        part = base[: min(len(base), largest - start)]
+        if start:
+            part = (part.short() + torch.randint(-1, 2, part.shape, generator=gen)).clamp(0, 255).byte()
+        pool[start : start + len(part)] = part
     out: dict[str, list[float]] = {}
-    for name in strategies:
-        strat = make_strategy(name, epochs)
-        if name == "ae-hash":
-            from gansuite_dedup.aehash import center_crops
-
-            strat.fit(center_crops(base[:10000]))
+    for name, strat in strategies.items():
         out[name] = []
+        strat.find_groups(pool[:1000])  # warm-up: thread pools, first allocations
         for size in sizes:
             t0 = time.perf_counter()
             strat.find_groups(pool[:size])
@@ -149,30 +149,41 @@ def cost(base: torch.Tensor, sizes: list[int], strategies: list[str], epochs: in
 
 
 def save_groups_png(images: torch.Tensor, groups: list[list[int]], source: np.ndarray, path: Path,
-                    rows: int = 12, cols: int = 8) -> None:
+                    n_groups: int = 32, per_row: int = 4, width: int = 3, seed: int = 0) -> None:
+    """Example collision groups, false positives first, then a random sample of the rest."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.1))
-    shown = sorted(groups, key=lambda g: -len(g))[: rows // 2] + groups[: rows - rows // 2]
-    for r in range(rows):
-        group = shown[r] if r < len(shown) else []
-        for c in range(cols):
-            ax = axes[r][c]
+    def mixed(g: list[int]) -> bool:
+        return len(set(source[g].tolist())) > 1
+
+    rng = np.random.default_rng(seed)
+    bad = [g for g in groups if mixed(g)]
+    good = [g for g in groups if not mixed(g)]
+    picked = bad[:n_groups] + [good[i] for i in rng.permutation(len(good))[: max(0, n_groups - len(bad))]]
+    rows = max(1, -(-len(picked) // per_row))
+    cols = per_row * (width + 1) - 1
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.95), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, group in enumerate(picked):
+        r, c0 = divmod(k, per_row)
+        for j, idx in enumerate(group[:width]):
+            ax = axes[r][c0 * (width + 1) + j]
+            ax.axis("on")
             ax.set_xticks([])
             ax.set_yticks([])
-            if c >= len(group):
-                ax.axis("off")
-                continue
-            idx = group[c]
             ax.imshow(images[idx].permute(1, 2, 0).numpy())
-            ok = np.sum(source[group] == source[idx]) > 1
+            ok = int(np.sum(source[group] == source[idx])) > 1
             for spine in ax.spines.values():
                 spine.set_edgecolor("green" if ok else "red")
                 spine.set_linewidth(2)
-    fig.suptitle("ae-hash collision groups (one row each; green: true duplicate, red: not)", fontsize=8)
+            ax.set_title(f"{idx}" + (f" +{len(group) - width}" if j == width - 1 and len(group) > width else ""),
+                         fontsize=6)
+    fig.suptitle(f"ae-hash collision groups: {len(bad)} of {len(groups)} mix different sources (red frame: "
+                 "an image with no true duplicate in its group)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -207,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:9} {r['precision']:9.4f} {r['recall']:7.3f} {r['collision_fp']:8.4f} "
               f"{r['fp_rate_images']:8.5f} {r['images_per_s']:9,.0f} {r['train_seconds']:8.1f}  {by_kind}")
     sizes = [int(s) for s in args.sizes.split(",")]
-    costs = cost(base, sizes, strategies, args.epochs)
+    costs = cost(base, sizes, {name: r.pop("strategy") for name, r in results.items()})
     print(f"\nhash + bucket seconds at {', '.join(f'{s:,}' for s in sizes)} images (ratio per image vs the smallest)")
     for name, secs in costs.items():
         ratios = [(t / s) / (secs[0] / sizes[0]) for t, s in zip(secs, sizes, strict=True)]
