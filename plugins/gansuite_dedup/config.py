@@ -26,8 +26,8 @@ class PHashConfig:
 class AEHashConfig:
     """The paper's 3072-128-3072 denoising, dropout-regularised ReLU autoencoder hash."""
 
-    noise: float = field(default=0.1, metadata={"help": "std of the Gaussian input noise (pixels in [0, 1])"})
-    dropout: float = field(default=0.2, metadata={"help": "dropout on the 128-unit code while training"})
+    noise: float = field(default=0.3, metadata={"help": "std of the Gaussian input noise (pixels in [0, 1])"})
+    dropout: float = field(default=0.5, metadata={"help": "dropout on the 128-unit code while training"})
     epochs: int = field(default=10, metadata={"help": "training epochs over the (sampled) dataset"})
     threshold: float = field(default=0.0, metadata={"help": "a code unit is 1 when its ReLU output > this"})
     batch_size: int = 256
