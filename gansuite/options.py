@@ -44,8 +44,8 @@ def describe_type(tp: Any) -> str:
     if origin in (Union, types.UnionType):
         return " | ".join(describe_type(a) for a in get_args(tp))
     if origin in (tuple, list):
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        inner = describe_type(args[0]) if args else "str"
+        inner_args = [a for a in get_args(tp) if a is not Ellipsis]
+        inner = describe_type(inner_args[0]) if inner_args else "str"
         return f"list of {inner} (comma-separated)"
     if tp is type(None):
         return "None"
@@ -74,7 +74,7 @@ def coerce(raw: str, tp: Any) -> Any:
                 continue
         raise ValueError(f"expected {describe_type(tp)}")
     if origin in (tuple, list):
-        args = [a for a in get_args(tp) if a is not Ellipsis] or [str]
+        args: list[Any] = [a for a in get_args(tp) if a is not Ellipsis] or [str]
         items = [coerce(part.strip(), args[0]) for part in raw.split(",") if part.strip()]
         return tuple(items) if origin is tuple else items
     if tp is bool:

@@ -124,7 +124,7 @@ def show_cmd(name: str, as_json: bool) -> None:
 def plugins_cmd(as_json: bool) -> None:
     """Installed plugins: distribution, version and what each registered."""
     catalog = load_catalog()
-    rows = [{"name": r.info.name, "distribution": r.info.distribution, "version": r.info.version,
+    rows: list[dict[str, Any]] = [{"name": r.info.name, "distribution": r.info.distribution, "version": r.info.version,
              "module": r.info.module, "registered": r.registered, "errors": r.errors}
             for r in catalog.plugins]
     if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,7 +49,7 @@ def print_results(rows: list[dict]) -> None:
 @click.option("--image-size", type=int, help="Training resolution (default: the model's, else the dataset's).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def run_cmd(**kw: object) -> None:
+def run_cmd(**kw: Any) -> None:
     """Train a model into a run folder, then run the requested evals.
 
     \b
@@ -65,7 +66,7 @@ def run_cmd(**kw: object) -> None:
         allow_unverified=kw["allow_unverified"], checkpoint_every=kw["checkpoint_every"],
         sample_every=kw["sample_every"], log_every=kw["log_every"], image_size=kw["image_size"],
         compile=kw["compile_"], progress=not kw["no_progress"],
-    )  # type: ignore[arg-type]
+    )
     plan = plan_run(request, catalog)
     summary = execute(plan)
     train = summary.get("train", {})
