@@ -74,8 +74,8 @@ def coerce(raw: str, tp: Any) -> Any:
                 continue
         raise ValueError(f"expected {describe_type(tp)}")
     if origin in (tuple, list):
-        args: list[Any] = [a for a in get_args(tp) if a is not Ellipsis] or [str]
-        items = [coerce(part.strip(), args[0]) for part in raw.split(",") if part.strip()]
+        item_types: list[Any] = [a for a in get_args(tp) if a is not Ellipsis] or [str]
+        items = [coerce(part.strip(), item_types[0]) for part in raw.split(",") if part.strip()]
         return tuple(items) if origin is tuple else items
     if tp is bool:
         low = raw.lower()
