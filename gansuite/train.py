@@ -9,6 +9,8 @@ no discriminator weight gradients there.
 Reproducibility: the data order of epoch ``e`` and the latents of step ``s`` on rank ``r`` are
 pure functions of ``(seed, e)`` and ``(seed, s, r)``, and a checkpoint holds everything else
 (weights, optimisers, data position, every global RNG state), so a resumed run continues exactly.
+Limits count the whole run: ``--max-steps`` is the final step number and ``--time-budget`` the
+training seconds summed over every invocation (both can be raised when resuming).
 """
 
 from __future__ import annotations
@@ -88,9 +90,9 @@ class GANStep:
     def __init__(self, model: GANModel, opt_g: Any, opt_d: Any, *, device: Any, g_net: Any = None,
                  d_net: Any = None, d_plain: Any = None, amp: bool = True) -> None:
         self.model, self.opt_g, self.opt_d, self.device, self.amp = model, opt_g, opt_d, device, amp
-        self.g_net = g_net or model.generator
-        self.d_net = d_net or model.discriminator
-        self.d_plain = d_plain or model.discriminator
+        self.g_net = model.generator if g_net is None else g_net
+        self.d_net = model.discriminator if d_net is None else d_net
+        self.d_plain = model.discriminator if d_plain is None else d_plain
         self.d_params = [p for p in model.discriminator.parameters() if p.requires_grad]
         self.d_steps = max(1, int(model.recipe.d_steps))
         self.g_steps = max(1, int(model.recipe.g_steps))
