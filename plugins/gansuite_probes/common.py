@@ -61,11 +61,11 @@ def model_device(model: GANModel) -> torch.device:
     return torch.device("cpu")
 
 
-def progress(total: int, desc: str, enabled: bool) -> Any:
+def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
     """A tqdm bar on stderr (disabled when not a TTY or when asked)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="img", disable=not enabled or not sys.stderr.isatty(),
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or not sys.stderr.isatty(),
                 dynamic_ncols=True, leave=False)
 
 

