@@ -22,6 +22,7 @@ __all__ = [
     "RunError",
     "DivergenceError",
     "CheckpointError",
+    "InterruptedRunError",
 ]
 
 
@@ -81,3 +82,7 @@ class DivergenceError(RunError):
 
 class CheckpointError(RunError):
     """A checkpoint or run folder that cannot be read or resumed."""
+
+
+class InterruptedRunError(RunError):
+    """Ctrl-C or SIGTERM stopped training; a checkpoint of the last finished step was written."""

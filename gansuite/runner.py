@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gansuite import __version__
-from gansuite.errors import OptionError
+from gansuite.errors import InterruptedRunError, OptionError
 from gansuite.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
 from gansuite.plugins import Catalog, get_catalog
 from gansuite.runfolder import RunFolder
@@ -116,6 +116,11 @@ class RunPlan:
             "plugins": plugin_versions(self.specs()),
             "git_commit": git_commit(),
         }
+
+
+def is_main_process() -> bool:
+    """False on every torchrun rank but 0 (only rank 0 writes files and prints)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def default_data_root(explicit: Path | None) -> Path:
@@ -251,8 +256,10 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
     max_steps, epochs, budget = req.max_steps, req.epochs, req.time_budget
     if max_steps is None and epochs is None and budget is None:
         budget = DEFAULT_TIME_BUDGET
+    if req.out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise OptionError("Under torchrun pass --out RUN_DIR, so every process writes to the same run folder.")
     out = Path(req.out) if req.out else Path("runs") / f"{model.name}-{dataset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not resuming and RunFolder(out).exists() and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 checks
+    if not resuming and RunFolder(out).exists() and is_main_process():  # torchrun: rank 0 checks
         raise OptionError(f"{out} already holds a run; pass --resume {out} to continue it, "
                           "or choose another --out.")
     return RunPlan(
@@ -276,7 +283,15 @@ def execute(plan: RunPlan) -> dict[str, Any]:
         config["resumed"] = previous.get("resumed", 0) + 1
     training_data = data.prepare_training_data(plan)
     config.update(training_data.provenance())
-    folder.write_config(config)
+    if is_main_process():
+        folder.write_config(config)
     outcome = train.train(plan, folder, training_data)
+    if outcome.stopped_because == "interrupted":
+        raise InterruptedRunError(
+            f"Interrupted at step {outcome.steps}; checkpoint {outcome.last_checkpoint} holds it. "
+            f"Continue with: gansuite run --resume {folder.path}"
+        )
+    if not is_main_process():  # under torchrun, rank 0 alone evaluates and reports
+        return {"run": str(folder.path), "train": {}, "results": [], "main": False}
     rows = evaluate.run_evals(plan, folder, outcome.model, config) if plan.evals else []
-    return {"run": str(folder.path), "train": outcome.summary(), "results": rows}
+    return {"run": str(folder.path), "train": outcome.summary(), "results": rows, "main": True}

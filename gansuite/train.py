@@ -27,6 +27,7 @@ from gansuite import checkpoint as ckpt
 from gansuite import distributed
 from gansuite.device import autocast, configure_backends, fits_on_device, resolve_device, synchronize
 from gansuite.errors import CheckpointError, DivergenceError
+from gansuite.interrupt import StopRequest, deferred_stop
 from gansuite.runfolder import RunFolder
 
 if TYPE_CHECKING:
@@ -352,19 +353,32 @@ def _progress(trainer: _Trainer, total: float) -> Any:
 
 def _loop(t: _Trainer) -> TrainOutcome:
     """The training loop: stop at the step limit or the time budget, whichever comes first."""
-    req, plan = t.plan.request, t.plan
     limit, reason = t.limit()
-    budget = plan.time_budget if plan.time_budget is not None else math.inf
+    budget = t.plan.time_budget if t.plan.time_budget is not None else math.inf
     log, bar = _Log(t), _progress(t, limit)
     start = time.monotonic()
     stopped = reason
+    with deferred_stop() as stop:
+        stopped = _steps(t, limit, budget, start, log, bar, stop) or stopped
+    log.flush(final=True)
+    seconds = t.seconds_before + time.monotonic() - start
+    bar.close()
+    return _finish(t, seconds, stopped)
+
+
+def _steps(t: _Trainer, limit: float, budget: float, start: float, log: _Log, bar: Any,
+           stop: StopRequest) -> str | None:
+    """Run steps until a limit; returns why it stopped early (None: the step limit)."""
+    req = t.plan.request
     every = (req.log_every, req.checkpoint_every, req.sample_every)
     while t.step < limit:
+        # every rank must take part in the same collectives: check at log boundaries under DDP
+        if (not t.ctx.enabled or t.step % req.log_every == 0) and t.ctx.any_true(stop.requested, t.device):
+            return "interrupted"
         elapsed = t.seconds_before + time.monotonic() - start
         over = elapsed >= budget
         if math.isfinite(budget) and t.ctx.any_true(over, t.device):
-            stopped = "time_budget"
-            break
+            return "time_budget"
         real = normalize_batch(t.images, t.sampler.next(t.device), t.device)
         t.z_gen.manual_seed(distributed.seed_for(t.seed, t.step, t.ctx.rank))
         log.add(t.step + 1, t.step_fn(real, t.z_gen))
@@ -379,10 +393,7 @@ def _loop(t: _Trainer) -> TrainOutcome:
                 t.write_samples()
             if t.step % req.checkpoint_every == 0:
                 t.save(t.seconds_before + time.monotonic() - start)
-    log.flush(final=True)
-    seconds = t.seconds_before + time.monotonic() - start
-    bar.close()
-    return _finish(t, seconds, stopped)
+    return None
 
 
 def _finish(t: _Trainer, seconds: float, stopped: str) -> TrainOutcome:

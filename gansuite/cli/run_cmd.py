@@ -69,6 +69,8 @@ def run_cmd(**kw: Any) -> None:
     )
     plan = plan_run(request, catalog)
     summary = execute(plan)
+    if not summary.get("main", True):
+        return
     train = summary.get("train", {})
     click.echo(f"Run folder: {summary['run']}")
     if train:
