@@ -293,5 +293,7 @@ def execute(plan: RunPlan) -> dict[str, Any]:
         )
     if not is_main_process():  # under torchrun, rank 0 alone evaluates and reports
         return {"run": str(folder.path), "train": {}, "results": [], "main": False}
+    config.update(device_resolved=outcome.device, world_size=outcome.world_size)
+    folder.write_config(config)
     rows = evaluate.run_evals(plan, folder, outcome.model, config) if plan.evals else []
     return {"run": str(folder.path), "train": outcome.summary(), "results": rows, "main": True}
