@@ -46,7 +46,7 @@ class SVMConfig:
     """
 
     protocol: Literal["full", "few-label"] = _opt("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
-    c_grid: tuple[float, ...] = _opt((1e-4, 1e-3, 1e-2), "C values tried (LinearSVC convention; the best on validation wins)")
+    c_grid: tuple[float, ...] = _opt((1e-5, 1e-4, 1e-3), "C values tried (LinearSVC convention; the best on validation wins)")
     val_size: int = _opt(5000, "training images held out to choose C (few-label: the fixed validation split)")
     labels_per_class: int = _opt(100, "few-label: labelled images drawn per class")
     n_draws: int = _opt(10, "few-label: label draws (paper: 100); result = mean +- 1.96 std")
@@ -54,7 +54,8 @@ class SVMConfig:
     max_test: int | None = _opt(None, "use a seeded random subset of this many test images (None: all)")
     pool_size: int = _opt(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
     batch_size: int = _opt(500, "images per D forward pass when extracting features")
-    max_iter: int = _opt(100, "L-BFGS iterations per fit")
+    search_iter: int = _opt(30, "L-BFGS iterations per C while choosing C (warm-started along the grid)")
+    max_iter: int = _opt(100, "L-BFGS iterations of the final fit (and of each few-label fit)")
     tol: float = _opt(1e-5, "stop a fit when the largest gradient entry falls below this")
     standardize: bool = _opt(True, "standardise features with the training split's mean and std")
     random_control: bool = _opt(True, "also probe a randomly initialised D of the same architecture")
@@ -66,7 +67,8 @@ class SVMConfig:
             raise ValueError(f"every C in c_grid must be positive, got {self.c_grid}")
         _positive(val_size=self.val_size, labels_per_class=self.labels_per_class, n_draws=self.n_draws,
                   max_train=self.max_train, max_test=self.max_test, pool_size=self.pool_size,
-                  batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol)
+                  batch_size=self.batch_size, max_iter=self.max_iter, search_iter=self.search_iter,
+                  tol=self.tol)
 
 
 @dataclass(frozen=True)

@@ -56,15 +56,19 @@ class _Features:
 
 def select_c(
     X_fit: torch.Tensor, y_fit: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
-    num_classes: int, config: SVMConfig, bar: Any = None,
+    num_classes: int, config: SVMConfig, bar: Any = None, iterations: int | None = None,
 ) -> tuple[SVMFit, list[tuple[float, float]]]:
-    """Fit every C of the grid (ascending, warm-started); the best fit on validation and the search."""
+    """Fit every C of the grid (ascending, warm-started); the best fit on validation and the search.
+
+    Each fit runs ``iterations`` L-BFGS iterations (``config.max_iter`` when not given).
+    """
+    iterations = iterations or config.max_iter
     best: SVMFit | None = None
     best_acc = -1.0
     search: list[tuple[float, float]] = []
     previous: SVMFit | None = None
     for C in sorted(config.c_grid):
-        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=config.max_iter, tol=config.tol, init=previous)
+        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=iterations, tol=config.tol, init=previous)
         acc = accuracy(fit.predict(X_val), y_val)
         search.append((C, acc))
         if acc > best_acc:
@@ -140,7 +144,7 @@ class SVMProbe:
             init = None
             if n_val > 0:
                 init, search = select_c(feats.train[n_val:], y_train[n_val:], feats.train[:n_val],
-                                        y_train[:n_val], num_classes, cfg, bar)
+                                        y_train[:n_val], num_classes, cfg, bar, cfg.search_iter)
             C = init.C if init is not None else cfg.c_grid[0]
             fit = fit_l2svm(feats.train, y_train, num_classes, C, max_iter=cfg.max_iter, tol=cfg.tol, init=init)
             acc = accuracy(fit.predict(feats.test), y_test)
