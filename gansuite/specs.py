@@ -139,7 +139,9 @@ class EvalSpec(Spec):
     """A named composition: dataset + splits + probe + probe parameters (no factory).
 
     ``params`` are probe-config overrides (already typed values, not strings); the user's
-    ``-o probe.field=value`` wins over them.
+    ``-o probe.field=value`` wins over them. ``train_budget`` is the training time in seconds
+    that ``gansuite run --eval NAME`` uses when the user gives no --max-steps, --epochs or
+    --time-budget (``None``: the runner's default).
     """
 
     kind: ClassVar[str] = "eval"
@@ -149,6 +151,7 @@ class EvalSpec(Spec):
     train_split: str = "train"
     test_split: str = "test"
     params: Mapping[str, Any] = field(default_factory=dict)
+    train_budget: float | None = None
 
 
 SPEC_TYPES: dict[str, type[Spec]] = {

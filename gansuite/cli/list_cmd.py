@@ -56,7 +56,7 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
                    num_classes=spec.num_classes, source=spec.source)
     if isinstance(spec, EvalSpec):
         out.update(dataset=spec.dataset, probe=spec.probe, train_split=spec.train_split,
-                   test_split=spec.test_split, params=dict(spec.params))
+                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget)
     return out
 
 
@@ -105,6 +105,8 @@ def show_cmd(name: str, as_json: bool) -> None:
             value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
             click.echo(f"  {label}: {value}")
     click.echo(f"  plugin: {plugin}")
+    if info.get("train_budget"):
+        click.echo(f"  default training budget: {info['train_budget']:.0f} s (when no --max-steps/--epochs/--time-budget)")
     if info.get("params"):
         click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))
     for note in info["notes"]:
