@@ -57,3 +57,18 @@ def test_torchrun_needs_an_explicit_out(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(OptionError, match="Under torchrun pass --out"):
         plan_run(RunRequest(model="tiny-gan", dataset="fake"), build_catalog())
+
+
+def test_run_table_shows_probe_details(capsys):
+    from gansuite.cli.run_cmd import print_results
+
+    print_results([
+        {"eval": "cifar10-svm", "metric": "accuracy", "value": 0.6645, "variant": "trained",
+         "feature_dim": 14336, "C": 1e-4, "time_s": 219.75},
+        {"eval": "cifar10-svm", "metric": "accuracy", "value": 0.6035, "variant": "random",
+         "feature_dim": 14336, "C": 1e-3, "time_s": 196.6},
+    ])
+    header, _, trained, random_d = capsys.readouterr().out.splitlines()
+    assert header.split() == ["eval", "metric", "value", "variant", "feature_dim", "C", "time_s"]
+    assert trained.split() == ["cifar10-svm", "accuracy", "0.6645", "trained", "14336", "0.0001", "219.75"]
+    assert random_d.split()[3] == "random"

@@ -13,17 +13,24 @@ from gansuite.runner import RunRequest, execute, plan_run
 __all__ = ["run_cmd", "print_results"]
 
 
+# columns shown when any row has them (probes add them to their rows)
+DETAIL_COLUMNS = ("variant", "feature_dim", "C", "n_train", "n_test", "time_features_s", "time_svm_s", "time_s")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
+    return "" if value is None else str(value)
+
+
 def print_results(rows: list[dict]) -> None:
-    """The results rows as a small table on stdout."""
+    """The results rows as a small table on stdout, with the probes' detail columns."""
     if not rows:
         return
-    body = []
-    for r in rows:
-        value = r.get("value")
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        extra = r.get("variant") or ""
-        body.append([str(r.get("eval", "")), str(r.get("metric", "")), extra, shown])
-    click.echo(table(body, ["eval", "metric", "variant", "value"]))
+    extra = [c for c in DETAIL_COLUMNS if any(c in r for r in rows)]
+    body = [[_cell(r.get("eval")), _cell(r.get("metric")), _cell(r.get("value")),
+             *(_cell(r.get(c)) for c in extra)] for r in rows]
+    click.echo(table(body, ["eval", "metric", "value", *extra]))
 
 
 @click.command("run")
