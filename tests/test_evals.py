@@ -25,7 +25,7 @@ from gansuite.protocols import ImageData
 from gansuite.runfolder import RunFolder
 from gansuite.runner import RunRequest, execute, plan_run
 
-FAST_SVM = ("svm.max_iter=15", "svm.val_size=200", "svm.max_train=600", "svm.max_test=200")
+FAST_SVM = ("svm.max_iter=15", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600", "svm.max_test=200")
 
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def test_to_uint8_round_trip() -> None:
 
 # -- every probe, on tiny data ------------------------------------------------------------------
 FAST: dict[str, dict[str, object]] = {
-    "svm": {"max_iter": 30, "val_size": 200, "max_train": 800},
+    "svm": {"max_iter": 30, "search_iter": 15, "val_size": 200, "max_train": 800},
     "latent-walk": {"n_walks": 2, "n_points": 3, "steps": 4},
     "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "grid_pairs": 2,
                    "n_neighbours": 4},
@@ -196,7 +196,8 @@ def test_svm_reports_trained_and_random_d(digits: dict[str, ImageData], tmp_path
     ctx = make_ctx(tmp_path, digits, model, "digits-svm", seed=5)
     make_random = ctx.make_random_model
     ctx.make_random_model = lambda s: seeds.append(s) or make_random(s)  # type: ignore[func-returns-value]
-    rows = probe("svm", max_iter=30, val_size=200, c_grid=(1e-3, 1e-2)).run(ctx)
+    rows = probe("svm", max_iter=30, search_iter=15, val_size=200, search_max_train=500,
+                 c_grid=(1e-3, 1e-2)).run(ctx)
     assert [r["variant"] for r in rows] == ["trained", "random"]
     assert seeds == [5]
     for r in rows:
@@ -204,6 +205,7 @@ def test_svm_reports_trained_and_random_d(digits: dict[str, ImageData], tmp_path
         assert r["feature_dim"] == (8 + 16) * 16 and r["layers"] == [8, 16]
         assert r["C"] in (1e-3, 1e-2) and len(r["c_search"]) == 2
         assert (r["n_train"], r["n_val"], r["n_test"]) == (len(digits["train"]), 200, len(digits["test"]))
+        assert r["n_search"] == 500  # C is chosen on a subset; the final fit uses every training image
         assert r["time_features_s"] >= 0 and r["time_svm_s"] > 0
 
 

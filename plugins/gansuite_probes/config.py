@@ -38,8 +38,9 @@ def _positive(**values: float | int | None) -> None:
 class SVMConfig:
     """L2-SVM (squared hinge, one-vs-rest) on frozen discriminator features.
 
-    ``protocol="full"`` holds ``val_size`` training images out to choose C, refits on the whole
-    training split with that C and reports test accuracy. ``protocol="few-label"`` is the
+    ``protocol="full"`` holds ``val_size`` training images out to choose C (fitting each C of the
+    grid on up to ``search_max_train`` other images), refits on the whole training split with that
+    C and reports test accuracy. ``protocol="few-label"`` is the
     paper's SVHN protocol: a fixed ``val_size`` validation split for all choices, then
     ``n_draws`` draws of ``labels_per_class`` labelled images per class from the rest; the
     result is the mean test error +- 1.96 std over the draws.
@@ -54,7 +55,8 @@ class SVMConfig:
     max_test: int | None = _opt(None, "use a seeded random subset of this many test images (None: all)")
     pool_size: int = _opt(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
     batch_size: int = _opt(500, "images per D forward pass when extracting features")
-    search_iter: int = _opt(30, "L-BFGS iterations per C while choosing C (warm-started along the grid)")
+    search_max_train: int | None = _opt(15000, "training images (besides val_size) used while choosing C; the final fit uses all")
+    search_iter: int = _opt(60, "L-BFGS iterations per C while choosing C (warm-started along the grid)")
     max_iter: int = _opt(100, "L-BFGS iterations of the final fit (and of each few-label fit)")
     tol: float = _opt(1e-5, "stop a fit when the largest gradient entry falls below this")
     standardize: bool = _opt(True, "standardise features with the training split's mean and std")
@@ -68,6 +70,7 @@ class SVMConfig:
         _positive(val_size=self.val_size, labels_per_class=self.labels_per_class, n_draws=self.n_draws,
                   max_train=self.max_train, max_test=self.max_test, pool_size=self.pool_size,
                   batch_size=self.batch_size, max_iter=self.max_iter, search_iter=self.search_iter,
+                  search_max_train=self.search_max_train,
                   tol=self.tol)
 
 

@@ -142,8 +142,11 @@ class SVMProbe:
         with Timer(device) as timer, progress(fits, f"L2-SVM ({variant})", show_progress, unit="fit") as bar:
             search: list[tuple[float, float]] = []
             init = None
+            n_search = 0
             if n_val > 0:
-                init, search = select_c(feats.train[n_val:], y_train[n_val:], feats.train[:n_val],
+                stop = n if cfg.search_max_train is None else min(n, n_val + cfg.search_max_train)
+                n_search = stop - n_val
+                init, search = select_c(feats.train[n_val:stop], y_train[n_val:stop], feats.train[:n_val],
                                         y_train[:n_val], num_classes, cfg, bar, cfg.search_iter)
             C = init.C if init is not None else cfg.c_grid[0]
             fit = fit_l2svm(feats.train, y_train, num_classes, C, max_iter=cfg.max_iter, tol=cfg.tol, init=init)
@@ -151,7 +154,7 @@ class SVMProbe:
             bar.update(1)
         return {
             "metric": "accuracy", "value": acc, "C": C, "c_search": search,
-            "val_accuracy": dict(search).get(C), "n_train": n, "n_val": n_val,
+            "val_accuracy": dict(search).get(C), "n_train": n, "n_val": n_val, "n_search": n_search,
             "n_test": int(feats.test.shape[0]), "iterations": fit.iterations,
             "train_accuracy": accuracy(fit.predict(feats.train), y_train),
             "time_svm_s": round(timer.seconds, 2), "protocol": "full",
