@@ -85,7 +85,7 @@ class ArithmeticProbe:
         labels[margin < cfg.min_confidence] = -1
         pairs = self._pairs(labels[labels >= 0], num_classes, gen)
         hits = base_hits = trials = 0
-        grids = []
+        grids: list[torch.Tensor] = []
         for a, b in pairs:
             in_a = torch.nonzero(labels == a).flatten()
             in_b = torch.nonzero(labels == b).flatten()
