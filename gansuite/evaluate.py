@@ -22,6 +22,7 @@ from gansuite.plugins import Catalog, get_catalog
 from gansuite.protocols import ImageData, ProbeContext
 from gansuite.runfolder import RunFolder
 from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
+from gansuite.texttable import text_table
 
 if TYPE_CHECKING:
     from gansuite.protocols import GANModel
@@ -303,9 +304,4 @@ def results_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, s
     """A plain-text table of result rows; columns no row fills are left out."""
     used = [(key, head) for key, head in columns if any(r.get(key) not in (None, "") for r in rows)]
     body = [[_fmt(k, r.get(k)) for k, _ in used] for r in rows]
-    heads = [h for _, h in used]
-    cells = [heads, *body]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(heads))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(body, [h for _, h in used])

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gansuite.plugins import Catalog, get_catalog
+from gansuite.texttable import text_table
 
 __all__ = ["load_catalog", "echo_json", "table"]
 
@@ -28,8 +29,4 @@ def echo_json(obj: Any) -> None:
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """A plain aligned text table."""
-    cells = [headers, *rows]
-    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(rows, headers)
