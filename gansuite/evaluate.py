@@ -296,7 +296,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("eval", "eval"), ("metric", "metric"), ("variant", "variant"), ("space", "space"), ("value", "value"),
     ("ci95", "+-"),
     ("feature_dim", "features"), ("C", "C"), ("n_train", "n_train"), ("n_test", "n_test"),
-    ("time_features_s", "features_s"), ("time_svm_s", "svm_s"), ("eval_seconds", "eval_s"),
+    ("time_features_s", "features_s"), ("time_svm_s", "svm_s"), ("time_s", "time_s"), ("eval_seconds", "eval_s"),
 )
 
 

@@ -69,6 +69,6 @@ def test_run_table_shows_probe_details(capsys):
          "feature_dim": 14336, "C": 1e-3, "time_s": 196.6},
     ])
     header, _, trained, random_d = capsys.readouterr().out.splitlines()
-    assert header.split() == ["eval", "metric", "value", "variant", "feature_dim", "C", "time_s"]
-    assert trained.split() == ["cifar10-svm", "accuracy", "0.6645", "trained", "14336", "0.0001", "219.75"]
-    assert random_d.split()[3] == "random"
+    assert header.split() == ["eval", "metric", "variant", "value", "features", "C", "time_s"]
+    assert trained.split() == ["cifar10-svm", "accuracy", "trained", "0.6645", "14336", "0.0001", "219.8"]
+    assert random_d.split()[2] == "random"

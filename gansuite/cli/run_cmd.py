@@ -7,30 +7,19 @@ from typing import Any
 
 import click
 
-from gansuite.cli._common import load_catalog, table
+from gansuite.cli._common import load_catalog
 from gansuite.runner import RunRequest, execute, plan_run
 
 __all__ = ["run_cmd", "print_results"]
 
 
-# columns shown when any row has them (probes add them to their rows)
-DETAIL_COLUMNS = ("variant", "feature_dim", "C", "n_train", "n_test", "time_features_s", "time_svm_s", "time_s")
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.4f}".rstrip("0").rstrip(".")
-    return "" if value is None else str(value)
-
-
 def print_results(rows: list[dict]) -> None:
-    """The results rows as a small table on stdout, with the probes' detail columns."""
+    """The results rows as the same table ``gansuite eval`` prints (probes' detail columns included)."""
     if not rows:
         return
-    extra = [c for c in DETAIL_COLUMNS if any(c in r for r in rows)]
-    body = [[_cell(r.get("eval")), _cell(r.get("metric")), _cell(r.get("value")),
-             *(_cell(r.get(c)) for c in extra)] for r in rows]
-    click.echo(table(body, ["eval", "metric", "value", *extra]))
+    from gansuite.evaluate import results_table
+
+    click.echo(results_table(rows))
 
 
 @click.command("run")
