@@ -1,4 +1,4 @@
-"""Training-step throughput of ``dcgan``: the engine's step next to a hand-written eager loop.
+"""Training-step throughput of the DCGAN models: the engine's step next to a hand-written loop.
 
 The baseline is what a user writes by hand (pytorch/examples' dcgan ``main.py``): the same
 architecture as ``dcgan`` written inline as ``nn.Sequential`` in contiguous NCHW, the same
@@ -12,9 +12,10 @@ processes hits both alike; the ratio of their median times is the number to read
 iteration come from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
 forward and backward) and give the achieved GFLOP/s.
 
-Full pass: the registered ``dcgan`` defaults (ngf = ndf = 128, 5x5 kernels), batch 128, at
-32x32 and 64x64. ``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, still batch 128.
-``GANSUITE_BENCH_WIDTH=N`` sets ngf = ndf = N in either pass (64 is pytorch/examples' width).
+Models: ``dcgan`` (the paper's recipe with the authors' 5x5 kernels, ngf = ndf = 128) and
+``dcgan-pytorch-examples`` (4x4 kernels, ngf = ndf = 64: the network pytorch/examples trains),
+both at batch 128, 32x32 and 64x64. ``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, still batch 128.
+``GANSUITE_BENCH_WIDTH=N`` sets ngf = ndf = N in either pass.
 ``GANSUITE_BENCH_COMPILE=1`` times the engine as ``gansuite run --compile`` trains (torch.compile;
 the compilation, ~1 minute here, happens in the untimed warm-up).
 
@@ -39,6 +40,7 @@ from gansuite.plugins import get_catalog
 from gansuite.train import GANStep, normalize_batch
 
 SIZES = (32, 64)
+MODELS = {"dcgan": 128, "dcgan-pytorch-examples": 64}  # name -> width of the full pass
 
 
 # --- the hand-written baseline ---------------------------------------------------------------
@@ -54,16 +56,18 @@ class _View(nn.Module):
 def _hand_written(size: int, ngf: int, ndf: int, k: int, nz: int = 100) -> tuple[nn.Module, nn.Module]:
     """dcgan's G and D as a user writes them: plain Sequentials, NCHW."""
     n = size.bit_length() - 3  # log2(size / 4)
+    pad = (k - 1) // 2
+    out_pad = 2 + 2 * pad - k  # so that each transposed conv exactly doubles the size
     c0 = ngf * 2 ** (n - 1)
     g: list[nn.Module] = [nn.Linear(nz, c0 * 16, bias=False), nn.BatchNorm1d(c0 * 16), nn.ReLU(True),
                           _View(c0, 4, 4)]
     for i in range(1, n):
         c = ngf * 2 ** (n - 1 - i)
-        g += [nn.ConvTranspose2d(c * 2, c, k, 2, (k - 1) // 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
-    g += [nn.ConvTranspose2d(ngf, 3, k, 2, (k - 1) // 2, 1), nn.Tanh()]
-    d: list[nn.Module] = [nn.Conv2d(3, ndf, k, 2, (k - 1) // 2), nn.LeakyReLU(0.2, True)]
+        g += [nn.ConvTranspose2d(c * 2, c, k, 2, pad, out_pad, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+    g += [nn.ConvTranspose2d(ngf, 3, k, 2, pad, out_pad), nn.Tanh()]
+    d: list[nn.Module] = [nn.Conv2d(3, ndf, k, 2, pad), nn.LeakyReLU(0.2, True)]
     for i in range(1, n):
-        d += [nn.Conv2d(ndf * 2 ** (i - 1), ndf * 2**i, k, 2, (k - 1) // 2, bias=False),
+        d += [nn.Conv2d(ndf * 2 ** (i - 1), ndf * 2**i, k, 2, pad, bias=False),
               nn.BatchNorm2d(ndf * 2**i), nn.LeakyReLU(0.2, True)]
     d += [nn.Flatten(), nn.Linear(ndf * 2 ** (n - 1) * 16, 1), nn.Flatten(0)]
     net_g, net_d = nn.Sequential(*g), nn.Sequential(*d)
@@ -104,9 +108,10 @@ class _Baseline:
 
 
 # --- the engine -------------------------------------------------------------------------------
-def _engine(size: int, options: dict[str, Any], compile_: bool = False) -> tuple[GANStep, GANStep, Any]:
+def _engine(size: int, options: dict[str, Any], compile_: bool = False,
+            name: str = "dcgan") -> tuple[GANStep, GANStep, Any]:
     """The engine's step as the trainer builds it on CPU, and an eager twin for FLOP counting."""
-    spec = get_catalog().registry("models").get("dcgan")
+    spec = get_catalog().registry("models").get(name)
     model = spec.load_factory()(build_config(spec, options), image_size=size, channels=3)
     device = torch.device("cpu")
     configure_backends(device)
@@ -137,22 +142,35 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - start
 
 
+def _same_shapes(engine: GANStep, baseline: _Baseline) -> None:
+    """The two loops train the same networks: equal parameter shapes, in order."""
+    for ours, theirs in ((engine.model.generator, baseline.net_g), (engine.model.discriminator, baseline.net_d)):
+        a = [tuple(p.shape) for p in ours.parameters()]
+        b = [tuple(p.shape) for p in theirs.parameters()]
+        assert a == b, f"hand-written network differs from the plugin's: {a} vs {b}"
+
+
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("size", SIZES)
-def bench_train_step_vs_hand_written(benchmark: Any, size: int, quick: bool, record_throughput: Any) -> None:
-    width = int(os.environ.get("GANSUITE_BENCH_WIDTH", "32" if quick else "128"))
+def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quick: bool,
+                                     record_throughput: Any) -> None:
+    default_width = "32" if quick else str(MODELS[model])
+    width = int(os.environ.get("GANSUITE_BENCH_WIDTH", default_width))
     batch = 128
     rounds = 3 if quick or size == 32 else 2
     options = {"ngf": width, "ndf": width}
     compile_ = os.environ.get("GANSUITE_BENCH_COMPILE", "0") not in {"", "0"}
     torch.manual_seed(0)
-    step, eager_step, spec = _engine(size, options, compile_)
+    step, eager_step, spec = _engine(size, options, compile_, model)
     kernel = step.model.generator.main[0].kernel_size[0]
     baseline = _Baseline(size, width, width, kernel)
+    _same_shapes(eager_step, baseline)
 
     images = torch.randint(0, 256, (batch * 4, 3, size, size), dtype=torch.uint8)
     idx = torch.arange(batch)
     noise = torch.rand(batch, 100) * 2 - 1
     real_float = images[:batch].float() / 127.5 - 1  # the baseline's batch, prepared for free
+    assert baseline.net_g(noise[:2]).shape == (2, 3, size, size)
     z_gen = torch.Generator()
 
     def engine_iteration(run: GANStep = step) -> None:
@@ -176,7 +194,7 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, quick: bool, rec
     ratio = base_s / engine_s
     ratio_best = min(base_times) / float(benchmark.stats.stats.min)
     record_throughput(
-        items=batch, unit="images/s", device="cpu", dtype="float32", batch_size=batch, spec=spec,
+        items=batch, unit="images/s", device="cpu", dtype="float32", batch_size=batch, spec=spec, model=model,
         image_size=size, ngf=width, ndf=width, kernel_size=kernel, compiled=compile_,
         engine_images_per_s=batch / engine_s, baseline_images_per_s=batch / base_s,
         ratio_vs_hand_written=ratio, ratio_best=ratio_best,
@@ -185,7 +203,7 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, quick: bool, rec
         engine_gflop_s_at_baseline_work=baseline_flops / engine_s / 1e9,
         baseline_rounds_s=base_times, threads=torch.get_num_threads(),
     )
-    print(f"\ndcgan {size}x{size} batch {batch} ngf=ndf={width} k={kernel}{' compiled' if compile_ else ''}: engine {batch / engine_s:.1f} img/s "
+    print(f"\n{model} {size}x{size} batch {batch} ngf=ndf={width} k={kernel}{' compiled' if compile_ else ''}: engine {batch / engine_s:.1f} img/s "
           f"({engine_flops / 1e9:.1f} GFLOP/it, {engine_flops / engine_s / 1e9:.1f} GFLOP/s), "
           f"hand-written {batch / base_s:.1f} img/s ({baseline_flops / 1e9:.1f} GFLOP/it, "
           f"{baseline_flops / base_s / 1e9:.1f} GFLOP/s); ratio {ratio:.2f}x (fastest rounds: {ratio_best:.2f}x)")
