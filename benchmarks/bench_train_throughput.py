@@ -12,9 +12,9 @@ processes hits both alike; the ratio of their median times is the number to read
 iteration come from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
 forward and backward) and give the achieved GFLOP/s.
 
-Models: ``dcgan`` (the paper's recipe with the authors' 5x5 kernels, ngf = ndf = 128) and
-``dcgan-pytorch-examples`` (4x4 kernels, ngf = ndf = 64: the network pytorch/examples trains),
-both at batch 128, 32x32 and 64x64. ``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, still batch 128.
+Models, at their registered defaults: ``dcgan`` (the paper's recipe with the authors' 5x5
+kernels; ngf = ndf = 64 at 32x32, 128 at 64x64) and ``dcgan-pytorch-examples`` (4x4 kernels,
+ngf = ndf = 64: the network pytorch/examples trains), both at batch 128, 32x32 and 64x64. ``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, still batch 128.
 ``GANSUITE_BENCH_WIDTH=N`` sets ngf = ndf = N in either pass.
 ``GANSUITE_BENCH_COMPILE=1`` times the engine as ``gansuite run --compile`` trains (torch.compile;
 the compilation, ~1 minute here, happens in the untimed warm-up).
@@ -42,7 +42,7 @@ from gansuite.plugins import get_catalog
 from gansuite.train import GANStep, normalize_batch
 
 SIZES = (32, 64)
-MODELS = {"dcgan": 128, "dcgan-pytorch-examples": 64}  # name -> width of the full pass
+MODELS = ("dcgan", "dcgan-pytorch-examples")
 ROUND_SECONDS, ROUND_SECONDS_QUICK = 40.0, 3.0  # time for the interleaved rounds of one case
 
 
@@ -157,14 +157,14 @@ def _same_shapes(engine: GANStep, baseline: _Baseline) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quick: bool,
                                      record_throughput: Any) -> None:
-    default_width = "32" if quick else str(MODELS[model])
-    width = int(os.environ.get("GANSUITE_BENCH_WIDTH", default_width))
+    width_env = os.environ.get("GANSUITE_BENCH_WIDTH", "32" if quick else "")
+    options = {"ngf": int(width_env), "ndf": int(width_env)} if width_env else {}  # else: defaults
     batch = 128
-    options = {"ngf": width, "ndf": width}
     compile_ = os.environ.get("GANSUITE_BENCH_COMPILE", "0") not in {"", "0"}
     torch.manual_seed(0)
     step, eager_step, spec = _engine(size, options, compile_, model)
     kernel = step.model.generator.main[0].kernel_size[0]
+    width = int(step.model.discriminator.blocks[0][0].out_channels)  # type: ignore[index,union-attr]  # ndf = ngf here
     baseline = _Baseline(size, width, width, kernel)
     _same_shapes(eager_step, baseline)
 

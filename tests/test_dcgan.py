@@ -151,3 +151,16 @@ def test_show_lists_the_recipe(cli):
     defaults = {o["name"]: o["default"] for o in info["options"]}
     assert defaults["lr"] == 2e-4 and defaults["beta1"] == 0.5 and defaults["batch_size"] == 128
     assert defaults["z_dim"] == 100 and defaults["kernel_size"] == 5
+
+
+@pytest.mark.parametrize(("size", "d_channels", "projection"), [
+    (32, [64, 128, 256], 256 * 16),  # the authors' 32x32 (SVHN) D: 7,168 probe features
+    (64, [128, 256, 512, 1024], 1024 * 16),  # Figure 1: z projected to 4x4x1024
+])
+def test_default_widths_follow_the_authors_networks(size, d_channels, projection):
+    model = build("dcgan", size)
+    convs = [m for m in model.discriminator.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == d_channels
+    assert model.generator.project.out_features == projection
+    wide = build("dcgan", size, ngf=128, ndf=128)
+    assert [m.out_channels for m in wide.discriminator.modules() if isinstance(m, nn.Conv2d)][0] == 128

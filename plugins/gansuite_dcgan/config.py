@@ -9,12 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DCGANConfig", "PytorchExamplesConfig", "ImageNet32Config", "is_power_of_two"]
+__all__ = ["DCGANConfig", "PytorchExamplesConfig", "ImageNet32Config", "is_power_of_two", "default_width"]
 
 
 def _opt(default: Any, help: str) -> Any:
     """A field with the help text ``gansuite show`` prints."""
     return field(default=default, metadata={"help": help})
+
+
+def default_width(image_size: int) -> int:
+    """``dcgan``'s ngf/ndf when not given: 64 at 32x32, as in the authors' 32x32 (SVHN) network,
+    whose D has 64, 128 and 256 channels (7,168 probe features); 128 at 64x64 and above, as in
+    their LSUN/faces code and Figure 1 (a 4x4x1024 projection at 64x64)."""
+    return 64 if image_size <= 32 else 128
 
 
 def is_power_of_two(n: int) -> bool:
@@ -44,13 +51,16 @@ class DCGANConfig:
     ``image_size=None`` trains at the dataset's native size. G projects z to a 4x4 tensor with
     ``ngf * 2**(n-1)`` channels (n = log2(image_size / 4); 1024 at 64x64 with ngf=128, as in the
     figure) and doubles the resolution n times; D mirrors it with ``ndf`` channels first.
+    ``ngf``/``ndf`` = None: :func:`default_width` of the training size (the authors' networks).
     """
 
     image_size: int | None = _opt(None, "training resolution (power of two >= 32); None: the dataset's")
     z_dim: int = _opt(100, "latent dimension")
     z_prior: Literal["uniform", "normal"] = _opt("uniform", "prior of z: U(-1, 1) (paper) or N(0, 1)")
-    ngf: int = _opt(128, "G width: channels of G's last hidden layer")
-    ndf: int = _opt(128, "D width: channels of D's first layer")
+    ngf: int | None = _opt(None, "G width: channels of G's last hidden layer; None: 64 at 32x32, "
+                                 "128 above (the authors' networks)")
+    ndf: int | None = _opt(None, "D width: channels of D's first layer; None: 64 at 32x32 (the "
+                                 "authors' 32x32 D: 64-128-256), 128 above (their 64x64 code)")
     kernel_size: int = _opt(5, "conv kernel size (authors' code: 5)")
     batch_size: int = _opt(128, "images per step (paper: 128)")
     lr: float = _opt(2e-4, "Adam learning rate of G and D (paper: 2e-4)")
@@ -62,7 +72,7 @@ class DCGANConfig:
     def __post_init__(self) -> None:
         if self.image_size is not None and (self.image_size < 32 or not is_power_of_two(self.image_size)):
             raise ValueError(f"image_size must be a power of two >= 32, got {self.image_size}")
-        if self.ngf < 1 or self.ndf < 1:
+        if (self.ngf is not None and self.ngf < 1) or (self.ndf is not None and self.ndf < 1):
             raise ValueError(f"ngf and ndf must be >= 1, got {self.ngf}, {self.ndf}")
         if not 0 <= self.leaky_slope < 1:
             raise ValueError(f"leaky_slope must lie in [0, 1), got {self.leaky_slope}")
@@ -74,8 +84,8 @@ class PytorchExamplesConfig(DCGANConfig):
     """pytorch/examples' dcgan defaults: 4x4 kernels, Gaussian z, batch 64, 64 channels."""
 
     z_prior: Literal["uniform", "normal"] = _opt("normal", "prior of z: U(-1, 1) (paper) or N(0, 1)")
-    ngf: int = _opt(64, "G width: channels of G's last hidden layer")
-    ndf: int = _opt(64, "D width: channels of D's first layer")
+    ngf: int | None = _opt(64, "G width: channels of G's last hidden layer")
+    ndf: int | None = _opt(64, "D width: channels of D's first layer")
     kernel_size: int = _opt(4, "conv kernel size (pytorch/examples: 4)")
     batch_size: int = _opt(64, "images per step (pytorch/examples: 64)")
 

@@ -166,11 +166,15 @@ def _image_size(cfg: Any, image_size: int | None) -> int:
 
 def build_dcgan(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
     """The paper's all-convolutional DCGAN (``DCGANConfig``)."""
+    from gansuite_dcgan.config import default_width
+
     size = _image_size(cfg, image_size)
     n = int(math.log2(size // 4))
-    g_layers = [(cfg.ngf * 2 ** (n - 1 - i), 2) for i in range(1, n)] + [(channels, 2)]
-    d_layers = [(cfg.ndf * 2**i, 2) for i in range(n)]
-    gen = Generator(cfg.z_dim, cfg.ngf * 2 ** (n - 1), g_layers, cfg.kernel_size)
+    ngf = cfg.ngf or default_width(size)
+    ndf = cfg.ndf or default_width(size)
+    g_layers = [(ngf * 2 ** (n - 1 - i), 2) for i in range(1, n)] + [(channels, 2)]
+    d_layers = [(ndf * 2**i, 2) for i in range(n)]
+    gen = Generator(cfg.z_dim, ngf * 2 ** (n - 1), g_layers, cfg.kernel_size)
     disc = Discriminator(channels, size, d_layers, cfg.kernel_size, cfg.leaky_slope)
     init_weights(gen)
     init_weights(disc)
