@@ -164,3 +164,18 @@ def test_default_widths_follow_the_authors_networks(size, d_channels, projection
     assert model.generator.project.out_features == projection
     wide = build("dcgan", size, ngf=128, ndf=128)
     assert [m.out_channels for m in wide.discriminator.modules() if isinstance(m, nn.Conv2d)][0] == 128
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_discriminator_head_is_a_linear_map_of_the_chw_flatten(channels_last):
+    model = build("dcgan", 32, ngf=8, ndf=8)
+    disc = model.discriminator.eval()
+    x = torch.randn(4, 3, 32, 32)
+    if channels_last:
+        disc = disc.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    h = x
+    for block in disc.blocks:
+        h = block(h)
+    expected = disc.head(h.flatten(1)).squeeze(1)  # the weight's (C, H, W) meaning
+    assert torch.allclose(disc(x), expected, atol=1e-6)

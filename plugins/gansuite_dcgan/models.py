@@ -91,7 +91,12 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        return self.head(x.flatten(1)).squeeze(1)
+        # head(x.flatten(1)), with the flatten taken in (H, W, C) order: a free view of a
+        # channels_last x, so the gradient flows back channels_last too (a (C, H, W) flatten
+        # copies, and its NCHW gradient made every backward op below convert layouts).
+        n, c, h, w = x.shape
+        weight = self.head.weight.view(1, c, h, w).permute(0, 2, 3, 1).reshape(1, -1)
+        return F.linear(x.permute(0, 2, 3, 1).reshape(n, -1), weight, self.head.bias).squeeze(1)
 
 
 def init_weights(module: nn.Module) -> None:
