@@ -14,8 +14,9 @@ forward and backward) and give the achieved GFLOP/s.
 
 Models, at their registered defaults: ``dcgan`` (the paper's recipe with the authors' 5x5
 kernels; ngf = ndf = 64 at 32x32, 128 at 64x64) and ``dcgan-pytorch-examples`` (4x4 kernels,
-ngf = ndf = 64: the network pytorch/examples trains), both at batch 128, 32x32 and 64x64. ``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, still batch 128.
-``GANSUITE_BENCH_WIDTH=N`` sets ngf = ndf = N in either pass.
+ngf = ndf = 64: the network pytorch/examples trains), both at batch 128, 32x32 and 64x64.
+``GANSUITE_BENCH_QUICK=1``: ngf = ndf = 32, still batch 128. ``GANSUITE_BENCH_WIDTH=N`` sets
+ngf = ndf = N in either pass.
 ``GANSUITE_BENCH_COMPILE=1`` times the engine as ``gansuite run --compile`` trains (torch.compile;
 the compilation, ~1 minute here, happens in the untimed warm-up).
 
