@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansuite.protocols import TrainingRecipe
+from gansuite_dcgan.config import default_width
 
 __all__ = ["Generator", "Discriminator", "DCGAN", "build_dcgan", "build_imagenet32", "init_weights"]
 
@@ -171,8 +172,6 @@ def _image_size(cfg: Any, image_size: int | None) -> int:
 
 def build_dcgan(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
     """The paper's all-convolutional DCGAN (``DCGANConfig``)."""
-    from gansuite_dcgan.config import default_width
-
     size = _image_size(cfg, image_size)
     n = int(math.log2(size // 4))
     ngf = cfg.ngf or default_width(size)
