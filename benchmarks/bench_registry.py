@@ -2,7 +2,7 @@
 here with no new code.
 
 Per registered model, on CPU and (when available) CUDA: generator forward, discriminator
-forward, one full training step (the engine's :class:`gansuite.train.GANStep`), discriminator
+forward, one full training step (the engine's :class:`gansuite.step.GANStep`), discriminator
 feature extraction (every conv layer max-pooled to 4x4, as the probes use it), and an L2-SVM fit
 on features of that model's dimension. Per registered dedup strategy: finding duplicate groups
 (hashing and bucketing) in uint8 images.
@@ -141,13 +141,13 @@ def test_discriminator_forward(
 def test_train_step(
     benchmark: Any, record_throughput: Any, bench_settings: Any, device: torch.device, model_name: str
 ) -> None:
-    train = importlib.import_module("gansuite.train")
+    step_mod = importlib.import_module("gansuite.step")
     spec, model = _model(model_name, device)
     batch = _batch(model, bench_settings)
     for net in (model.generator, model.discriminator):
         net.train()
     opt_g, opt_d = model.optimizers()
-    step = train.GANStep(model, opt_g, opt_d, device=device)
+    step = step_mod.GANStep(model, opt_g, opt_d, device=device)
     z_gen = torch.Generator(device=device).manual_seed(0)
 
     def run(real: torch.Tensor) -> torch.Tensor:

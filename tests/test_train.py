@@ -18,7 +18,8 @@ from gansuite.protocols import GANModel
 from gansuite.runfolder import RunFolder
 from gansuite.runner import RunRequest, execute, plan_run
 from gansuite.specs import ModelSpec
-from gansuite.train import GANStep, load_run_model, normalize_batch
+from gansuite.step import GANStep, normalize_batch
+from gansuite.train import load_run_model
 
 TINY = ("ngf=8", "ndf=8", "n=96", "size=32")
 
