@@ -3,12 +3,15 @@
 The baseline is what a user writes by hand (pytorch/examples' dcgan ``main.py``): the same
 architecture as ``dcgan`` written inline as ``nn.Sequential`` in contiguous NCHW, the same
 initialisation, losses, Adam settings, batch and latents; it gets its real batch already
-normalised (no data-loading cost). The engine's step (:class:`gansuite.train.GANStep`) adds
+normalised (no data-loading cost). The engine's step (:class:`gansuite.step.GANStep`) adds
 channels_last, the fused Adam kernel, no D weight gradients during the G step and the uint8
 -> [-1, 1] batch preparation (timed).
 
-Both run interleaved (baseline, engine, baseline, ...) in one process, so load from other
-processes hits both alike; the ratio of their median times is the number to read. FLOPs per
+A third loop is the hand-written one with the one-line channels_last change a user can make
+(networks and batch in channels_last): what channels_last alone is worth on this machine.
+
+All run interleaved (baselines, engine, baselines, ...) in one process, so load from other
+processes hits them alike; the ratio of their median times is the number to read. FLOPs per
 iteration come from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
 forward and backward) and give the achieved GFLOP/s.
 
@@ -20,10 +23,11 @@ ngf = ndf = N in either pass.
 ``GANSUITE_BENCH_COMPILE=1`` times the engine as ``gansuite run --compile`` trains (torch.compile;
 the compilation, ~1 minute here, happens in the untimed warm-up).
 
-Rounds: as many interleaved pairs as fit ~40 s per case (3 s in the quick pass), 3 to 15. The
+Rounds: as many interleaved rounds as fit ~40 s per case (3 s in the quick pass), 3 to 15. The
 ratio is reported from the median times, from the fastest round of each (``ratio_best``; other
 processes only ever add time) and as the median of each engine round over the baseline round
-just before it (``ratio_paired``).
+just before it (``ratio_paired``); ``ratio_channels_last_alone`` and
+``ratio_vs_hand_written_channels_last`` are paired the same way.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from torch import nn
 from gansuite.device import configure_backends, synchronize
 from gansuite.options import build_config
 from gansuite.plugins import get_catalog
-from gansuite.train import GANStep, normalize_batch
+from gansuite.step import GANStep, normalize_batch
 
 SIZES = (32, 64)
 MODELS = ("dcgan", "dcgan-pytorch-examples")
@@ -87,10 +91,17 @@ def _hand_written(size: int, ngf: int, ndf: int, k: int, nz: int = 100) -> tuple
 
 
 class _Baseline:
-    """pytorch/examples' training iteration, unchanged in spirit."""
+    """pytorch/examples' training iteration, unchanged in spirit.
 
-    def __init__(self, size: int, ngf: int, ndf: int, k: int) -> None:
+    ``channels_last=True`` is the one-line change a user can make by hand (networks and batch
+    in channels_last): what channels_last alone is worth, measured beside the engine.
+    """
+
+    def __init__(self, size: int, ngf: int, ndf: int, k: int, channels_last: bool = False) -> None:
         self.net_g, self.net_d = _hand_written(size, ngf, ndf, k)
+        if channels_last:
+            self.net_g.to(memory_format=torch.channels_last)
+            self.net_d.to(memory_format=torch.channels_last)
         self.opt_g = torch.optim.Adam(self.net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.criterion = nn.BCEWithLogitsLoss()
@@ -146,6 +157,11 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - start
 
 
+def _paired(slower: list[float], faster: list[float]) -> float:
+    """Median over rounds of one loop's time over another's in the same round."""
+    return statistics.median(a / b for a, b in zip(slower, faster, strict=True))
+
+
 def _same_shapes(engine: GANStep, baseline: _Baseline) -> None:
     """The two loops train the same networks: equal parameter shapes, in order."""
     for ours, theirs in ((engine.model.generator, baseline.net_g), (engine.model.discriminator, baseline.net_d)):
@@ -167,12 +183,14 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
     kernel = step.model.generator.main[0].kernel_size[0]
     width = int(step.model.discriminator.blocks[0][0].out_channels)  # type: ignore[index,union-attr]  # ndf = ngf here
     baseline = _Baseline(size, width, width, kernel)
+    baseline_cl = _Baseline(size, width, width, kernel, channels_last=True)
     _same_shapes(eager_step, baseline)
 
     images = torch.randint(0, 256, (batch * 4, 3, size, size), dtype=torch.uint8)
     idx = torch.arange(batch)
     noise = torch.rand(batch, 100) * 2 - 1
-    real_float = images[:batch].float() / 127.5 - 1  # the baseline's batch, prepared for free
+    real_float = images[:batch].float() / 127.5 - 1  # the baselines' batch, prepared for free
+    real_cl = real_float.contiguous(memory_format=torch.channels_last)
     assert baseline.net_g(noise[:2]).shape == (2, 3, size, size)
     z_gen = torch.Generator()
 
@@ -183,37 +201,54 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
     def baseline_iteration() -> None:
         baseline(real_float, noise)
 
-    # Warm-up (one each, also the FLOP count), then interleave: baseline before every engine round.
+    def baseline_cl_iteration() -> None:
+        baseline_cl(real_cl, noise)
+
+    # Warm-up (one each, also the FLOP count), then interleave: both baselines before every
+    # engine round.
     engine_flops = _flops(lambda: engine_iteration(eager_step))
     baseline_flops = _flops(baseline_iteration)
+    baseline_cl_iteration()
     if compile_:
         engine_iteration()  # compiles
         engine_iteration()
     # As many interleaved rounds as fit the time (this CPU's speed drifts by +-10% between rounds).
-    per_pair = _timed(engine_iteration) + _timed(baseline_iteration)
-    rounds = max(3, min(15, int((ROUND_SECONDS_QUICK if quick else ROUND_SECONDS) / per_pair)))
+    per_round = _timed(engine_iteration) + _timed(baseline_iteration) + _timed(baseline_cl_iteration)
+    rounds = max(3, min(15, int((ROUND_SECONDS_QUICK if quick else ROUND_SECONDS) / per_round)))
     base_times: list[float] = []
-    benchmark.pedantic(engine_iteration, setup=lambda: base_times.append(_timed(baseline_iteration)),
-                       rounds=rounds, iterations=1, warmup_rounds=0)
+    cl_times: list[float] = []
+
+    def setup() -> None:
+        base_times.append(_timed(baseline_iteration))
+        cl_times.append(_timed(baseline_cl_iteration))
+
+    benchmark.pedantic(engine_iteration, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
+    engine_times = list(benchmark.stats.stats.data)
     engine_s = float(benchmark.stats.stats.median)
-    base_s = statistics.median(base_times)
+    base_s, cl_s = statistics.median(base_times), statistics.median(cl_times)
     ratio = base_s / engine_s
-    ratio_best = min(base_times) / float(benchmark.stats.stats.min)
-    # each engine round next to the baseline round just before it: robust to slow drifts
-    ratio_paired = statistics.median(b / e for b, e in zip(base_times, benchmark.stats.stats.data, strict=True))
+    ratio_best = min(base_times) / min(engine_times)
+    # each engine round next to the baseline rounds just before it: robust to slow drifts
+    ratio_paired = _paired(base_times, engine_times)
+    cl_alone = _paired(base_times, cl_times)  # channels_last by hand over the plain loop
+    over_cl = _paired(cl_times, engine_times)  # the engine over the channels_last loop
     record_throughput(
         items=batch, unit="images/s", device="cpu", dtype="float32", batch_size=batch, spec=spec, model=model,
         image_size=size, ngf=width, ndf=width, kernel_size=kernel, compiled=compile_,
         engine_images_per_s=batch / engine_s, baseline_images_per_s=batch / base_s,
+        baseline_channels_last_images_per_s=batch / cl_s,
         ratio_vs_hand_written=ratio, ratio_best=ratio_best, ratio_paired=ratio_paired, rounds=rounds,
+        ratio_channels_last_alone=cl_alone, ratio_vs_hand_written_channels_last=over_cl,
         gflop_per_iteration_engine=engine_flops / 1e9, gflop_per_iteration_baseline=baseline_flops / 1e9,
         engine_gflop_s=engine_flops / engine_s / 1e9, baseline_gflop_s=baseline_flops / base_s / 1e9,
         engine_gflop_s_at_baseline_work=baseline_flops / engine_s / 1e9,
-        baseline_rounds_s=base_times, threads=torch.get_num_threads(),
+        baseline_rounds_s=base_times, baseline_channels_last_rounds_s=cl_times, threads=torch.get_num_threads(),
     )
-    print(f"\n{model} {size}x{size} batch {batch} ngf=ndf={width} k={kernel}{' compiled' if compile_ else ''}: engine {batch / engine_s:.1f} img/s "
-          f"({engine_flops / 1e9:.1f} GFLOP/it, {engine_flops / engine_s / 1e9:.1f} GFLOP/s), "
-          f"hand-written {batch / base_s:.1f} img/s ({baseline_flops / 1e9:.1f} GFLOP/it, "
-          f"{baseline_flops / base_s / 1e9:.1f} GFLOP/s); ratio {ratio:.2f}x (fastest rounds: {ratio_best:.2f}x, "
-          f"median of {rounds} paired rounds: {ratio_paired:.2f}x)")
-    assert ratio > 0
+    print(f"\n{model} {size}x{size} batch {batch} ngf=ndf={width} k={kernel}{' compiled' if compile_ else ''}: "
+          f"engine {batch / engine_s:.1f} img/s ({engine_flops / 1e9:.1f} GFLOP/it, "
+          f"{engine_flops / engine_s / 1e9:.1f} GFLOP/s), hand-written {batch / base_s:.1f} img/s "
+          f"({baseline_flops / 1e9:.1f} GFLOP/it, {baseline_flops / base_s / 1e9:.1f} GFLOP/s), "
+          f"hand-written + channels_last {batch / cl_s:.1f} img/s; ratio {ratio:.2f}x (fastest rounds: "
+          f"{ratio_best:.2f}x, median of {rounds} paired rounds: {ratio_paired:.2f}x); channels_last alone "
+          f"{cl_alone:.2f}x, engine over it {over_cl:.2f}x")
+    assert ratio > 0 and cl_alone > 0
