@@ -9,7 +9,7 @@ the JSON report pytest-benchmark writes:
   when there is one), so runs of the same hardware line up whoever made them.
 - :func:`compare_reports` flags every benchmark whose throughput fell by more than a threshold
   against the last saved run of the same machine and the same mode (quick or full).
-- :func:`history_table` / :func:`plot_history` turn the saved runs into a table and a PNG.
+- :mod:`gansuite.bench_history` turns the saved runs into a table and a PNG.
 
 Throughput is a benchmark's ``extra_info["items_per_s"]`` when it records one (images/s or
 items/s, from the median round), else calls per second from the median.
@@ -28,13 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gansuite.errors import OptionError, RunError
-from gansuite.runfolder import atomic_write_bytes, atomic_write_json
-
-if TYPE_CHECKING:
-    import pandas as pd
+from gansuite.runfolder import atomic_write_json
 
 __all__ = [
     "QUICK_ENV",
@@ -49,9 +46,9 @@ __all__ = [
     "last_saved",
     "Comparison",
     "compare_reports",
-    "history_table",
-    "history_pivot",
-    "plot_history",
+    "report_quick",
+    "report_time",
+    "load_report",
 ]
 
 QUICK_ENV = "GANSUITE_BENCH_QUICK"
@@ -224,13 +221,13 @@ def save_report(report: dict[str, Any], history_root: Path) -> Path:
     """Store ``report`` as ``<history_root>/<machine>/<date>_<commit>.json``; returns the path."""
     commit = report.get("commit_info") or {}
     sha = str(commit.get("id") or "nocommit")[:12] + ("-dirty" if commit.get("dirty") else "")
-    when = _report_time(report).strftime("%Y%m%dT%H%M%SZ")
+    when = report_time(report).strftime("%Y%m%dT%H%M%SZ")
     path = Path(history_root) / report_machine(report) / f"{when}_{sha}.json"
     atomic_write_json(path, report)
     return path
 
 
-def _report_time(report: dict[str, Any]) -> datetime:
+def report_time(report: dict[str, Any]) -> datetime:
     try:
         return datetime.fromisoformat(str(report["datetime"]))
     except (KeyError, ValueError):
@@ -247,7 +244,7 @@ def saved_reports(history_root: Path, machine: str | None = None) -> list[Path]:
     return sorted(files, key=lambda f: (f.name, f.parent.name))
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_report(path: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(Path(path).read_text()))
     except (OSError, json.JSONDecodeError) as exc:
@@ -257,7 +254,7 @@ def _load(path: Path) -> dict[str, Any]:
 def last_saved(history_root: Path, machine: str, quick: bool) -> tuple[Path, dict[str, Any]] | None:
     """The most recent saved report of ``machine`` made in the same mode (quick or full)."""
     for path in reversed(saved_reports(history_root, machine)):
-        report = _load(path)
+        report = load_report(path)
         if report_quick(report) == quick:
             return path, report
     return None
@@ -314,96 +311,3 @@ def _cmp_row(row: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         "unit": row["unit"],
         "change": math.nan,
     }
-
-
-def history_table(history_root: Path, machine: str | None = None) -> pd.DataFrame:
-    """Every saved benchmark result as a long table: machine, date, commit, mode, benchmark..."""
-    import pandas as pd
-
-    rows: list[dict[str, Any]] = []
-    for path in saved_reports(history_root, machine):
-        report = _load(path)
-        commit = report.get("commit_info") or {}
-        base = {
-            "machine": path.parent.name,
-            "date": _report_time(report).strftime("%Y-%m-%d %H:%M"),
-            "commit": str(commit.get("id") or "")[:8] + ("+" if commit.get("dirty") else ""),
-            "mode": "quick" if report_quick(report) else "full",
-            "file": path.name,
-        }
-        rows.extend({**base, **row} for row in benchmark_rows(report))
-    columns = [
-        "machine",
-        "date",
-        "commit",
-        "mode",
-        "file",
-        "benchmark",
-        "group",
-        "throughput",
-        "unit",
-        "median_s",
-        "min_s",
-        "rounds",
-        "device",
-        "dtype",
-        "batch_size",
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def history_pivot(frame: pd.DataFrame, last: int = 6) -> pd.DataFrame:
-    """Throughput per benchmark (rows) and saved run (columns, the ``last`` most recent)."""
-    if frame.empty:
-        return frame
-    runs = list(dict.fromkeys(frame["file"]))[-last:]
-    part = frame[frame["file"].isin(runs)]
-    label: dict[str, str] = {}
-    for f, d, c in zip(part["file"], part["date"], part["commit"], strict=True):
-        if f not in label:
-            text = f"{d} {c}"
-            label[f] = text if text not in label.values() else f"{text} #{len(label)}"
-    wide = part.pivot_table(
-        index=["machine", "mode", "benchmark", "unit"], columns="file", values="throughput", aggfunc="first"
-    )
-    wide = wide[[r for r in runs if r in wide.columns]].rename(columns=label)
-    wide.columns.name = None
-    return wide.reset_index()
-
-
-def plot_history(frame: pd.DataFrame, png: Path) -> Path:
-    """One small panel per benchmark: throughput over saved runs (x: date and commit)."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if frame.empty:
-        raise OptionError("No saved benchmark runs to plot; save one with 'gansuite bench --save'.")
-    keys = sorted(frame.groupby(["machine", "mode", "benchmark"]).groups)
-    ncols = min(3, len(keys))
-    nrows = math.ceil(len(keys) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 2.8 * nrows), squeeze=False)
-    for ax, (machine, mode, name) in zip(axes.flat, keys, strict=False):
-        part = frame[(frame["machine"] == machine) & (frame["mode"] == mode) & (frame["benchmark"] == name)]
-        ax.plot(range(len(part)), part["throughput"], "o-", ms=4)
-        ax.set_xticks(
-            range(len(part)),
-            [f"{d[5:10]}\n{c}" for d, c in zip(part["date"], part["commit"], strict=True)],
-            fontsize=6,
-        )
-        ax.set_ylim(bottom=0)
-        ax.set_title(f"{name} ({mode})", fontsize=8)
-        ax.set_ylabel(str(part["unit"].iloc[0]), fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-    for ax in list(axes.flat)[len(keys) :]:
-        ax.set_visible(False)
-    fig.suptitle("Throughput over commits: " + ", ".join(sorted(set(frame["machine"]))), fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(Path(png), buffer.getvalue())
-    return Path(png)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gansuite import bench
+from gansuite import bench, bench_history
 from gansuite.cli import main
 from gansuite.errors import OptionError
 
@@ -160,13 +160,13 @@ def test_history_table_and_plot(tmp_path: Path) -> None:
             commit=str(day) * 40,
         )
         bench.save_report(report, tmp_path)
-    frame = bench.history_table(tmp_path, MACHINE)
+    frame = bench_history.history_table(tmp_path, MACHINE)
     assert len(frame) == 6 and set(frame["commit"]) == {"11111111", "22222222", "33333333"}
-    wide = bench.history_pivot(frame, last=2)
+    wide = bench_history.history_pivot(frame, last=2)
     assert list(wide.columns[-2:]) == ["2024-05-02 10:00 22222222", "2024-05-03 10:00 33333333"]
     row = wide[wide["benchmark"] == "test_g[cpu-dcgan]"].iloc[0]
     assert row.iloc[-1] == pytest.approx(120.0) and row.iloc[-2] == pytest.approx(90.0)
-    png = bench.plot_history(frame, tmp_path / "h.png")
+    png = bench_history.plot_history(frame, tmp_path / "h.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

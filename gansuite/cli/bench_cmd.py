@@ -202,12 +202,12 @@ def history_cmd(
     machine: str | None, last: int, plot: Path | None, fmt: str, history_dir: Path | None
 ) -> None:
     """Saved benchmark runs as a table, and a PNG of throughput over commits per benchmark."""
-    from gansuite import bench
+    from gansuite import bench, bench_history
     from gansuite.errors import OptionError
 
     root = _history_root(history_dir)
     wanted = None if machine == "all" else (machine or bench.machine_id())
-    frame = bench.history_table(root, wanted)
+    frame = bench_history.history_table(root, wanted)
     if frame.empty:
         known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         hint = f" Saved machines: {', '.join(known)} (pass --machine ID or --machine all)." if known else ""
@@ -218,7 +218,7 @@ def history_cmd(
     if fmt == "csv":
         click.echo(frame.to_csv(index=False).rstrip("\n"))
     else:
-        wide = bench.history_pivot(frame, last)
+        wide = bench_history.history_pivot(frame, last)
         click.echo(wide.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""))
     png = plot or bench.benchmarks_dir() / "reports" / f"history-{wanted or 'all'}.png"
-    click.echo(f"Wrote {bench.plot_history(frame, png)}", err=True)
+    click.echo(f"Wrote {bench_history.plot_history(frame, png)}", err=True)
