@@ -10,8 +10,9 @@ channels_last, the fused Adam kernel, no D weight gradients during the G step an
 A third loop is the hand-written one with the one-line channels_last change a user can make
 (networks and batch in channels_last): what channels_last alone is worth on this machine.
 
-All run interleaved (baselines, engine, baselines, ...) in one process, so load from other
-processes hits them alike; the ratio of their median times is the number to read. FLOPs per
+All run interleaved in one process, one round of each loop after another, the order rotating
+from round to round, so load from other processes and whatever one loop leaves behind for the
+next hit them alike; the ratio of their median times is the number to read. FLOPs per
 iteration come from ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matmuls,
 forward and backward) and give the achieved GFLOP/s.
 
@@ -23,10 +24,10 @@ ngf = ndf = N in either pass.
 ``GANSUITE_BENCH_COMPILE=1`` times the engine as ``gansuite run --compile`` trains (torch.compile;
 the compilation, ~1 minute here, happens in the untimed warm-up).
 
-Rounds: as many interleaved rounds as fit ~40 s per case (3 s in the quick pass), 3 to 15. The
-ratio is reported from the median times, from the fastest round of each (``ratio_best``; other
-processes only ever add time) and as the median of each engine round over the baseline round
-just before it (``ratio_paired``); ``ratio_channels_last_alone`` and
+Rounds: as many as fit ~40 s per case (3 s in the quick pass), a multiple of 3 from 3 to 15.
+The ratio is reported from the median times, from the fastest round of each (``ratio_best``;
+other processes only ever add time) and as the median over rounds of the baseline's time over
+the engine's in the same round (``ratio_paired``); ``ratio_channels_last_alone`` and
 ``ratio_vs_hand_written_channels_last`` are paired the same way.
 """
 
@@ -204,8 +205,7 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
     def baseline_cl_iteration() -> None:
         baseline_cl(real_cl, noise)
 
-    # Warm-up (one each, also the FLOP count), then interleave: both baselines before every
-    # engine round.
+    # Warm-up (one each, also the FLOP count), then interleaved rounds of all three loops.
     engine_flops = _flops(lambda: engine_iteration(eager_step))
     baseline_flops = _flops(baseline_iteration)
     baseline_cl_iteration()
@@ -214,21 +214,32 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
         engine_iteration()
     # As many interleaved rounds as fit the time (this CPU's speed drifts by +-10% between rounds).
     per_round = _timed(engine_iteration) + _timed(baseline_iteration) + _timed(baseline_cl_iteration)
-    rounds = max(3, min(15, int((ROUND_SECONDS_QUICK if quick else ROUND_SECONDS) / per_round)))
+    fit = int((ROUND_SECONDS_QUICK if quick else ROUND_SECONDS) / per_round)
+    rounds = max(3, min(15, fit) // 3 * 3)  # whole rotations
     base_times: list[float] = []
     cl_times: list[float] = []
+    # The loop that runs right after another is a few percent faster or slower (caches, the
+    # allocator), so each round rotates the order: every loop takes every position equally often.
+    others = [(baseline_iteration, base_times), (baseline_cl_iteration, cl_times)]
+    rotation = [0]
 
-    def setup() -> None:
-        base_times.append(_timed(baseline_iteration))
-        cl_times.append(_timed(baseline_cl_iteration))
+    def run_others(before: bool) -> None:
+        r = rotation[0] % 3  # engine position in this round: 2, 1, 0
+        position = 2 - r
+        for i, (fn, times) in enumerate(others):
+            if (i < position) == before:
+                times.append(_timed(fn))
+        if not before:
+            rotation[0] += 1
 
-    benchmark.pedantic(engine_iteration, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(engine_iteration, setup=lambda: run_others(True), teardown=lambda: run_others(False),
+                       rounds=rounds, iterations=1, warmup_rounds=0)
     engine_times = list(benchmark.stats.stats.data)
     engine_s = float(benchmark.stats.stats.median)
     base_s, cl_s = statistics.median(base_times), statistics.median(cl_times)
     ratio = base_s / engine_s
     ratio_best = min(base_times) / min(engine_times)
-    # each engine round next to the baseline rounds just before it: robust to slow drifts
+    # each engine round next to the baseline rounds beside it: robust to slow drifts
     ratio_paired = _paired(base_times, engine_times)
     cl_alone = _paired(base_times, cl_times)  # channels_last by hand over the plain loop
     over_cl = _paired(cl_times, engine_times)  # the engine over the channels_last loop
