@@ -50,6 +50,9 @@ class GANModel(Protocol):
     - ``discriminator(x)`` maps images to logits of shape ``(N,)``.
     - ``features(x)`` returns the activations of every conv layer of the discriminator, in
       order (used by probes; call with the discriminator in eval mode).
+    - Optional: ``describe() -> dict`` of JSON-able facts about the built networks (resolved
+      widths, layer channels, ...), which ``config.json`` records under ``architecture`` next
+      to both networks' parameter counts.
     """
 
     generator: nn.Module

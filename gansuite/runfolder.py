@@ -2,7 +2,8 @@
 
 ```
 RUN_DIR/
-  config.json      resolved options, seed, device, versions, plugins used, git commit
+  config.json      resolved options, seed, device, versions, plugins used, git commit,
+                   and after training the built architecture (parameter counts, widths)
   metrics.jsonl    one JSON object per logged training step
   results.json     a list of {eval, metric, value, ...} rows with provenance
   checkpoints/     resumable training state

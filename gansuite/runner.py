@@ -287,6 +287,10 @@ def execute(plan: RunPlan) -> dict[str, Any]:
     if is_main_process():
         folder.write_config(config)
     outcome = train.train(plan, folder, training_data)
+    if is_main_process():
+        config.update(device_resolved=outcome.device, world_size=outcome.world_size,
+                      architecture=train.describe_model(outcome.model))
+        folder.write_config(config)
     if outcome.stopped_because == "interrupted":
         raise InterruptedRunError(
             f"Interrupted at step {outcome.steps}; checkpoint {outcome.last_checkpoint} holds it. "
@@ -294,7 +298,5 @@ def execute(plan: RunPlan) -> dict[str, Any]:
         )
     if not is_main_process():  # under torchrun, rank 0 alone evaluates and reports
         return {"run": str(folder.path), "train": {}, "results": [], "main": False}
-    config.update(device_resolved=outcome.device, world_size=outcome.world_size)
-    folder.write_config(config)
     rows = evaluate.run_evals(plan, folder, outcome.model, config) if plan.evals else []
     return {"run": str(folder.path), "train": outcome.summary(), "results": rows, "main": True}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from gansuite.protocols import GANModel
     from gansuite.runner import RunPlan
 
-__all__ = ["TrainOutcome", "GANStep", "train", "load_run_model", "normalize_batch", "build_model"]
+__all__ = ["TrainOutcome", "GANStep", "train", "load_run_model", "normalize_batch", "build_model", "describe_model"]
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
 N_FIXED_SAMPLES = 64
@@ -71,6 +71,23 @@ class TrainOutcome:
 def build_model(spec: Any, config: Any, *, image_size: int, channels: int) -> GANModel:
     """Call a model spec's factory."""
     return spec.load_factory()(config, image_size=image_size, channels=channels)
+
+
+def describe_model(model: GANModel) -> dict[str, Any]:
+    """What ``config.json`` records as ``architecture``: both networks' parameter counts, plus
+    what the model's optional ``describe()`` returns (resolved widths and the like, where the
+    options leave them to the model)."""
+    info: dict[str, Any] = {
+        "generator_parameters": sum(p.numel() for p in model.generator.parameters()),
+        "discriminator_parameters": sum(p.numel() for p in model.discriminator.parameters()),
+    }
+    describe = getattr(model, "describe", None)
+    if callable(describe):
+        try:
+            info.update(describe())
+        except Exception as exc:  # a broken describe() must not cost a finished run
+            info["describe_error"] = f"{type(exc).__name__}: {exc}"
+    return info
 
 
 class _Trainer:

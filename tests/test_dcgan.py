@@ -14,6 +14,7 @@ from gansuite.errors import OptionError
 from gansuite.options import build_config
 from gansuite.plugins import get_catalog
 from gansuite.protocols import GANModel
+from gansuite.train import describe_model
 
 NAMES = ("dcgan", "dcgan-imagenet32", "dcgan-pytorch-examples")
 
@@ -48,6 +49,12 @@ def test_every_model_builds_trains_one_step_and_exposes_features(name):
     assert len(feats) == len(convs) and all(f.shape[0] == 6 for f in feats)
     opt_g, opt_d = model.optimizers()
     assert isinstance(opt_g, torch.optim.Adam) and opt_g.defaults["lr"] == model.recipe.lr_g
+    info = json.loads(json.dumps(describe_model(model)))  # what config.json records
+    assert info["generator_parameters"] == sum(p.numel() for p in model.generator.parameters())
+    assert info["discriminator_parameters"] == sum(p.numel() for p in model.discriminator.parameters())
+    assert info["discriminator_channels"] == [c.out_channels for c in convs]
+    deconvs = [m for m in model.generator.modules() if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d))]
+    assert info["generator_channels"] == [m.out_channels for m in deconvs]
 
 
 def test_dcgan_is_the_papers_figure_1_at_64x64():
@@ -162,6 +169,7 @@ def test_default_widths_follow_the_authors_networks(size, d_channels, projection
     convs = [m for m in model.discriminator.modules() if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == d_channels
     assert model.generator.project.out_features == projection
+    assert model.describe()["ngf"] == model.describe()["ndf"] == d_channels[0]  # recorded resolved
     wide = build("dcgan", size, ngf=128, ndf=128)
     assert [m.out_channels for m in wide.discriminator.modules() if isinstance(m, nn.Conv2d)][0] == 128
 

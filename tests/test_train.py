@@ -61,6 +61,16 @@ def test_run_writes_metrics_samples_checkpoints_and_plot(tmp_path):
     assert train["last_checkpoint"] == str(ckpt.checkpoint_path(folder.checkpoints, 6))
 
 
+def test_config_records_the_built_architecture(tmp_path):
+    _, folder = run(tmp_path, max_steps=1, options={})  # dcgan's widths left to the model
+    config = folder.read_config()
+    assert config["model_config"]["ngf"] is None  # the options as given ...
+    arch = config["architecture"]  # ... and what was built from them
+    assert arch["ngf"] == arch["ndf"] == 64 and arch["discriminator_channels"] == [64, 128, 256]
+    model, _ = load_run_model(folder.path)
+    assert arch["generator_parameters"] == sum(p.numel() for p in model.generator.parameters())
+
+
 def test_checkpoint_holds_everything_and_loads_weights_only(tmp_path):
     _, folder = run(tmp_path, max_steps=3, checkpoint_every=3)
     state = torch.load(ckpt.checkpoint_path(folder.checkpoints, 3), weights_only=True)

@@ -116,7 +116,8 @@ class DCGAN:
     """A generator/discriminator pair with its prior, losses and recipe (a GANModel)."""
 
     def __init__(self, generator: Generator, discriminator: Discriminator, *, z_dim: int, image_size: int,
-                 channels: int, recipe: TrainingRecipe, z_prior: str = "uniform") -> None:
+                 channels: int, recipe: TrainingRecipe, z_prior: str = "uniform",
+                 details: dict[str, Any] | None = None) -> None:
         self.generator = generator
         self.discriminator = discriminator
         self.z_dim = z_dim
@@ -124,6 +125,11 @@ class DCGAN:
         self.channels = channels
         self.recipe = recipe
         self.z_prior = z_prior
+        self.details = dict(details or {})
+
+    def describe(self) -> dict[str, Any]:
+        """The built networks as trained: widths after defaults, layer channels, kernel, prior."""
+        return {"image_size": self.image_size, "z_dim": self.z_dim, "z_prior": self.z_prior, **self.details}
 
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         """``n`` latents: U(-1, 1) (the paper) or N(0, 1)."""
@@ -182,8 +188,11 @@ def build_dcgan(cfg: Any, *, image_size: int | None = None, channels: int = 3) -
     disc = Discriminator(channels, size, d_layers, cfg.kernel_size, cfg.leaky_slope)
     init_weights(gen)
     init_weights(disc)
+    details = {"ngf": ngf, "ndf": ndf, "kernel_size": cfg.kernel_size,
+               "generator_channels": [c for c, _ in g_layers],
+               "discriminator_channels": [c for c, _ in d_layers]}
     return DCGAN(gen, disc, z_dim=cfg.z_dim, image_size=size, channels=channels,
-                 recipe=_recipe(cfg), z_prior=cfg.z_prior)
+                 recipe=_recipe(cfg), z_prior=cfg.z_prior, details=details)
 
 
 def build_imagenet32(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
@@ -206,5 +215,8 @@ def build_imagenet32(cfg: Any, *, image_size: int | None = None, channels: int =
     disc = Discriminator(channels, size, d_layers, cfg.kernel_size, cfg.leaky_slope)
     init_weights(gen)
     init_weights(disc)
+    details = {"kernel_size": cfg.kernel_size, "generator_channels": [c for c, _ in g_layers],
+               "generator_strides": [s for _, s in g_layers],
+               "discriminator_channels": list(cfg.widths), "discriminator_strides": list(cfg.strides)}
     return DCGAN(gen, disc, z_dim=cfg.z_dim, image_size=size, channels=channels,
-                 recipe=_recipe(cfg), z_prior=cfg.z_prior)
+                 recipe=_recipe(cfg), z_prior=cfg.z_prior, details=details)
