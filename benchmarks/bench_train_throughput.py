@@ -221,16 +221,16 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
     # The loop that runs right after another is a few percent faster or slower (caches, the
     # allocator), so each round rotates the order: every loop takes every position equally often.
     others = [(baseline_iteration, base_times), (baseline_cl_iteration, cl_times)]
-    rotation = [0]
+    round_no = 0
 
     def run_others(before: bool) -> None:
-        r = rotation[0] % 3  # engine position in this round: 2, 1, 0
-        position = 2 - r
+        nonlocal round_no
+        engine_at = 2 - round_no % 3  # the engine's place in this round: 2, 1, 0
         for i, (fn, times) in enumerate(others):
-            if (i < position) == before:
+            if (i < engine_at) == before:
                 times.append(_timed(fn))
         if not before:
-            rotation[0] += 1
+            round_no += 1
 
     benchmark.pedantic(engine_iteration, setup=lambda: run_others(True), teardown=lambda: run_others(False),
                        rounds=rounds, iterations=1, warmup_rounds=0)

@@ -29,7 +29,6 @@ from gansuite.runfolder import RunFolder
 from gansuite.step import GANStep, normalize_batch
 
 if TYPE_CHECKING:
-
     from gansuite.data import TrainingData
     from gansuite.protocols import GANModel
     from gansuite.runner import RunPlan
