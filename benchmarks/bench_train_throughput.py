@@ -24,6 +24,11 @@ ngf = ndf = N in either pass.
 ``GANSUITE_BENCH_COMPILE=1`` times the engine as ``gansuite run --compile`` trains (torch.compile;
 the compilation, ~1 minute here, happens in the untimed warm-up).
 
+Devices: CPU always; CUDA when the machine has it (skipped otherwise). On CUDA the engine trains
+as it does there, under bf16 autocast with cudnn.benchmark, while the hand-written loops stay in
+fp32 (TF32 allowed), and each round times 20 steps; the GFLOP/s figures then read as the
+achieved rate against the GPU's bf16 ceiling.
+
 Rounds: as many as fit ~40 s per case (3 s in the quick pass), a multiple of 3 from 3 to 15.
 The ratio is reported from the median times, from the fastest round of each (``ratio_best``;
 other processes only ever add time) and as the median over rounds of the baseline's time over
@@ -50,6 +55,7 @@ from gansuite.step import GANStep, normalize_batch
 SIZES = (32, 64)
 MODELS = ("dcgan", "dcgan-pytorch-examples")
 ROUND_SECONDS, ROUND_SECONDS_QUICK = 40.0, 3.0  # time for the interleaved rounds of one case
+STEPS_PER_ROUND_CUDA = 20
 
 
 # --- the hand-written baseline ---------------------------------------------------------------
@@ -98,18 +104,20 @@ class _Baseline:
     in channels_last): what channels_last alone is worth, measured beside the engine.
     """
 
-    def __init__(self, size: int, ngf: int, ndf: int, k: int, channels_last: bool = False) -> None:
+    def __init__(self, size: int, ngf: int, ndf: int, k: int, channels_last: bool = False,
+                 device: torch.device | None = None) -> None:
         self.net_g, self.net_d = _hand_written(size, ngf, ndf, k)
-        if channels_last:
-            self.net_g.to(memory_format=torch.channels_last)
-            self.net_d.to(memory_format=torch.channels_last)
+        for net in (self.net_g, self.net_d):
+            net.to(device or torch.device("cpu"))
+            if channels_last:
+                net.to(memory_format=torch.channels_last)
         self.opt_g = torch.optim.Adam(self.net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.criterion = nn.BCEWithLogitsLoss()
 
     def __call__(self, real: torch.Tensor, noise: torch.Tensor) -> None:
         b = real.shape[0]
-        ones, zeros = torch.ones(b), torch.zeros(b)
+        ones, zeros = torch.ones(b, device=real.device), torch.zeros(b, device=real.device)
         self.net_d.zero_grad()
         err_real = self.criterion(self.net_d(real), ones)
         err_real.backward()
@@ -124,12 +132,13 @@ class _Baseline:
 
 
 # --- the engine -------------------------------------------------------------------------------
-def _engine(size: int, options: dict[str, Any], compile_: bool = False,
-            name: str = "dcgan") -> tuple[GANStep, GANStep, Any]:
-    """The engine's step as the trainer builds it on CPU, and an eager twin for FLOP counting."""
+def _engine(size: int, options: dict[str, Any], compile_: bool = False, name: str = "dcgan",
+            device: torch.device | None = None) -> tuple[GANStep, GANStep, Any]:
+    """The engine's step as the trainer builds it (channels_last; bf16 autocast on CUDA), and an
+    eager twin for FLOP counting."""
     spec = get_catalog().registry("models").get(name)
     model = spec.load_factory()(build_config(spec, options), image_size=size, channels=3)
-    device = torch.device("cpu")
+    device = device or torch.device("cpu")
     configure_backends(device)
     for net in (model.generator, model.discriminator):
         net.to(device).to(memory_format=torch.channels_last).train()
@@ -151,10 +160,12 @@ def _flops(fn: Any) -> int:
     return int(counter.get_total_flops())
 
 
-def _timed(fn: Any) -> float:
+def _timed(fn: Any, device: torch.device | None = None) -> float:
+    device = device or torch.device("cpu")
+    synchronize(device)
     start = time.perf_counter()
     fn()
-    synchronize(torch.device("cpu"))
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -173,47 +184,53 @@ def _same_shapes(engine: GANStep, baseline: _Baseline) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("size", SIZES)
-def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quick: bool,
-                                     record_throughput: Any) -> None:
+def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, device: torch.device,
+                                     quick: bool, record_throughput: Any) -> None:
     width_env = os.environ.get("GANSUITE_BENCH_WIDTH", "32" if quick else "")
     options = {"ngf": int(width_env), "ndf": int(width_env)} if width_env else {}  # else: defaults
     batch = 128
+    cuda = device.type == "cuda"
+    steps = STEPS_PER_ROUND_CUDA if cuda else 1  # a CUDA step is milliseconds: time a run of them
     compile_ = os.environ.get("GANSUITE_BENCH_COMPILE", "0") not in {"", "0"}
     torch.manual_seed(0)
-    step, eager_step, spec = _engine(size, options, compile_, model)
+    step, eager_step, spec = _engine(size, options, compile_, model, device)
     kernel = step.model.generator.main[0].kernel_size[0]
     width = int(step.model.discriminator.blocks[0][0].out_channels)  # type: ignore[index,union-attr]  # ndf = ngf here
-    baseline = _Baseline(size, width, width, kernel)
-    baseline_cl = _Baseline(size, width, width, kernel, channels_last=True)
+    baseline = _Baseline(size, width, width, kernel, device=device)
+    baseline_cl = _Baseline(size, width, width, kernel, channels_last=True, device=device)
     _same_shapes(eager_step, baseline)
 
-    images = torch.randint(0, 256, (batch * 4, 3, size, size), dtype=torch.uint8)
-    idx = torch.arange(batch)
-    noise = torch.rand(batch, 100) * 2 - 1
+    images = torch.randint(0, 256, (batch * 4, 3, size, size), dtype=torch.uint8, device=device)
+    idx = torch.arange(batch, device=device)
+    noise = torch.rand(batch, 100, device=device) * 2 - 1
     real_float = images[:batch].float() / 127.5 - 1  # the baselines' batch, prepared for free
     real_cl = real_float.contiguous(memory_format=torch.channels_last)
     assert baseline.net_g(noise[:2]).shape == (2, 3, size, size)
-    z_gen = torch.Generator()
+    z_gen = torch.Generator(device=device)
 
     def engine_iteration(run: GANStep = step) -> None:
-        z_gen.manual_seed(0)
-        run(normalize_batch(images, idx, torch.device("cpu")), z_gen)
+        for _ in range(steps):
+            z_gen.manual_seed(0)
+            run(normalize_batch(images, idx, device), z_gen)
+        synchronize(device)  # pytest-benchmark times this call itself
 
     def baseline_iteration() -> None:
-        baseline(real_float, noise)
+        for _ in range(steps):
+            baseline(real_float, noise)
 
     def baseline_cl_iteration() -> None:
-        baseline_cl(real_cl, noise)
+        for _ in range(steps):
+            baseline_cl(real_cl, noise)
 
     # Warm-up (one each, also the FLOP count), then interleaved rounds of all three loops.
-    engine_flops = _flops(lambda: engine_iteration(eager_step))
-    baseline_flops = _flops(baseline_iteration)
+    engine_flops = _flops(lambda: eager_step(normalize_batch(images, idx, device), z_gen)) * steps
+    baseline_flops = _flops(lambda: baseline(real_float, noise)) * steps
     baseline_cl_iteration()
-    if compile_:
-        engine_iteration()  # compiles
+    if compile_ or cuda:
+        engine_iteration()  # compiles; on CUDA also cudnn.benchmark's autotuning
         engine_iteration()
     # As many interleaved rounds as fit the time (this CPU's speed drifts by +-10% between rounds).
-    per_round = _timed(engine_iteration) + _timed(baseline_iteration) + _timed(baseline_cl_iteration)
+    per_round = sum(_timed(f, device) for f in (engine_iteration, baseline_iteration, baseline_cl_iteration))
     fit = int((ROUND_SECONDS_QUICK if quick else ROUND_SECONDS) / per_round)
     rounds = max(3, min(15, fit) // 3 * 3)  # whole rotations
     base_times: list[float] = []
@@ -228,7 +245,7 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
         engine_at = 2 - round_no % 3  # the engine's place in this round: 2, 1, 0
         for i, (fn, times) in enumerate(others):
             if (i < engine_at) == before:
-                times.append(_timed(fn))
+                times.append(_timed(fn, device))
         if not before:
             round_no += 1
 
@@ -243,23 +260,28 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, quic
     ratio_paired = _paired(base_times, engine_times)
     cl_alone = _paired(base_times, cl_times)  # channels_last by hand over the plain loop
     over_cl = _paired(cl_times, engine_times)  # the engine over the channels_last loop
+    images_done = batch * steps
+    # On CUDA the engine trains under bf16 autocast; the hand-written loops stay in fp32 (TF32).
+    dtype = "bfloat16-autocast" if cuda else "float32"
     record_throughput(
-        items=batch, unit="images/s", device="cpu", dtype="float32", batch_size=batch, spec=spec, model=model,
-        image_size=size, ngf=width, ndf=width, kernel_size=kernel, compiled=compile_,
-        engine_images_per_s=batch / engine_s, baseline_images_per_s=batch / base_s,
-        baseline_channels_last_images_per_s=batch / cl_s,
+        items=images_done, unit="images/s", device=device, dtype=dtype, batch_size=batch, spec=spec,
+        model=model, image_size=size, ngf=width, ndf=width, kernel_size=kernel, compiled=compile_,
+        steps_per_round=steps, engine_images_per_s=images_done / engine_s,
+        baseline_images_per_s=images_done / base_s, baseline_channels_last_images_per_s=images_done / cl_s,
         ratio_vs_hand_written=ratio, ratio_best=ratio_best, ratio_paired=ratio_paired, rounds=rounds,
         ratio_channels_last_alone=cl_alone, ratio_vs_hand_written_channels_last=over_cl,
-        gflop_per_iteration_engine=engine_flops / 1e9, gflop_per_iteration_baseline=baseline_flops / 1e9,
+        gflop_per_iteration_engine=engine_flops / steps / 1e9,
+        gflop_per_iteration_baseline=baseline_flops / steps / 1e9,
         engine_gflop_s=engine_flops / engine_s / 1e9, baseline_gflop_s=baseline_flops / base_s / 1e9,
         engine_gflop_s_at_baseline_work=baseline_flops / engine_s / 1e9,
         baseline_rounds_s=base_times, baseline_channels_last_rounds_s=cl_times, threads=torch.get_num_threads(),
     )
-    print(f"\n{model} {size}x{size} batch {batch} ngf=ndf={width} k={kernel}{' compiled' if compile_ else ''}: "
-          f"engine {batch / engine_s:.1f} img/s ({engine_flops / 1e9:.1f} GFLOP/it, "
-          f"{engine_flops / engine_s / 1e9:.1f} GFLOP/s), hand-written {batch / base_s:.1f} img/s "
-          f"({baseline_flops / 1e9:.1f} GFLOP/it, {baseline_flops / base_s / 1e9:.1f} GFLOP/s), "
-          f"hand-written + channels_last {batch / cl_s:.1f} img/s; ratio {ratio:.2f}x (fastest rounds: "
+    print(f"\n{model} {size}x{size} {device.type} batch {batch} ngf=ndf={width} k={kernel}"
+          f"{' compiled' if compile_ else ''}{' (engine bf16 autocast)' if cuda else ''}: "
+          f"engine {images_done / engine_s:.1f} img/s ({engine_flops / steps / 1e9:.1f} GFLOP/it, "
+          f"{engine_flops / engine_s / 1e9:.1f} GFLOP/s), hand-written {images_done / base_s:.1f} img/s "
+          f"({baseline_flops / steps / 1e9:.1f} GFLOP/it, {baseline_flops / base_s / 1e9:.1f} GFLOP/s), "
+          f"hand-written + channels_last {images_done / cl_s:.1f} img/s; ratio {ratio:.2f}x (fastest rounds: "
           f"{ratio_best:.2f}x, median of {rounds} paired rounds: {ratio_paired:.2f}x); channels_last alone "
           f"{cl_alone:.2f}x, engine over it {over_cl:.2f}x")
     assert ratio > 0 and cl_alone > 0
