@@ -26,8 +26,9 @@ the compilation, ~1 minute here, happens in the untimed warm-up).
 
 Devices: CPU always; CUDA when the machine has it (skipped otherwise). On CUDA the engine trains
 as it does there, under bf16 autocast with cudnn.benchmark, while the hand-written loops stay in
-fp32 (TF32 allowed), and each round times 20 steps; the GFLOP/s figures then read as the
-achieved rate against the GPU's bf16 ceiling.
+fp32 (TF32 allowed), and each round times 20 steps (``GANSUITE_BENCH_STEPS=N`` sets it on
+either device); the GFLOP/s figures then read as the achieved rate against the GPU's bf16
+ceiling.
 
 Rounds: as many as fit ~40 s per case (3 s in the quick pass), a multiple of 3 from 3 to 15.
 The ratio is reported from the median times, from the fastest round of each (``ratio_best``;
@@ -190,7 +191,8 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, devi
     options = {"ngf": int(width_env), "ndf": int(width_env)} if width_env else {}  # else: defaults
     batch = 128
     cuda = device.type == "cuda"
-    steps = STEPS_PER_ROUND_CUDA if cuda else 1  # a CUDA step is milliseconds: time a run of them
+    # a CUDA step is milliseconds: each round times a run of them
+    steps = int(os.environ.get("GANSUITE_BENCH_STEPS", "0")) or (STEPS_PER_ROUND_CUDA if cuda else 1)
     compile_ = os.environ.get("GANSUITE_BENCH_COMPILE", "0") not in {"", "0"}
     torch.manual_seed(0)
     step, eager_step, spec = _engine(size, options, compile_, model, device)
