@@ -9,6 +9,10 @@ Figure 1 network and the authors' ImageNet-32 discriminator share one implementa
 - D: per layer a (strided) convolution and LeakyReLU, BatchNorm everywhere except the input layer;
   the last conv's output is flattened into one logit (the sigmoid lives in the loss).
 - Initialisation: conv/linear weights N(0, 0.02), BatchNorm gain N(1, 0.02), every bias 0.
+
+G's output layer and D's input layer are :mod:`gansuite_dcgan.imageconv`'s subclasses of the
+torch layers: the same parameters and map, with a faster CPU path for the few-channel transposed
+convolution each of them needs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch import nn
 
 from gansuite.protocols import TrainingRecipe
 from gansuite_dcgan.config import default_width
+from gansuite_dcgan.imageconv import ImageConv2d, ImageConvTranspose2d
 
 __all__ = ["Generator", "Discriminator", "DCGAN", "build_dcgan", "build_imagenet32", "init_weights"]
 
@@ -49,7 +54,9 @@ class Generator(nn.Module):
         for i, (c_out, stride) in enumerate(layers):
             last = i == len(layers) - 1
             if stride == 2:
-                conv: nn.Module = nn.ConvTranspose2d(c_in, c_out, kernel, 2, pad, out_pad, bias=last)
+                # the output layer (few channels): a faster CPU path, same parameters and math
+                cls = ImageConvTranspose2d if last else nn.ConvTranspose2d
+                conv: nn.Module = cls(c_in, c_out, kernel, 2, pad, out_pad, bias=last)
             else:
                 conv = nn.Conv2d(c_in, c_out, kernel, 1, kernel // 2, bias=last)
             blocks.append(conv)
@@ -71,8 +78,9 @@ class Discriminator(nn.Module):
         c_in, size = channels, image_size
         pad, _ = _padding(kernel)
         for i, (c_out, stride) in enumerate(layers):
-            mods: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, pad if stride == 2 else kernel // 2,
-                                               bias=i == 0)]
+            cls = ImageConv2d if i == 0 else nn.Conv2d  # the input layer: a faster CPU input gradient
+            mods: list[nn.Module] = [cls(c_in, c_out, kernel, stride, pad if stride == 2 else kernel // 2,
+                                         bias=i == 0)]
             if i > 0:
                 mods.append(nn.BatchNorm2d(c_out))
             mods.append(nn.LeakyReLU(slope, inplace=True))
