@@ -5,7 +5,9 @@ architecture as ``dcgan`` written inline as ``nn.Sequential`` in contiguous NCHW
 initialisation, losses, Adam settings, batch and latents; it gets its real batch already
 normalised (no data-loading cost). The engine's step (:class:`gansuite.step.GANStep`) adds
 channels_last, the fused Adam kernel, no D weight gradients during the G step and the uint8
--> [-1, 1] batch preparation (timed).
+-> [-1, 1] batch preparation (timed); the plugin's networks add their polyphase image layers
+(``gansuite_dcgan.imageconv``: G's output conv and D's input gradient; same map, and the FLOP
+count includes the zero taps they multiply).
 
 A third loop is the hand-written one with the one-line channels_last change a user can make
 (networks and batch in channels_last): what channels_last alone is worth on this machine.
