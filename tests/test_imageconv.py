@@ -17,10 +17,12 @@ from gansuite.step import GANStep
 LAYOUTS = (torch.contiguous_format, torch.channels_last)
 
 
-def _pair(layer: nn.Module, plain_cls: type[nn.Module]) -> nn.Module:
-    """The same layer (same parameters) as a plain torch module."""
-    plain = copy.deepcopy(layer)
-    plain.__class__ = plain_cls
+def _plain(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` (same parameters) with every image layer turned into its torch parent."""
+    plain = copy.deepcopy(module)
+    for m in plain.modules():
+        if isinstance(m, (ImageConv2d, ImageConvTranspose2d)):
+            m.__class__ = m.__class__.__bases__[0]
     return plain
 
 
@@ -41,7 +43,7 @@ def test_transposed_output_layer_matches_conv_transpose2d(kernel, channels, layo
     layer = ImageConvTranspose2d(16, channels, kernel, 2, pad, 2 + 2 * pad - kernel, bias=True)
     nn.init.normal_(layer.bias)
     x = torch.randn(4, 16, 8, 8).contiguous(memory_format=layout)
-    ours, theirs = _grads(layer, x), _grads(_pair(layer, nn.ConvTranspose2d), x)
+    ours, theirs = _grads(layer, x), _grads(_plain(layer), x)
     assert ours[0].shape == (4, channels, 16, 16)
     y = layer(x.requires_grad_(True))
     assert "PhaseConvTranspose" in type(y.grad_fn).__name__  # the polyphase path ran
@@ -56,7 +58,7 @@ def test_input_layer_input_gradient_matches_conv2d(kernel, layout):
     torch.manual_seed(0)
     layer = ImageConv2d(3, 16, kernel, 2, (kernel - 1) // 2, bias=True)
     x = torch.randn(4, 3, 16, 16).contiguous(memory_format=layout)
-    ours, theirs = _grads(layer, x), _grads(_pair(layer, nn.Conv2d), x)
+    ours, theirs = _grads(layer, x), _grads(_plain(layer), x)
     assert "PhaseInputGradConv" in type(layer(x.requires_grad_(True)).grad_fn).__name__
     for a, b in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
@@ -100,11 +102,7 @@ def test_a_training_step_matches_the_plain_torch_layers(name):
     kinds = {type(m) for m in [*fast.generator.modules(), *fast.discriminator.modules()]}
     assert {ImageConv2d, ImageConvTranspose2d} <= kinds  # the model really uses them
     plain = copy.deepcopy(fast)
-    for m in [*plain.generator.modules(), *plain.discriminator.modules()]:
-        if isinstance(m, ImageConv2d):
-            m.__class__ = nn.Conv2d
-        elif isinstance(m, ImageConvTranspose2d):
-            m.__class__ = nn.ConvTranspose2d
+    plain.generator, plain.discriminator = _plain(fast.generator), _plain(fast.discriminator)
     real = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1
     for model in (fast, plain):
         opt_g, opt_d = (torch.optim.SGD(net.parameters(), lr=0.1) for net in (model.generator, model.discriminator))

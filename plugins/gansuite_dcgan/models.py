@@ -26,17 +26,11 @@ from torch import nn
 
 from gansuite.protocols import TrainingRecipe
 from gansuite_dcgan.config import default_width
-from gansuite_dcgan.imageconv import ImageConv2d, ImageConvTranspose2d
+from gansuite_dcgan.imageconv import ImageConv2d, ImageConvTranspose2d, resize_padding
 
 __all__ = ["Generator", "Discriminator", "DCGAN", "build_dcgan", "build_imagenet32", "init_weights"]
 
 Layers = list[tuple[int, int]]
-
-
-def _padding(kernel: int) -> tuple[int, int]:
-    """Padding and output padding that halve (conv) or double (transposed conv) the size."""
-    pad = (kernel - 1) // 2
-    return pad, 2 + 2 * pad - kernel
 
 
 class Generator(nn.Module):
@@ -50,7 +44,7 @@ class Generator(nn.Module):
         self.project_bn = nn.BatchNorm1d(start_channels * 16)
         blocks: list[nn.Module] = []
         c_in = start_channels
-        pad, out_pad = _padding(kernel)
+        pad, out_pad = resize_padding(kernel)
         for i, (c_out, stride) in enumerate(layers):
             last = i == len(layers) - 1
             if stride == 2:
@@ -76,7 +70,7 @@ class Discriminator(nn.Module):
         super().__init__()
         blocks = []
         c_in, size = channels, image_size
-        pad, _ = _padding(kernel)
+        pad, _ = resize_padding(kernel)
         for i, (c_out, stride) in enumerate(layers):
             cls = ImageConv2d if i == 0 else nn.Conv2d  # the input layer: a faster CPU input gradient
             mods: list[nn.Module] = [cls(c_in, c_out, kernel, stride, pad if stride == 2 else kernel // 2,
