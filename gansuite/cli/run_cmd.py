@@ -17,9 +17,10 @@ def print_results(rows: list[dict]) -> None:
     """The results rows as the same table ``gansuite eval`` prints (probes' detail columns included)."""
     if not rows:
         return
-    from gansuite.evaluation.evaluate import results_table
+    from gansuite.plugin.manager import get_catalog
+    from gansuite.report.texttable import result_rows_table
 
-    click.echo(results_table(rows))
+    click.echo(result_rows_table(rows, get_catalog()))
 
 
 @click.command("run")
