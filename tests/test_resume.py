@@ -28,7 +28,7 @@ ARGS = ["--model", "dcgan", "--dataset", "fake", "-o", "ngf=16", "-o", "ndf=16",
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_") or k == "GANSUITE_LOAD_PLUGINS"}
     env["OMP_NUM_THREADS"] = "1"  # deterministic kernels, and leaves the CPU to the other run
     return env
 
@@ -73,6 +73,7 @@ def _kill_after_first_checkpoint(run_dir: Path) -> int:
     return ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bit_identical(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     full = subprocess.run(_gansuite(*ARGS, "--out", str(straight)), env=_env(), cwd=REPO,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -83,6 +83,37 @@ class LazyGroup(click.Group):
             raise click.UsageError(f"Unknown command '{name}'.{hint} Run 'gansuite --help'.")
         return super().resolve_command(ctx, args)
 
+    def main(self, args: Any = None, prog_name: str | None = None, **kwargs: Any) -> Any:
+        """The error boundary (also what ``click.testing.CliRunner`` invokes): exits 0, 1 when a
+        command says so, or 2 with one line per problem on stderr."""
+        args = list(sys.argv[1:] if args is None else args)
+        if "--traceback" in args:
+            os.environ["GANSUITE_DEBUG"] = "1"
+        kwargs["standalone_mode"] = False
+        try:
+            rc = super().main(args=args, prog_name=prog_name or "gansuite", **kwargs)
+        except click.exceptions.Abort:
+            _fail(_INTERRUPTED)
+        except click.ClickException as exc:
+            if _debug():
+                raise
+            _fail(exc.format_message())
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except GansuiteError as exc:
+            if _debug():
+                raise
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            if _debug():
+                raise
+            _fail(_INTERRUPTED)
+        except BrokenPipeError:
+            sys.exit(0)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+        return rc
+
 
 def _debug() -> bool:
     return os.environ.get("GANSUITE_DEBUG", "") not in {"", "0"}
@@ -105,38 +136,16 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
         os.environ["GANSUITE_DEBUG"] = "1"
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     for line in str(message).strip().splitlines() or ["error"]:
         click.echo(f"Error: {line}", err=True)
     sys.exit(code)
 
 
+_INTERRUPTED = ("Interrupted. Work already written is kept; a training run continues with "
+                "'gansuite run --resume RUN_DIR'.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and of ``python -m gansuite``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--traceback" in args:
-        os.environ["GANSUITE_DEBUG"] = "1"
-    try:
-        rc = cli.main(args=args, prog_name="gansuite", standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except click.exceptions.Abort:
-        _fail("Interrupted. Work already written is kept; a training run continues with "
-              "'gansuite run --resume RUN_DIR'.", 2)
-    except click.ClickException as exc:
-        if _debug():
-            raise
-        _fail(exc.format_message(), 2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except GansuiteError as exc:
-        if _debug():
-            raise
-        _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        if _debug():
-            raise
-        _fail("Interrupted. Work already written is kept; a training run continues with "
-              "'gansuite run --resume RUN_DIR'.", 2)
-    except BrokenPipeError:
-        sys.exit(0)
+    cli.main(args=argv, prog_name="gansuite")

@@ -5,6 +5,9 @@ The reference plugins under ``plugins/`` are installed with gansuite and declare
 way in. Nothing happens at import time; :func:`get_catalog` does the work once per process.
 
 Environment switches:
+- ``GANSUITE_LOAD_PLUGINS=a,b``: load only these entry-point names (or distribution names);
+  set but empty, load none. Unset: load every installed plugin. The test suite sets it so that
+  no test depends on what else is installed.
 - ``GANSUITE_DISABLE_PLUGINS=a,b``: skip these entry-point names (or distribution names).
 - ``GANSUITE_TRACE_PLUGINS=1``: print every load and registration to stderr.
 """
@@ -89,9 +92,21 @@ def _trace(msg: str) -> None:
         print(f"gansuite[trace]: {msg}", file=sys.stderr)
 
 
-def _disabled() -> set[str]:
-    raw = os.environ.get("GANSUITE_DISABLE_PLUGINS", "")
-    return {p.strip() for p in raw.split(",") if p.strip()}
+def _names(variable: str) -> set[str] | None:
+    """The comma-separated names in an environment variable; None when it is unset."""
+    raw = os.environ.get(variable)
+    return None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _skipped(info: PluginInfo) -> str | None:
+    """Which switch keeps this plugin out, if any."""
+    keys = {info.name, info.distribution}
+    allowed = _names("GANSUITE_LOAD_PLUGINS")
+    if allowed is not None and not keys & allowed:
+        return "not in GANSUITE_LOAD_PLUGINS"
+    if keys & (_names("GANSUITE_DISABLE_PLUGINS") or set()):
+        return "disabled by GANSUITE_DISABLE_PLUGINS"
+    return None
 
 
 def _cause(exc: BaseException) -> str:
@@ -165,12 +180,12 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
     pm.add_hookspecs(hookspecs)
     registries = {kind: Registry[Any](SPEC_TYPES[kind].kind, kind) for kind in HOOKS}
     records: list[PluginRecord] = []
-    disabled = _disabled()
     loaded: list[tuple[object, PluginRecord]] = []
     for ep, info in _entry_points():
         record = PluginRecord(info)
-        if info.name in disabled or info.distribution in disabled:
-            _trace(f"{info.name}: disabled by GANSUITE_DISABLE_PLUGINS")
+        skipped = _skipped(info)
+        if skipped:
+            _trace(f"{info.name}: {skipped}")
             continue
         records.append(record)
         try:
@@ -214,8 +229,3 @@ def reset_catalog(catalog: Catalog | None = None) -> None:
     global _CATALOG
     _CATALOG = catalog
 
-
-def on_error_lines(callback: Callable[[str], None]) -> None:
-    """Report every plugin error through ``callback`` (the CLI prints them as warnings)."""
-    for line in get_catalog().errors():
-        callback(line)
