@@ -13,7 +13,6 @@ from gansuite.plugin.manager import build_catalog
 from gansuite.plugin.specs import EvalSpec
 from gansuite.runs.plan import DEFAULT_TIME_BUDGET, RunRequest, plan_run
 
-
 MODEL = "probe-test-gan"  # the probes plugin's tiny test model, registered here
 
 

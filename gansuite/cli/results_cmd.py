@@ -62,10 +62,11 @@ def results_cmd(
       gansuite results runs/ --format csv > results.csv
       gansuite results runs/ --plot results.png
     """
+    from gansuite.plugin.options import parse_pairs
     from gansuite.report import results
 
     frame = results.results_table(runs_dir or (Path("runs"),), train=train)
-    frame = results.filter_table(frame, results.parse_filters(filters))
+    frame = results.filter_table(frame, parse_pairs(filters, flag="--filter", what="filter", example="model=dcgan"))
     shown = frame if all_columns or fmt in {"csv", "json"} else frame[results.display_columns(frame)]
     click.echo(results.format_table(shown, fmt))
     if plot is not None:

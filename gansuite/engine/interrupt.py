@@ -20,7 +20,6 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
-        self.signal_name = ""
 
 
 @contextmanager
@@ -36,7 +35,6 @@ def deferred_stop() -> Iterator[StopRequest]:
         if stop.requested:  # a second signal: stop now
             raise KeyboardInterrupt
         stop.requested = True
-        stop.signal_name = signal.Signals(signum).name
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, handler)

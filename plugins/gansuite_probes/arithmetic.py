@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from gansuite import GANModel, ProbeContext
-from gansuite_probes.common import extract_features, generate, save_grid
+from gansuite import GANModel, ProbeContext, save_image_grid
+from gansuite_probes.common import extract_features, generate
 from gansuite_probes.config import ArithmeticConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
 from gansuite_probes.svm import labelled, subset
@@ -108,7 +108,7 @@ class ArithmeticProbe:
         figure = None
         if grids:
             per_row = grids[0].shape[0]
-            figure = str(save_grid(torch.cat(grids), ctx.out_dir / "arithmetic.png", nrow=per_row))
+            figure = str(save_image_grid(torch.cat(grids), ctx.out_dir / "arithmetic.png", nrow=per_row))
         nan = float("nan")
         common = {"n_pairs": len(pairs), "n_trials": trials, "n_pool": cfg.n_pool, "exemplars": cfg.exemplars,
                   "classes_found": int(torch.unique(labels[labels >= 0]).numel()), "classifier_accuracy": clf_acc}

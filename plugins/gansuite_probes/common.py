@@ -1,19 +1,16 @@
-"""Helpers shared by the probes: image conversion, batched generation, D features, PNGs."""
+"""Helpers shared by the probes: image conversion, batched generation, D features, timing."""
 
 from __future__ import annotations
 
 import contextlib
-import io
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from gansuite import GANModel, atomic_write_bytes
+from gansuite import GANModel, progress
 
 __all__ = [
     "to_float",
@@ -23,8 +20,6 @@ __all__ = [
     "generate",
     "extract_features",
     "feature_layout",
-    "save_grid",
-    "progress",
     "Timer",
 ]
 
@@ -58,14 +53,6 @@ def model_device(model: GANModel) -> torch.device:
     for p in model.discriminator.parameters():
         return p.device
     return torch.device("cpu")
-
-
-def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
-    """A tqdm bar on stderr (disabled when not a TTY or when asked)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or not sys.stderr.isatty(),
-                dynamic_ncols=True, leave=False)
 
 
 @torch.no_grad()
@@ -108,7 +95,7 @@ def extract_features(
     device = torch.device(device) if device is not None else model_device(model)
     n = int(images.shape[0])
     out: torch.Tensor | None = None
-    with eval_mode(model.discriminator), progress(n, desc, show_progress) as bar:
+    with eval_mode(model.discriminator), progress(total=n, desc=desc, unit="img", enabled=show_progress) as bar:
         for i in range(0, n, batch_size):
             chunk = images[i : i + batch_size]
             x = to_float(chunk, device) if chunk.dtype == torch.uint8 else chunk.to(device).float()
@@ -121,19 +108,6 @@ def extract_features(
     if out is None:
         raise ValueError("no images to extract features from")
     return out
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, padding: int = 2) -> Path:
-    """Save float ``[-1, 1]`` or uint8 images as one PNG grid, written atomically."""
-    from torchvision.utils import save_image
-
-    x = images.detach().cpu()
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else (x.float().clamp(-1, 1) + 1) / 2
-    buf = io.BytesIO()
-    save_image(x, buf, nrow=max(1, nrow), padding=padding, pad_value=1.0, format="png")
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 class Timer:
