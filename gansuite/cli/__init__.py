@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
@@ -83,7 +84,8 @@ class LazyGroup(click.Group):
             raise click.UsageError(f"Unknown command '{name}'.{hint} Run 'gansuite --help'.")
         return super().resolve_command(ctx, args)
 
-    def main(self, args: Any = None, prog_name: str | None = None, **kwargs: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             **kwargs: Any) -> Any:
         """The error boundary (also what ``click.testing.CliRunner`` invokes): exits 0, 1 when a
         command says so, or 2 with one line per problem on stderr."""
         args = list(sys.argv[1:] if args is None else args)

@@ -78,7 +78,8 @@ class ImageFolder(BaseDataset):
         size = image_size or self.config.size
         images = _decode_all(((str(p), p) for p in files), len(files), size, "reading images")
         rel = [p.relative_to(folder).parts for p in files]
-        labels, classes = None, ()
+        labels: torch.Tensor | None = None
+        classes: tuple[str, ...] = ()
         if all(len(parts) >= 2 for parts in rel):
             classes = tuple(sorted({parts[0] for parts in rel}))
             index = {c: i for i, c in enumerate(classes)}

@@ -53,6 +53,8 @@ def fingerprint(crops: torch.Tensor, config: AEHashConfig) -> str:
 class AutoEncoder(nn.Module):
     """3072-128-3072 with a ReLU code; inputs are pixels in [0, 1] minus the dataset mean."""
 
+    mean: torch.Tensor
+
     def __init__(self, dropout: float = 0.5) -> None:
         super().__init__()
         self.encoder = nn.Linear(3 * SIDE * SIDE, CODE)
