@@ -2,7 +2,7 @@
 
 - ``auto``: CUDA when available, else CPU. ``cuda`` without CUDA is a one-line error.
 - CUDA: ``cudnn.benchmark``, TF32 matmuls, bf16 autocast. CPU: fp32 only (bf16 convolutions
-  are ~20x slower on CPUs without AMX/AVX-512 BF16), no denormals.
+  are far slower on CPUs without bf16 hardware), no denormals.
 """
 
 from __future__ import annotations
