@@ -187,3 +187,15 @@ def test_a_conditional_model_with_too_few_classes_for_the_data_is_refused(capsys
     _install(cond_gan=lambda c, *, image_size, channels: Four(image_size, channels, []))
     code, _, err = _cli(capsys, "run", "--model", "cond-gan", "--out", str(tmp_path / "r"), *TRAIN)
     assert code == 2 and "built for 4 classes" in err and not (tmp_path / "r").exists(), err
+
+
+def test_resuming_a_run_whose_plugin_is_disabled_says_so(capsys, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    code, _, err = _cli(capsys, "run", "--model", "example-wgan-gp", "--out", str(out), "-o", "width=4",
+                        "-o", "n_critic=1", *TRAIN)
+    assert code == 0, err
+    monkeypatch.setenv("GANSUITE_DISABLE_PLUGINS", "example")
+    reset_catalog()
+    for args in (("run", "--resume", str(out), "--max-steps", "3"), ("eval", str(out), "--eval", "digits-svm")):
+        code, _, err = _cli(capsys, *args)
+        assert code == 2 and "GANSUITE_DISABLE_PLUGINS disables" in err and "plugin 'example'" in err, err

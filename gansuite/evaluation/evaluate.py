@@ -252,7 +252,7 @@ def evaluate_run(
     evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(eval_names)]
     probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
     datasets = {e.dataset: catalog.registry("datasets").get(e.dataset) for e in evals}
-    model_spec = catalog.registry("models").get(recorded["model"])
+    model_spec = catalog.get_recorded("models", recorded["model"], recorded.get("plugins"))
     routed = split_overrides(parse_pairs(options), [*probes.values(), *datasets.values()])
     probe_configs = {e.name: build_config(probes[e.probe], {**dict(e.params), **routed[e.probe]})
                      for e in evals}
