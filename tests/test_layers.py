@@ -32,3 +32,12 @@ def test_a_forbidden_import_breaks_the_check(tmp_path: Path) -> None:
     res = _lint(tmp_path, tmp_path)
     assert res.returncode != 0 and "BROKEN" in res.stdout, res.stdout + res.stderr
     assert "gansuite.plugin.specs -> gansuite.engine.train" in res.stdout
+
+
+def test_no_import_cycles_type_level_ones_included() -> None:
+    import grimp
+
+    graph = grimp.build_graph("gansuite")  # TYPE_CHECKING imports count too
+    cycles = [(a, b) for a in sorted(graph.modules) for b in sorted(graph.find_modules_directly_imported_by(a))
+              if graph.chain_exists(importer=b, imported=a)]
+    assert not cycles, f"import cycles: {cycles}"
