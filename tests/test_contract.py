@@ -199,3 +199,17 @@ def test_resuming_a_run_whose_plugin_is_disabled_says_so(capsys, tmp_path, monke
     for args in (("run", "--resume", str(out), "--max-steps", "3"), ("eval", str(out), "--eval", "digits-svm")):
         code, _, err = _cli(capsys, *args)
         assert code == 2 and "GANSUITE_DISABLE_PLUGINS disables" in err and "plugin 'example'" in err, err
+
+
+def test_precision_is_recorded_in_config_and_rows(capsys, tmp_path):
+    out = tmp_path / "r"
+    code, _, err = _cli(capsys, "run", "--model", "tiny-gan", "--out", str(out), "--precision", "fp32",
+                        "--eval", "fake-pixel-stats", *TRAIN)
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["precision"] == "fp32" and config["precision_used"] == "fp32"
+    rows = json.loads((out / "results.json").read_text())
+    assert rows and all(r["precision"] == "fp32" and r["device"] == "cpu" for r in rows)
+    code, _, err = _cli(capsys, "run", "--model", "tiny-gan", "--out", str(tmp_path / "x"), "--precision", "fp8",
+                        *TRAIN)
+    assert code == 2 and "fp8" in err
