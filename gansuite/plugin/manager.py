@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
@@ -71,6 +71,29 @@ class Catalog:
                 f"Unknown kind '{kind}'.{hint} Choose one of: {', '.join(self.registries)}."
             ) from None
 
+    def get_recorded(self, kind: str, name: str, recorded: Mapping[str, str] | None) -> Any:
+        """``name`` as an existing run uses it; ``recorded`` is the run's ``plugins`` record
+        (plugin name -> "distribution version"). When the name is unknown because the plugin
+        that registered it is disabled or missing, say so instead of "Unknown ..."."""
+        try:
+            return self.registry(kind).get(name)
+        except UnknownNameError:
+            loaded = {p.info.name for p in self.plugins}
+            for plugin, dist in (recorded or {}).items():
+                dist_name = str(dist).split(" ")[0]
+                switch = _switched_off(plugin, dist_name)
+                if switch:
+                    what = "disables" if switch == "GANSUITE_DISABLE_PLUGINS" else "leaves out"
+                    fix = "remove it from" if switch == "GANSUITE_DISABLE_PLUGINS" else "add it to"
+                    raise UnknownNameError(
+                        f"This run's {kind[:-1] if kind.endswith('s') else kind} '{name}' may come from plugin "
+                        f"'{plugin}' ({dist}), which {switch} {what}; {fix} {switch} to use this run.") from None
+                if plugin not in loaded:
+                    raise UnknownNameError(
+                        f"This run used plugin '{plugin}' ({dist}), which is not installed, and "
+                        f"'{name}' is not registered; install {dist_name} to use this run.") from None
+            raise
+
     def errors(self) -> list[str]:
         return [e for p in self.plugins for e in p.errors]
 
@@ -98,14 +121,14 @@ def _names(variable: str) -> set[str] | None:
     return None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
 
 
-def _skipped(info: PluginInfo) -> str | None:
-    """Which switch keeps this plugin out, if any."""
-    keys = {info.name, info.distribution}
+def _switched_off(name: str, distribution: str) -> str | None:
+    """The environment switch that keeps a plugin out (by entry-point or distribution name), if any."""
+    keys = {name, distribution}
     allowed = _names("GANSUITE_LOAD_PLUGINS")
     if allowed is not None and not keys & allowed:
-        return "not in GANSUITE_LOAD_PLUGINS"
+        return "GANSUITE_LOAD_PLUGINS"
     if keys & (_names("GANSUITE_DISABLE_PLUGINS") or set()):
-        return "disabled by GANSUITE_DISABLE_PLUGINS"
+        return "GANSUITE_DISABLE_PLUGINS"
     return None
 
 
@@ -183,9 +206,9 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
     loaded: list[tuple[object, PluginRecord]] = []
     for ep, info in _entry_points():
         record = PluginRecord(info)
-        skipped = _skipped(info)
-        if skipped:
-            _trace(f"{info.name}: {skipped}")
+        switch = _switched_off(info.name, info.distribution)
+        if switch:
+            _trace(f"{info.name}: left out by {switch}")
             continue
         records.append(record)
         try:
