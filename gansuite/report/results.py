@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from gansuite.engine.runfolder import RunFolder, atomic_write_bytes
 from gansuite.plugin.errors import CheckpointError, OptionError
-from gansuite.report.texttable import frame_table
+from gansuite.report.texttable import cell_text, frame_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -188,16 +188,10 @@ def filter_table(frame: pd.DataFrame, filters: Sequence[tuple[str, str]]) -> pd.
         wanted.setdefault(key, []).append(pattern)
     mask = [True] * len(frame)
     for key, patterns in wanted.items():
-        texts = frame[key].map(_text)
+        texts = frame[key].map(cell_text)
         col = [any(fnmatch.fnmatchcase(t.lower(), p.lower()) for p in patterns) for t in texts]
         mask = [a and b for a, b in zip(mask, col, strict=True)]
     return frame[mask].reset_index(drop=True)
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
 
 
 def _label_columns(frame: pd.DataFrame) -> list[str]:
@@ -214,7 +208,7 @@ def _label_columns(frame: pd.DataFrame) -> list[str]:
         values = frame[col]
         if is_float_dtype(values) and not (values.dropna() % 1 == 0).all():
             continue
-        texts = values.map(_text)
+        texts = values.map(cell_text)
         if (texts.groupby([frame["run"], frame["eval"], frame["metric"]]).nunique() > 1).any():
             labels.append(col)
     return labels
@@ -239,7 +233,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> pd.DataFrame:
         for key in keys:
             if key not in frame.columns:
                 frame[key] = None
-            frame[key] = frame[key].map(_text)
+            frame[key] = frame[key].map(cell_text)
     left = a[[*keys, "value"]].rename(columns={"value": "value_a"})
     right = b[[*keys, "value"]].rename(columns={"value": "value_b"})
     merged = pd.merge(left, right, on=keys, how="outer", sort=False)
@@ -297,7 +291,7 @@ def plot_results(frame: pd.DataFrame, png: Path | str) -> Path:
     labels = _label_columns(frame)
     frame = frame.assign(
         _bar=[
-            "\n".join(t for t in (_text(v) for v in row) if t)
+            "\n".join(t for t in (cell_text(v) for v in row) if t)
             for row in frame[["model", *labels]].itertuples(index=False)
         ]
     )
