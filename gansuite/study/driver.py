@@ -94,7 +94,8 @@ def summary_line(plan: StudyPlan) -> str:
     words = {"done": "finished", "run": "to run", "restart": "to restart", "resume": "to resume",
              "evaluate": "to evaluate"}
     parts = ", ".join(f"{n} {words[k]}" for k, n in counts.items())
-    return f"Study '{plan.spec.name}' in {plan.folder.path}: {len(plan.cells)} cells ({parts})."
+    n = len(plan.cells)
+    return f"Study '{plan.spec.name}' in {plan.folder.path}: {n} cell{'' if n == 1 else 's'} ({parts})."
 
 
 def _tasks(plan: StudyPlan) -> list[Task]:

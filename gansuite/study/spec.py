@@ -1,23 +1,23 @@
 """A study spec: a TOML file read into frozen dataclasses, every field checked by name.
 
 ```toml
-name = "digits"                 # optional (default: the file's stem)
-out = "studies/digits"          # optional study folder (default: studies/NAME); --out wins
+name = "NAME"                   # optional (default: the file's stem)
+out = "studies/NAME"            # optional study folder (default: studies/NAME); --out wins
 seeds = [0, 1, 2]               # or a count: seeds = 3 means 0, 1, 2
-datasets = ["digits"]
-evals = ["digits-svm"]          # may be empty
+datasets = ["DATASET"]
+evals = ["EVAL"]                # may be empty
 
 [budget]                        # at least one; the same for every cell
 max_steps = 100                 # epochs = 1.0, time_budget = 60.0
 
 [run]                           # `gansuite run` settings every cell gets
 device = "cpu"                  # batch_size, image_size, checkpoint_every, sample_every,
-options = ["svm.max_iter=40"]   # log_every, data_root, allow_unverified, compile, dedup
+options = ["PROBE.KEY=VALUE"]   # log_every, data_root, allow_unverified, compile, dedup
 
 [[models]]                      # one table per model
-name = "dcgan"
-label = "dcgan-narrow"          # optional, unique (default: name)
-options = { ngf = 32 }          # -o MODEL.KEY=VALUE for this model only
+name = "MODEL"
+label = "MODEL-narrow"          # optional, unique (default: name)
+options = { KEY = 32 }          # -o MODEL.KEY=VALUE for this model only
 
 [executor]                      # optional; the command line's --executor and --jobs win
 kind = "local"                  # local, slurm, submitit-local or submitit-debug
