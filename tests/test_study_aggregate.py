@@ -15,7 +15,7 @@ from PIL import Image
 from scipy import stats
 
 from gansuite.cli import main
-from gansuite.runfolder import RunFolder
+from gansuite.engine.runfolder import RunFolder
 from gansuite.study.aggregate import aggregate, pairwise, study_rows, t_interval
 from gansuite.study.folder import CellInfo, StudyFolder
 from gansuite.study.html import write_report

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gansuite.errors import OptionError
+from gansuite.plugin.errors import OptionError
 from gansuite.study.executors import LocalExecutor, SubmititExecutor, Task, default_jobs, make_executor
 
 

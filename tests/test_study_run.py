@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gansuite.checkpoint import list_checkpoints
-from gansuite.runfolder import RunFolder
+from gansuite.engine.checkpoint import list_checkpoints
+from gansuite.engine.runfolder import RunFolder
 from gansuite.study.folder import StudyFolder
 
 REPO = Path(__file__).resolve().parents[1]

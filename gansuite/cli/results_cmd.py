@@ -67,7 +67,7 @@ def results_cmd(
       gansuite results runs/ --plot results.png
       gansuite results studies/digits
     """
-    from gansuite import results
+    from gansuite.report import results
     from gansuite.study.folder import is_study
 
     if len(runs_dir) == 1 and is_study(runs_dir[0]):
@@ -84,7 +84,7 @@ def results_cmd(
 
 
 def _study_results(path: Path, fmt: str, filters: tuple[str, ...], plot: Path | None) -> None:
-    from gansuite import results
+    from gansuite.report import results
     from gansuite.study.aggregate import study_rows
     from gansuite.study.folder import StudyFolder
     from gansuite.study.tables import StudyTables, format_tables, plot_aggregate
@@ -120,7 +120,7 @@ def compare_cmd(run_a: Path, run_b: Path, fmt: str, train: bool) -> None:
     diff is RUN_B minus RUN_A; rel_diff divides it by |RUN_A|. A metric only one run has
     shows an empty value for the other.
     """
-    from gansuite import results
+    from gansuite.report import results
 
     frame = results.compare_runs(run_a, run_b)
     if not train:

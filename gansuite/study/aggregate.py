@@ -21,7 +21,7 @@ import warnings
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from gansuite import results
+from gansuite.report import results
 from gansuite.study.folder import StudyFolder
 
 if TYPE_CHECKING:

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gansuite.checkpoint import list_checkpoints
-from gansuite.errors import GansuiteError
-from gansuite.options import parse_pairs, route_overrides
-from gansuite.plugins import Catalog
-from gansuite.runfolder import RunFolder
-from gansuite.runner import RunRequest, plan_run
+from gansuite.engine.checkpoint import list_checkpoints
+from gansuite.engine.runfolder import RunFolder
+from gansuite.plugin.errors import GansuiteError
+from gansuite.plugin.manager import Catalog
+from gansuite.plugin.options import parse_pairs, route_overrides
+from gansuite.runs.plan import RunRequest, plan_run
 from gansuite.study.folder import CellInfo, StudyFolder
 from gansuite.study.spec import ModelEntry, StudySpec
 

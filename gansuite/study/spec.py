@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansuite.errors import OptionError
+from gansuite.plugin.errors import OptionError
 
 if sys.version_info >= (3, 11):
     import tomllib

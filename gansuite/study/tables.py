@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite import results
-from gansuite.errors import OptionError
-from gansuite.runfolder import atomic_write, atomic_write_bytes
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.files import atomic_write, atomic_write_bytes
+from gansuite.report import results
+from gansuite.report.texttable import text_table
 from gansuite.study.aggregate import ALPHA, aggregate, is_control, label_columns, pairwise, study_rows
 from gansuite.study.folder import StudyFolder
-from gansuite.texttable import text_table
 
 if TYPE_CHECKING:
     import pandas as pd
