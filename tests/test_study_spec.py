@@ -6,6 +6,8 @@ No training here: run folders are laid out by hand, following the run-folder con
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,12 @@ def test_no_evals_finished_means_a_finished_attempt(tmp_path: Path) -> None:
     assert next_action(cell, study).kind == "done"
     record = json.loads(study.record_path(cell.id).read_text())
     assert record["wall_s"] == 1.5
+
+
+def test_planning_a_study_imports_no_heavy_module(tmp_path: Path) -> None:
+    code = ("import sys\nfrom gansuite.cli import main\n"
+            f"main(['study', {str(EXAMPLE)!r}, '--dry-run', '--out', {str(tmp_path / 'st')!r}])\n"
+            "print('HEAVY', [m for m in ('torch', 'pandas', 'scipy', 'matplotlib', 'submitit') if m in sys.modules])\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in res.stdout, res.stdout + res.stderr
+    assert "6 cells (6 to run)" in res.stdout

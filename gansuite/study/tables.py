@@ -135,12 +135,13 @@ def _panel(ax: Any, tables: StudyTables, part: pd.DataFrame) -> None:
     rows = tables.rows.assign(**{c: tables.rows[c].map(lambda v: "" if v is None or v != v else str(v))
                                  for c in labels})
     names = []
+    colours = {m: f"C{i % 10}" for i, m in enumerate(dict.fromkeys(part["model"]))}  # one per model
     for i, (_, r) in enumerate(part.iterrows()):
         tag = " ".join(str(r[c]) for c in labels if str(r[c]))
         names.append(f"{r['model']}\n{tag}".strip())
         control = any(is_control(r[c]) for c in labels)
         err = None if math.isnan(r["ci95"]) else r["ci95"]
-        ax.bar(i, r["mean"], yerr=err, capsize=4, color=f"C{i % 10}", alpha=0.25 if control else 0.6,
+        ax.bar(i, r["mean"], yerr=err, capsize=4, color=colours[r["model"]], alpha=0.25 if control else 0.6,
                hatch="//" if control else None, edgecolor="black", linewidth=0.5)
         mask = ((rows["model"] == r["model"]) & (rows["dataset"] == r["dataset"]) & (rows["eval"] == r["eval"])
                 & (rows["metric"] == r["metric"]))
