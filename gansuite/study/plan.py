@@ -14,7 +14,7 @@ semantics:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +105,16 @@ def _budget_argv(req: RunRequest) -> list[str]:
     return argv
 
 
+def resume_request(req: RunRequest) -> RunRequest:
+    """The ``gansuite run --resume`` request that continues ``req``'s run folder."""
+    return RunRequest(resume=req.out, evals=req.evals, data_root=req.data_root, device=req.device,
+                      max_steps=req.max_steps, epochs=req.epochs, time_budget=req.time_budget,
+                      allow_unverified=req.allow_unverified, progress=False)
+
+
 def _resume_argv(req: RunRequest) -> tuple[str, ...]:
-    argv = ["run", "--resume", str(req.out), "--device", req.device, *_budget_argv(req)]
+    req = resume_request(req)
+    argv = ["run", "--resume", str(req.resume), "--device", req.device, *_budget_argv(req)]
     for name in req.evals:
         argv += ["--eval", name]
     if req.data_root is not None:
@@ -198,8 +206,7 @@ def plan_cells(spec: StudySpec, study: StudyFolder, catalog: Catalog) -> list[Ce
                 cell = Cell(info, entry, cell_request(spec, entry, dataset, seed, run_dir))
                 if RunFolder(run_dir).exists():
                     _check_recorded(spec, cell)
-                    _plan(spec, catalog, replace(RunRequest(), resume=run_dir, max_steps=cell.request.max_steps,
-                                                 evals=spec.evals, device=spec.run.device), f"cell {cell_id}")
+                    _plan(spec, catalog, resume_request(cell.request), f"cell {cell_id}")
                 else:
                     shared = cell_request(spec, entry, dataset, seed, run_dir, model_options=False)
                     _plan(spec, catalog, shared, "run.options" if spec.run.options else "run")
