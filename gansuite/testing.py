@@ -17,7 +17,7 @@ this module imports torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,17 +162,17 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
 
 
 def check_dataset(spec_or_name: DatasetSpec | str, options: Mapping[str, Any] | None = None, *,
-                  root: Path, image_size: int | None = None, max_splits: int = 3) -> dict[str, int]:
-    """Build the dataset under ``root``; ``verify``/``info`` answer; every split (up to
-    ``max_splits``) loads as uint8 ``(N, C, H, W)`` with int64 labels of length N. Returns the
-    split sizes."""
+                  root: Path, image_size: int | None = None, splits: Sequence[str] = ()) -> dict[str, int]:
+    """Build the dataset under ``root``; ``verify``/``info`` answer; each of ``splits``
+    (default: the training split) loads as uint8 ``(N, C, H, W)`` with int64 labels of length
+    N, resized to ``image_size`` when given. Returns the split sizes."""
     spec = _spec("datasets", spec_or_name)
     dataset = spec.load_factory()(_config(spec, options), root=Path(root))
     assert isinstance(dataset.verify(), Verification), "verify() must return a Verification"
     assert isinstance(dict(dataset.info()), dict), "info() must return a mapping"
     assert spec.train_split in tuple(dataset.splits), f"train split '{spec.train_split}' missing"
     sizes = {}
-    for split in tuple(dataset.splits)[:max_splits]:
+    for split in splits or (spec.train_split,):
         data = dataset.load(split, image_size=image_size)
         x = data.images
         assert x.dtype == torch.uint8 and x.dim() == 4 and len(data) > 0, f"{split}: images must be uint8 NCHW"

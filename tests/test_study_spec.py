@@ -103,7 +103,8 @@ def test_malformed_spec_names_the_field(tmp_path: Path, capsys: pytest.CaptureFi
     ('datasets = ["digits"]', 'datasets = ["digitz"]', "datasets[0]: Unknown dataset 'digitz'"),
     ('evals = ["digits-svm"]', 'evals = ["digits-svn"]', "evals[0]: Unknown eval 'digits-svn'"),
     ("ngf = 8", "ngff = 8", "models[1].options:"),
-    ('"svm.max_iter=10"', '"svm.max_itr=10"', "run.options:"),
+    ('"svm.max_iter=10"', '"svm.max_itr=10"', "run: Unknown option 'max_itr'"),
+    ('device = "cpu"', 'device = "cpu"\nprecision = "fp64"', "run: --precision must be auto, fp32 or bf16"),
 ])
 def test_unknown_names_and_options_fail_before_anything_runs(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, field: str) -> None:
@@ -118,7 +119,7 @@ def test_dry_run_lists_every_cell_and_its_command(tmp_path: Path, capsys: pytest
     out = capsys.readouterr().out
     assert "4 cells (4 to run)" in out
     assert "dcgan-digits-seed1: run: gansuite run --model dcgan --dataset digits --eval digits-svm --seed 1" in out
-    assert "-o dcgan.ngf=8" in out and "-o svm.max_iter=10" in out
+    assert "-o dcgan.ngf=8" in out and "-o svm.max_iter=10" in out and "--precision" not in out
     assert not (tmp_path / "st").exists()
 
 

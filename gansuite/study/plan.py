@@ -72,7 +72,7 @@ def cell_request(spec: StudySpec, entry: ModelEntry, dataset: str, seed: int, ou
         time_budget=budget.time_budget,
         options=run.options + (entry.options if model_options else ()),
         allow_unverified=run.allow_unverified, image_size=run.image_size, compile=run.compile,
-        progress=False, **extra,
+        precision=run.precision, progress=False, **extra,
     )
 
 
@@ -86,7 +86,7 @@ def request_argv(req: RunRequest) -> tuple[str, ...]:
     defaults = RunRequest()
     for flag, key in (("--batch-size", "batch_size"), ("--image-size", "image_size"), ("--dedup", "dedup"),
                       ("--checkpoint-every", "checkpoint_every"), ("--sample-every", "sample_every"),
-                      ("--log-every", "log_every"), ("--data-root", "data_root")):
+                      ("--log-every", "log_every"), ("--data-root", "data_root"), ("--precision", "precision")):
         value = getattr(req, key)
         if value is not None and value != getattr(defaults, key):
             argv += [flag, str(value)]
@@ -209,7 +209,7 @@ def plan_cells(spec: StudySpec, study: StudyFolder, catalog: Catalog) -> list[Ce
                     _plan(spec, catalog, resume_request(cell.request), f"cell {cell_id}")
                 else:
                     shared = cell_request(spec, entry, dataset, seed, run_dir, model_options=False)
-                    _plan(spec, catalog, shared, "run.options" if spec.run.options else "run")
+                    _plan(spec, catalog, shared, "run")
                     _plan(spec, catalog, cell.request, f"models[{i}].options")
                 cells.append(cell)
     return cells

@@ -12,7 +12,7 @@ max_steps = 100                 # epochs = 1.0, time_budget = 60.0
 
 [run]                           # `gansuite run` settings every cell gets
 device = "cpu"                  # batch_size, image_size, checkpoint_every, sample_every,
-options = ["PROBE.KEY=VALUE"]   # log_every, data_root, allow_unverified, compile, dedup
+options = ["PROBE.KEY=VALUE"]   # log_every, data_root, allow_unverified, compile, dedup, precision
 
 [[models]]                      # one table per model
 name = "MODEL"
@@ -54,7 +54,7 @@ _TOP = ("name", "out", "seeds", "datasets", "evals", "budget", "run", "models", 
 _BUDGET = {"max_steps": int, "epochs": float, "time_budget": float}
 _RUN: dict[str, Any] = {"device": str, "batch_size": int, "image_size": int, "checkpoint_every": int,
         "sample_every": int, "log_every": int, "data_root": str, "allow_unverified": bool,
-        "compile": bool, "dedup": str, "options": "options"}
+        "compile": bool, "dedup": str, "precision": str, "options": "options"}
 _MODEL = ("name", "label", "options")
 _EXECUTOR = ("kind", "jobs", "submitit")
 
@@ -91,6 +91,7 @@ class RunSettings:
     allow_unverified: bool = False
     compile: bool = False
     dedup: str | None = None
+    precision: str = "auto"
     options: tuple[str, ...] = ()
 
 
