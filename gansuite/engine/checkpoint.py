@@ -29,10 +29,15 @@ __all__ = [
     "capture_rng",
     "restore_rng",
     "json_safe",
+    "nonfinite_tensors",
+    "check_finite_state",
 ]
 
 FORMAT = 1
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
+# what every reader of a checkpoint relies on, and its type
+_FIELDS = {"step": int, "model": str, "model_config": dict, "image_size": int, "channels": int,
+           "generator": dict, "discriminator": dict}
 
 
 def checkpoint_path(directory: Path, step: int) -> Path:
@@ -58,7 +63,15 @@ def save_checkpoint(directory: Path, step: int, state: dict[str, Any], keep: int
     import torch
 
     path = checkpoint_path(directory, step)
-    atomic_write(path, lambda fh: torch.save(state, fh), mode="wb")
+    try:
+        atomic_write(path, lambda fh: torch.save(state, fh), mode="wb")
+    except (RuntimeError, OSError) as exc:  # torch reports a failed write as a RuntimeError
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        kept = list_checkpoints(directory)
+        raise CheckpointError(f"Cannot write checkpoint {path}: {first}. "
+                              + (f"{kept[-1][1]} is kept; free some space, then continue with "
+                                 f"'gansuite run --resume {Path(directory).parent}'." if kept else
+                                 "Free some space and start the run again.")) from None
     for _old_step, old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -66,26 +79,56 @@ def save_checkpoint(directory: Path, step: int, state: dict[str, Any], keep: int
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     """Read one checkpoint (weights only); :class:`CheckpointError` when it cannot be read."""
-    import pickle
-
     import torch
 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+    except Exception as exc:  # torn, truncated, not a zip, or a pickle a weights-only load refuses
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"Cannot read checkpoint {path}: {first}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gansuite checkpoint (format {FORMAT}).")
+    for key, kind in _FIELDS.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise CheckpointError(f"{path} is damaged: '{key}' should be {kind.__name__}, got "
+                                  f"{type(state.get(key)).__name__}.")
     return state
+
+
+def nonfinite_tensors(named: Any, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in a (nested) mapping that hold NaN or Inf."""
+    import torch
+
+    bad: list[str] = []
+    if isinstance(named, torch.Tensor):
+        if named.is_floating_point() and not bool(torch.isfinite(named).all()):
+            bad.append(prefix or "tensor")
+    elif isinstance(named, dict):
+        for key, value in named.items():
+            bad += nonfinite_tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(named, (list, tuple)):
+        for i, value in enumerate(named):
+            bad += nonfinite_tensors(value, f"{prefix}[{i}]")
+    return bad
+
+
+def check_finite_state(path: Path, state: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose weights, buffers or extra state hold NaN or Inf."""
+    bad = nonfinite_tensors({k: state.get(k) for k in ("generator", "discriminator", "extra")})
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise CheckpointError(f"{path} holds NaN or Inf values ({bad[0]}{more}): the run had diverged "
+                              "when it was written; it cannot be evaluated or continued. Start a new run "
+                              "with a lower learning rate (-o lr=...) or another --seed.")
 
 
 def load_latest(directory: Path, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]]:
     """The newest readable checkpoint; an unreadable newest one falls back to the one before."""
     found = list_checkpoints(directory)
     if not found:
-        raise CheckpointError(f"No checkpoint in {directory}: the run stopped before its first "
-                              "one; start it again without --resume.")
+        run = Path(directory).parent
+        raise CheckpointError(f"No checkpoint in {directory}: the run stopped before its first one. "
+                              f"Start it again from step 0 with: gansuite run --restart {run}")
     errors = []
     for _step, path in reversed(found):
         try:

@@ -86,7 +86,13 @@ class _Trainer:
         model.to(self.device)
         for net in (model.generator, model.discriminator):
             net.to(memory_format=torch.channels_last).train()
-        self.opt_g, self.opt_d = model.optimizers()
+        try:
+            self.opt_g, self.opt_d = model.optimizers()
+        except (GansuiteError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise PluginError(f"{cfg.origin or 'The model'} failed to build its optimisers: "
+                              f"{type(exc).__name__}: {exc}. Check its options (gansuite show MODEL).") from exc
         images, labels = data.data.images, data.data.labels
         self.channels = int(images.shape[1])
         on_device = fits_on_device(images.numel() * images.element_size(), self.device)
@@ -162,16 +168,43 @@ class _Trainer:
             "config": ckpt.json_safe(config),
         }
 
-    def save(self, seconds: float) -> None:
-        """Checkpoint the current step (rank 0), refusing to store non-finite weights."""
+    def nonfinite(self) -> list[str]:
+        """Names of G's and D's parameters and buffers (and the extra state's tensors) that hold
+        NaN or Inf; one device sync."""
         import torch
 
-        nets = (self.model.generator, self.model.discriminator)
-        if not all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters()):
-            kept = f"the last good checkpoint {self.last_ckpt} is kept" if self.last_ckpt else \
-                "no checkpoint had been written yet"
-            raise DivergenceError(f"Training diverged by step {self.step}: the weights hold NaN or Inf; "
-                                  f"{kept}. Start a new run with a lower learning rate (-o lr=...) or another --seed.")
+        m = self.model
+        nets = [("generator", m.generator), ("discriminator", m.discriminator)]
+        if m.eval_generator() is not m.generator:
+            nets.append(("eval_generator", m.eval_generator()))
+        named = [(f"{label}.{name}", t) for label, net in nets
+                 for name, t in net.state_dict().items() if t.is_floating_point()]
+        if not named:
+            return []
+        flags = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu().tolist()
+        bad = [name for (name, _), ok in zip(named, flags, strict=True) if not ok]
+        return bad + ckpt.nonfinite_tensors(m.extra_state(), "extra")
+
+    def kept_text(self) -> str:
+        return (f"the last good checkpoint {self.last_ckpt} (step {self.last_ckpt_step}) is kept"
+                if self.last_ckpt else "no checkpoint had been written yet")
+
+    def diverged(self, where: str, what: str) -> DivergenceError:
+        """The one-line report of a diverged run (the step, what blew up, what is kept)."""
+        return DivergenceError(f"Training diverged {where}: {what}; {self.kept_text()}. Start a new run with "
+                               "a lower learning rate (-o lr=...) or another --seed.")
+
+    def check_weights(self) -> None:
+        """Stop the run when a parameter or buffer is not finite (all ranks agree)."""
+        bad = self.nonfinite()
+        if self.ctx.any_true(bool(bad), self.device):
+            what = (f"{bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''} hold NaN or Inf"
+                    if bad else "another process's weights hold NaN or Inf")
+            raise self.diverged(f"by step {self.step}", what)
+
+    def save(self, seconds: float) -> None:
+        """Checkpoint the current step (rank 0); non-finite weights are never written."""
+        self.check_weights()
         if self.ctx.is_main and self.last_ckpt_step != self.step:
             self.last_ckpt = ckpt.save_checkpoint(self.folder.checkpoints, self.step, self._state(seconds))
         self.last_ckpt_step = self.step
@@ -180,15 +213,27 @@ class _Trainer:
         path, state = ckpt.load_latest(self.folder.checkpoints, map_location=self.device)
         if state.get("model") != self.cfg.model_name:
             raise CheckpointError(f"{path} holds model '{state.get('model')}', but this run trains "
-                                  f"'{self.cfg.model_name}'.")
-        self.model.generator.load_state_dict(state["generator"])
-        self.model.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.model.load_extra_state(state.get("extra") or {})
-        self.sampler.load_state_dict(state["sampler"])
-        ckpt.restore_rng(state["rng"])
-        self.step, self.seconds_before = int(state["step"]), float(state["seconds"])
+                                  f"'{self.cfg.model_name}': it is not this run's checkpoint.")
+        if ckpt.json_safe(state.get("model_config")) != ckpt.json_safe(self.cfg.model_config):
+            raise CheckpointError(f"{path} was written with other options of model '{self.cfg.model_name}' "
+                                  "than this run records: it is not this run's checkpoint.")
+        if (state["image_size"], state["channels"]) != (self.model.image_size, self.channels):
+            raise CheckpointError(f"{path} holds a {state['channels']}-channel {state['image_size']}px model, "
+                                  f"but this run trains {self.channels}-channel {self.model.image_size}px images.")
+        ckpt.check_finite_state(path, state)
+        try:
+            self.model.generator.load_state_dict(state["generator"])
+            self.model.discriminator.load_state_dict(state["discriminator"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.model.load_extra_state(state.get("extra") or {})
+            self.sampler.load_state_dict(state["sampler"])
+            ckpt.restore_rng(state["rng"])
+            self.step, self.seconds_before = int(state["step"]), float(state["seconds"])
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CheckpointError(f"{path} does not fit this run's model and optimisers ({type(exc).__name__}: "
+                                  f"{first}); it is damaged or not this run's checkpoint.") from None
         self.last_ckpt, self.last_ckpt_step = path, self.step
         if self.ctx.is_main:
             self.folder.truncate_metrics(self.step)
@@ -267,12 +312,25 @@ class _Log:
         now = time.monotonic()
         self.rate = (rows[-1][0] - self.last_step) * t.cfg.batch_size / max(now - self.last_time, 1e-9)
         self.last_time, self.last_step = now, rows[-1][0]
-        bad = next((step for step, r in rows if not all(math.isfinite(v) for v in r.values())), None)
+        bad = next(((step, why) for step, r in rows if (why := self._blown(r))), None)
         if t.ctx.any_true(bad is not None, t.device):
-            self._write([r for r in rows if bad is None or r[0] < bad], final)
-            self._diverged(bad, rows[-1][0])
+            self._write([r for r in rows if bad is None or r[0] < bad[0]], final)
+            if bad is None:
+                raise t.diverged(f"on another process by step {rows[-1][0]}", "a logged value blew up")
+            raise t.diverged(f"at step {bad[0]}", bad[1])
+        t.check_weights()
         self._write(rows, final)
         return rows[-1][1]
+
+    def _blown(self, row: dict[str, float]) -> str:
+        """Why a row of logged values shows divergence ('' when it does not)."""
+        bound = self.t.cfg.max_loss
+        for key, value in row.items():
+            if not math.isfinite(value):
+                return f"{key} = {value}"
+            if "loss" in key and abs(value) > bound:
+                return f"{key} = {value:.3g} exceeds the bound --max-loss {bound:g}"
+        return ""
 
     def _write(self, rows: list[tuple[int, dict[str, float]]], final: bool) -> None:
         t = self.t
@@ -287,14 +345,6 @@ class _Log:
                 out.append(row)
         if out:
             t.folder.append_metrics(out)
-
-    def _diverged(self, bad: int | None, last: int) -> None:
-        t = self.t
-        where = f"at step {bad}" if bad is not None else f"on another process by step {last}"
-        kept = (f"the last good checkpoint {t.last_ckpt} (step {t.last_ckpt_step}) is kept"
-                if t.last_ckpt else "no checkpoint had been written yet")
-        raise DivergenceError(f"Training diverged {where}: a logged value became NaN or Inf; {kept}. "
-                              "Start a new run with a lower learning rate (-o lr=...) or another --seed.")
 
 
 def train(model: GANModel, cfg: TrainConfig, folder: RunFolder, data: TrainingData) -> TrainOutcome:

@@ -57,6 +57,22 @@ def build_probes(plan: RunPlan) -> dict[str, Any]:
     return probes
 
 
+def _check_batch_size(plan: RunPlan, model: GANModel, batch_size: int, n_images: int) -> None:
+    import os
+
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    per_rank = batch_size // world
+    has_bn = any(isinstance(m, _BatchNorm) for net in (model.generator, model.discriminator) for m in net.modules())
+    if has_bn and per_rank < 2:
+        raise OptionError(f"--batch-size {batch_size} gives {per_rank} image(s) per process, but model "
+                          f"'{plan.model.name}' uses BatchNorm, which needs at least 2; use --batch-size 2 or more.")
+    if batch_size > n_images:
+        raise OptionError(f"--batch-size {batch_size} exceeds the {n_images} training images of dataset "
+                          f"'{plan.dataset.name}'; use a smaller --batch-size.")
+
+
 def preflight(plan: RunPlan) -> Prepared:
     """Load the data, build and check the model and the probes; raises before anything is written."""
     from gansuite.engine.build import smoke_check
@@ -81,5 +97,6 @@ def preflight(plan: RunPlan) -> Prepared:
         raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
                           f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
     batch_size = int(req.batch_size or model.recipe.batch_size)
+    _check_batch_size(plan, model, batch_size, len(data.data))
     build_probes(plan)
     return Prepared(data=data, model=model, batch_size=batch_size)
