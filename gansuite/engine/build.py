@@ -108,20 +108,9 @@ def describe_model(model: GANModel) -> dict[str, Any]:
 
 def _check_belongs(folder: RunFolder, path: Path, state: dict[str, Any], config: dict[str, Any]) -> None:
     """The checkpoint is this run's: same model, options and sizes as ``config.json`` records."""
-    name = folder.config_value(config, "model", str)
-    if state["model"] != name:
-        raise CheckpointError(f"{path} holds model '{state['model']}', but {folder.config_path} says the run "
-                              f"trains '{name}': it is not this run's checkpoint.")
-    recorded = folder.config_value(config, "model_config", dict, {})
-    if ckpt.json_safe(state["model_config"]) != ckpt.json_safe(recorded):
-        diff = sorted(k for k in {*recorded, *state["model_config"]}
-                      if ckpt.json_safe(recorded.get(k)) != ckpt.json_safe(state["model_config"].get(k)))
-        raise CheckpointError(f"{path} was written with other options of '{name}' than the run records "
-                              f"({', '.join(diff)}): it is not this run's checkpoint.")
-    size = folder.config_value(config, "image_size", int, None)
-    if size is not None and size != state["image_size"]:
-        raise CheckpointError(f"{path} holds a {state['image_size']}px model, but the run trains at "
-                              f"{size}px: it is not this run's checkpoint.")
+    ckpt.check_owner(path, state, folder.config_value(config, "model", str),
+                     folder.config_value(config, "model_config", dict, {}),
+                     folder.config_value(config, "image_size", int, None))
 
 
 def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[str, Any]]:

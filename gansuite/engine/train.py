@@ -210,17 +210,8 @@ class _Trainer:
         self.last_ckpt_step = self.step
 
     def _resume(self) -> None:
-        path, state = ckpt.load_latest(self.folder.checkpoints, map_location=self.device)
-        if state.get("model") != self.cfg.model_name:
-            raise CheckpointError(f"{path} holds model '{state.get('model')}', but this run trains "
-                                  f"'{self.cfg.model_name}': it is not this run's checkpoint.")
-        if ckpt.json_safe(state.get("model_config")) != ckpt.json_safe(self.cfg.model_config):
-            raise CheckpointError(f"{path} was written with other options of model '{self.cfg.model_name}' "
-                                  "than this run records: it is not this run's checkpoint.")
-        if (state["image_size"], state["channels"]) != (self.model.image_size, self.channels):
-            raise CheckpointError(f"{path} holds a {state['channels']}-channel {state['image_size']}px model, "
-                                  f"but this run trains {self.channels}-channel {self.model.image_size}px images.")
-        ckpt.check_finite_state(path, state)
+        path, state = ckpt.load_resumable(self.folder.checkpoints, self.cfg.model_name, self.cfg.model_config,
+                                          int(self.model.image_size), self.channels, map_location=self.device)
         try:
             self.model.generator.load_state_dict(state["generator"])
             self.model.discriminator.load_state_dict(state["discriminator"])

@@ -101,7 +101,13 @@ def _execute(plan: RunPlan, prepared: Prepared, folder: RunFolder) -> dict[str, 
 
     config = plan.config_json(image_size=prepared.model.image_size, batch_size=prepared.batch_size)
     previous = folder.read_config() if plan.resuming or plan.restarting else {}
-    if plan.resuming:
+    if plan.resuming:  # refuse a checkpoint that cannot be continued before config.json is touched
+        from gansuite.engine.checkpoint import load_resumable
+
+        load_resumable(folder.checkpoints, plan.model.name, config_dict(plan.model_config),
+                       int(prepared.model.image_size), int(prepared.data.data.images.shape[1]),
+                       model=prepared.model)
+        config = {**previous, **config}
         config["created"] = previous.get("created", config["created"])
         resumed = previous.get("resumed", 0)
         config["resumed"] = (resumed if isinstance(resumed, int) else 0) + 1
