@@ -178,21 +178,6 @@ def test_temp_files_are_cleaned_on_resume(trained):
     assert not any(p.exists() for p in leftovers)
 
 
-def test_files_follow_the_umask(cwd):
-    from gansuite.plugin import files
-
-    old = os.umask(0o022)
-    files._MODE = None
-    try:
-        res = gs("run", *TINY, "--max-steps", "1", "--out", cwd / "r")
-    finally:
-        os.umask(old)
-        files._MODE = None
-    assert res.code == 0, res.err
-    for path in [cwd / "r" / "config.json", *(cwd / "r" / "checkpoints").iterdir()]:
-        assert path.stat().st_mode & 0o777 == 0o644, path
-
-
 def test_pickle_is_what_plain_torch_load_would_run(tmp_path):
     """The control of the crafted-checkpoint case: a full (unsafe) load runs the payload."""
     marker = tmp_path / "ran"
