@@ -154,8 +154,9 @@ def _main(args: list[str]) -> None:
         rc = cli.main(args=args, prog_name="gansuite", standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)
-    except click.exceptions.Abort:
-        _fail(_INTERRUPTED.format(by=""), 2)
+    except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt
+        name = getattr(exc.__cause__ or exc.__context__, "signal_name", "")
+        _fail(_INTERRUPTED.format(by=f" by {name}" if name and name != "SIGINT" else ""), 2)
     except click.ClickException as exc:
         if _debug():
             raise

@@ -103,6 +103,12 @@ class RunLock:
         finally:
             fh.close()  # closing the descriptor releases the flock
 
+    def check_free(self) -> None:
+        """Raise :class:`RunLockedError` when another process holds the lock (takes and drops it)."""
+        if self.path.parent.is_dir() and self._fh is None:
+            self.acquire()
+            self.release()
+
     @property
     def held(self) -> bool:
         return self._fh is not None

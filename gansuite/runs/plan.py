@@ -236,11 +236,16 @@ def _request_from_recorded(req: RunRequest, run_dir: Path, flag: str) -> RunRequ
     )
 
 
-def check_new_out(out: Path) -> None:
-    """A new run's folder must be absent or empty: never mixed with another run or other files."""
+def check_new_out(out: Path, *, lock_checked: bool = False) -> None:
+    """A new run's folder must be absent or empty: never mixed with another run or other files.
+    ``lock_checked``: the caller holds the folder's lock (else a writer holding it is named)."""
+    from gansuite.engine.lock import RunLock
+
     folder = RunFolder(out)
     if out.exists() and not out.is_dir():
         raise OptionError(f"--out {out} is a file, not a folder; choose another --out.")
+    if not lock_checked:
+        RunLock(out).check_free()  # a folder being written: name the writer, not what it holds so far
     if folder.exists():
         if not folder.has_checkpoint():
             raise OptionError(f"{out} holds a run that stopped before its first checkpoint; start it "

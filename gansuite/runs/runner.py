@@ -54,7 +54,7 @@ def _claim_folder(plan: RunPlan, folder: RunFolder) -> None:
         folder.results_path.unlink(missing_ok=True)
         shutil.rmtree(folder.samples, ignore_errors=True)
     else:
-        check_new_out(folder.path)
+        check_new_out(folder.path, lock_checked=True)
     folder.clean_temp_files()
 
 
