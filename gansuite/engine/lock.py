@@ -71,11 +71,9 @@ class RunLock:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            holder = _holder_text(self.read_holder())
             raise RunLockedError(
-                f"{self.path.parent} is being written by {holder}; wait until it finishes or stop "
-                "it, then try again (one writer per run folder)."
-            ) from None
+                f"{self.path.parent} is being written by {_holder_text(self.read_holder())}; wait until it "
+                "finishes or stop it, then try again (one writer per run folder).") from None
         except OSError:  # a file system without locks: go on unlocked
             fh.close()
             return self
@@ -105,9 +103,17 @@ class RunLock:
 
     def check_free(self) -> None:
         """Raise :class:`RunLockedError` when another process holds the lock (takes and drops it)."""
-        if self.path.parent.is_dir() and self._fh is None:
-            self.acquire()
-            self.release()
+        if fcntl is None or self._fh is not None or not self.path.is_file():  # no file: nobody holds it
+            return
+        with open(self.path) as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunLockedError(
+                    f"{self.path.parent} is being written by {_holder_text(self.read_holder())}; wait until it "
+                    "finishes or stop it, then try again (one writer per run folder).") from None
+            except OSError:
+                return
 
     @property
     def held(self) -> bool:

@@ -66,6 +66,11 @@ class RunRequest:
     restart: Path | None = None
     max_loss: float | None = None
 
+    def setting(self, name: str) -> int:
+        """``seed``/``checkpoint_every``/``sample_every``/``log_every``, its default when not given."""
+        value = getattr(self, name)
+        return int(DEFAULTS[name] if value is None else value)
+
 
 @dataclass
 class RunPlan:
@@ -115,12 +120,12 @@ class RunPlan:
             "max_steps": self.max_steps,
             "epochs": self.epochs,
             "time_budget": self.time_budget,
-            "seed": req.seed,
+            "seed": req.setting("seed"),
             "device": req.device,
             "allow_unverified": req.allow_unverified,
-            "checkpoint_every": req.checkpoint_every,
-            "sample_every": req.sample_every,
-            "log_every": req.log_every,
+            "checkpoint_every": req.setting("checkpoint_every"),
+            "sample_every": req.setting("sample_every"),
+            "log_every": req.setting("log_every"),
             "compile": req.compile,
             "precision": req.precision,
             "max_loss": req.max_loss,
@@ -196,9 +201,9 @@ def _request_from_recorded(req: RunRequest, run_dir: Path, flag: str) -> RunRequ
     given = [name for name, attr in _RECORDED_FLAGS if getattr(req, attr) not in (None, ())]
     if given:
         raise OptionError(
-            f"{flag} uses the run's recorded settings, so {', '.join(given)} would be ignored; drop "
-            f"{'it' if len(given) == 1 else 'them'} (only --max-steps, --epochs, --time-budget, "
-            "--max-loss, --device, --data-root and --eval may change)."
+            f"{flag} uses the run's recorded settings; drop {', '.join(given)}, which would be ignored "
+            "(only --max-steps, --epochs, --time-budget, --max-loss, --device, --data-root and --eval "
+            "may change)."
         )
     folder = RunFolder(run_dir)
     cfg = folder.read_config()
@@ -270,7 +275,8 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
         req = _request_from_recorded(req, req.resume, "--resume")
     elif req.restart is not None:
         req = _request_from_recorded(req, req.restart, "--restart")
-    req = replace(req, **{k: v for k, v in DEFAULTS.items() if getattr(req, k) is None})
+    req = replace(req, seed=req.setting("seed"), checkpoint_every=req.setting("checkpoint_every"),
+                  sample_every=req.setting("sample_every"), log_every=req.setting("log_every"))
     _check_request(req)
     if not req.model:
         raise OptionError("Missing --model. Run 'gansuite list models' to see the choices.")

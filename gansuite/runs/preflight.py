@@ -37,7 +37,7 @@ def _build(plan: RunPlan, image_size: int, channels: int) -> GANModel:
 
     from gansuite.engine.build import build_model
 
-    torch.manual_seed(int(plan.request.seed))
+    torch.manual_seed(plan.request.setting("seed"))
     return build_model(plan.model, plan.model_config, image_size=image_size, channels=channels)
 
 

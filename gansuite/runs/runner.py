@@ -5,10 +5,8 @@ No click and no printing here (progress bars aside).
 
 from __future__ import annotations
 
-from typing import Any
-
 import shutil
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gansuite.engine.lock import RunLock
 from gansuite.engine.runfolder import RunFolder
@@ -31,10 +29,10 @@ def train_config(plan: RunPlan, prepared: Prepared) -> Any:
     return TrainConfig(
         model_name=plan.model.name, model_config=config_dict(plan.model_config),
         origin=f"Model '{plan.model.name}' ({plan.model.origin()})",
-        title=f"{plan.model.name} on {plan.dataset.name}", seed=req.seed, device=req.device,
+        title=f"{plan.model.name} on {plan.dataset.name}", seed=req.setting("seed"), device=req.device,
         batch_size=prepared.batch_size, max_steps=plan.max_steps, epochs=plan.epochs,
-        time_budget=plan.time_budget, checkpoint_every=req.checkpoint_every,
-        sample_every=req.sample_every, log_every=req.log_every, compile=req.compile,
+        time_budget=plan.time_budget, checkpoint_every=req.setting("checkpoint_every"),
+        sample_every=req.setting("sample_every"), log_every=req.setting("log_every"), compile=req.compile,
         progress=req.progress, precision=req.precision, resuming=plan.resuming,  # type: ignore[arg-type]
         max_loss=DEFAULT_MAX_LOSS if req.max_loss is None else float(req.max_loss),
     )

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from gansuite.engine import checkpoint as ckpt
-from tests.badinput.conftest import TINY, gs, one_line, tree
+
+from .helpers import TINY, gs, one_line, tree
 
 EVAL = ("--eval", "fake-pixel-stats", "--device", "cpu", "--no-progress")
 

@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 
-from tests.badinput.conftest import TINY, finish, gs, lock_held, one_line, spawn, wait_for
+from .helpers import TINY, finish, gs, lock_held, one_line, spawn, wait_for
 
 LONG = (*TINY, "-o", "n=256", "--max-steps", "100000", "--checkpoint-every", "1000", "--log-every", "1")
 

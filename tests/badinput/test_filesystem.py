@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from gansuite.engine import checkpoint as ckpt
-from tests.badinput.conftest import REPO, TINY, Result, env, gs, one_line, tree
+
+from .helpers import REPO, TINY, Result, env, gs, one_line, tree
 
 
 def test_out_is_a_file(cwd):

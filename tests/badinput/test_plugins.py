@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tests.badinput.badplug_source import install_badplug
-from tests.badinput.conftest import gs, one_line
+from .badplug_source import install_badplug
+from .helpers import gs, one_line
 
 TINY_DATA = ("--dataset", "fake", "-o", "fake.n=32", "--batch-size", "8", "--device", "cpu", "--no-progress")
 

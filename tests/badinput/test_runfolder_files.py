@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.badinput.conftest import gs, one_line, tree
+from .helpers import gs, one_line, tree
 
 CONFIGS = {
     "a JSON list": "[1, 2, 3]",

@@ -7,8 +7,9 @@ import signal
 import pytest
 
 from gansuite.engine import checkpoint as ckpt
-from tests.badinput.badplug_source import install_badplug
-from tests.badinput.conftest import TINY, finish, lock_held, one_line, spawn, wait_for
+
+from .badplug_source import install_badplug
+from .helpers import TINY, finish, lock_held, one_line, spawn, wait_for
 
 
 @pytest.fixture
