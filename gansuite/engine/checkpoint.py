@@ -89,11 +89,16 @@ def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise CheckpointError(f"Cannot read checkpoint {path}: {_first_sentence(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gansuite checkpoint (format {FORMAT}).")
-    for key, kind in _FIELDS.items():
+    _check_fields(path, state, ("step",))
+    return state
+
+
+def _check_fields(path: Path, state: dict[str, Any], keys: Any = None) -> None:
+    for key in keys or _FIELDS:
+        kind = _FIELDS[key]
         if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
             raise CheckpointError(f"{path} is damaged: '{key}' should be {kind.__name__}, got "
                                   f"{type(state.get(key)).__name__}")
-    return state
 
 
 def nonfinite_tensors(named: Any, prefix: str = "") -> list[str]:
@@ -125,15 +130,18 @@ def check_finite_state(path: Path, state: dict[str, Any]) -> None:
 
 def _first_sentence(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    if "Weights only load failed" in text or "Unsupported global" in text:
+    if "GLOBAL" in text or "Unsupported global" in text:
         return ("it asks to load objects a checkpoint never holds (it may have been crafted to run "
                 "code), so it was not read")
+    if "Weights only load failed" in text:
+        return "not a checkpoint, or torn"
     return text.split(". ")[0].rstrip(".") if text else type(exc).__name__
 
 
 def check_owner(path: Path, state: dict[str, Any], model_name: str, model_config: Any,
                 image_size: int | None = None, channels: int | None = None) -> None:
     """Refuse a checkpoint that is not of this run's model, options and sizes."""
+    _check_fields(path, state)
     if state["model"] != model_name:
         raise CheckpointError(f"{path} holds model '{state['model']}', but this run trains "
                               f"'{model_name}': it is not this run's checkpoint.")
@@ -186,7 +194,7 @@ def load_latest(directory: Path, map_location: Any = "cpu") -> tuple[Path, dict[
             skipped.append(str(exc))
             continue
         if skipped:
-            print(f"Warning: {skipped[0]}; {len(skipped)} newer checkpoint(s) skipped, using {path.name}.",
+            print(f"Warning: {skipped[0]}; trying the previous checkpoint: using {path.name}.",
                   file=sys.stderr)
         return path, state
     raise CheckpointError(f"No readable checkpoint in {directory} ({skipped[0]}).")

@@ -78,7 +78,10 @@ def preflight(plan: RunPlan) -> Prepared:
     from gansuite.engine.build import smoke_check
     from gansuite.engine.data import prepare_training_data
 
+    from gansuite.engine.device import resolve_device
+
     req = plan.request
+    resolve_device(req.device)  # --device cuda without CUDA: say so before loading anything
     requested = req.image_size or plan.dataset.image_size
     if requested <= 0:
         raise OptionError(f"--image-size must be a positive integer, got {requested}.")
