@@ -49,6 +49,8 @@ def print_results(rows: list[dict]) -> None:
 @click.option("--log-every", type=int, help="Steps between metrics.jsonl rows (default: 10).")
 @click.option("--image-size", type=int, help="Training resolution (default: the model's, else the dataset's).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]),
+              help="auto (default): bf16 autocast on CUDA, fp32 on CPU; fp32: never autocast.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run_cmd(**kw: Any) -> None:
     """Train a model into a run folder, then run the requested evals.
@@ -65,6 +67,9 @@ def run_cmd(**kw: Any) -> None:
         if raw is not None and not raw.strip():
             raise OptionError(f"--{flag} is empty; name a run folder.")
         paths[flag] = Path(raw) if raw is not None else None
+    if kw["precision"] is not None and (paths["resume"] or paths["restart"]):
+        flag = "--resume" if paths["resume"] else "--restart"
+        raise OptionError(f"{flag} uses the run's recorded settings; drop --precision, which would be ignored.")
     catalog = load_catalog()
     request = RunRequest(
         model=kw["model"], dataset=kw["dataset"], evals=tuple(kw["evals"]), dedup=kw["dedup"],
@@ -74,7 +79,7 @@ def run_cmd(**kw: Any) -> None:
         allow_unverified=kw["allow_unverified"], checkpoint_every=kw["checkpoint_every"],
         sample_every=kw["sample_every"], log_every=kw["log_every"], image_size=kw["image_size"],
         compile=kw["compile_"], progress=not kw["no_progress"], restart=paths["restart"],
-        max_loss=kw["max_loss"],
+        max_loss=kw["max_loss"], precision=kw["precision"] or "auto",
     )
     plan = plan_run(request, catalog)
     summary = execute(plan)

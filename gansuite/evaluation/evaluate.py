@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
-PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "versions", "plugins",
+PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
                    "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
                    "probe_config", "created")
 
@@ -162,6 +162,7 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "probe": probe.name,
         "seed": session.seed,
         "device": str(_model_device(session.model)),
+        "precision": cfg.get("precision_used") or cfg.get("precision"),
         "versions": cfg.get("versions") or {},
         "plugins": plugins,
         "data_verified": verification.verified,
@@ -259,7 +260,9 @@ def evaluate_run(
     evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(eval_names)]
     probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
     datasets = {e.dataset: catalog.registry("datasets").get(e.dataset) for e in evals}
-    model_spec = catalog.registry("models").get(folder.config_value(recorded, "model", str))
+    plugins = recorded.get("plugins")
+    model_spec = catalog.get_recorded("models", folder.config_value(recorded, "model", str),
+                                      plugins if isinstance(plugins, dict) else None)
     routed = split_overrides(parse_pairs(options), [*probes.values(), *datasets.values()])
     probe_configs = {e.name: build_config(probes[e.probe], {**dict(e.params), **routed[e.probe]})
                      for e in evals}

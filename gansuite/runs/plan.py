@@ -280,7 +280,9 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
     _check_request(req)
     if not req.model:
         raise OptionError("Missing --model. Run 'gansuite list models' to see the choices.")
-    model = catalog.registry("models").get(req.model)
+    recorded = RunFolder(req.out).read_config().get("plugins") if (resuming or restarting) and req.out else None
+    recorded = recorded if isinstance(recorded, dict) else None
+    model = catalog.get_recorded("models", req.model, recorded)
     evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(req.evals)]
     dataset_name = req.dataset
     if dataset_name is None:
@@ -294,7 +296,7 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
             raise OptionError("Missing --dataset (or an --eval that implies one). "
                               "Run 'gansuite list datasets'.")
         dataset_name = implied[0]
-    dataset = catalog.registry("datasets").get(dataset_name)
+    dataset = catalog.get_recorded("datasets", dataset_name, recorded)
     probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
     for e in evals:
         catalog.registry("datasets").get(e.dataset)
