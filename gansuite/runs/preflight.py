@@ -77,7 +77,6 @@ def preflight(plan: RunPlan) -> Prepared:
     """Load the data, build and check the model and the probes; raises before anything is written."""
     from gansuite.engine.build import smoke_check
     from gansuite.engine.data import prepare_training_data
-
     from gansuite.engine.device import resolve_device
 
     req = plan.request
