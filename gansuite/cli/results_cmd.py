@@ -11,6 +11,10 @@ __all__ = ["results_cmd", "compare_cmd"]
 FORMATS = ["table", "csv", "markdown", "json"]
 
 
+def _warn(line: str) -> None:
+    click.echo(f"Warning: {line}", err=True)
+
+
 @click.command("results")
 @click.argument("runs_dir", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -74,7 +78,7 @@ def results_cmd(
         _study_results(runs_dir[0], fmt, filters, plot)
         return
 
-    frame = results.results_table(runs_dir or (Path("runs"),), train=train)
+    frame = results.results_table(runs_dir or (Path("runs"),), train=train, warn=_warn)
     frame = results.filter_table(frame, results.parse_filters(filters))
     shown = frame if all_columns or fmt in {"csv", "json"} else frame[results.display_columns(frame)]
     click.echo(results.format_table(shown, fmt))
@@ -122,7 +126,7 @@ def compare_cmd(run_a: Path, run_b: Path, fmt: str, train: bool) -> None:
     """
     from gansuite.report import results
 
-    frame = results.compare_runs(run_a, run_b)
+    frame = results.compare_runs(run_a, run_b, warn=_warn)
     if not train:
         frame = frame[frame["eval"] != "train"].reset_index(drop=True)
     if fmt == "table":
