@@ -68,7 +68,7 @@ class Catalog:
                 f"Unknown kind '{kind}'.{hint} Choose one of: {', '.join(self.registries)}."
             ) from None
 
-    def get_recorded(self, kind: str, name: str, recorded: Mapping[str, str] | None) -> Spec:
+    def get_recorded(self, kind: str, name: str, recorded: Mapping[str, str] | None) -> Any:
         """``name`` as an existing run uses it; ``recorded`` is the run's ``plugins`` record
         (plugin name -> "distribution version"). When the name is unknown because the plugin
         that registered it is disabled or missing, say so instead of "Unknown ..."."""

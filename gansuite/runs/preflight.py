@@ -99,7 +99,8 @@ def preflight(plan: RunPlan) -> Prepared:
     if model.num_classes and labels is None:
         raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
                           f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
-    if model.num_classes and len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < model.num_classes:
+    if model.num_classes and labels is not None and len(labels) \
+            and not 0 <= int(labels.min()) <= int(labels.max()) < model.num_classes:
         raise OptionError(f"Dataset '{plan.dataset.name}' has labels {int(labels.min())}..{int(labels.max())}, but "
                           f"model '{plan.model.name}' was built for {model.num_classes} classes; set the "
                           "model's class count to match (e.g. -o num_classes=...).")
