@@ -177,5 +177,5 @@ def test_rng_states_round_trip_through_a_weights_only_file(tmp_path):
 
 
 def test_resume_without_checkpoint_says_what_to_do(tmp_path):
-    with pytest.raises(CheckpointError, match="start it again without --resume"):
+    with pytest.raises(CheckpointError, match="--restart"):
         ckpt.load_latest(tmp_path / "checkpoints")

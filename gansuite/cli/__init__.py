@@ -1,17 +1,20 @@
 """The ``gansuite`` command line: one small module per command, loaded on demand.
 
-This module is the one error boundary: a :class:`gansuite.plugin.errors.GansuiteError` becomes one
+This module is the one error boundary (:meth:`LazyGroup.main`, which ``click.testing.CliRunner``
+invokes too): a :class:`gansuite.plugin.errors.GansuiteError` becomes one
 line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
-``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C becomes the same one line and exit status 2, saying
-how to resume.
+``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C, SIGTERM and SIGHUP become the same one
+line and exit status 2, saying how to resume; so does a file-system error (a full disk, a path
+that cannot be written), naming the path.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import click
@@ -33,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "bench": "gansuite.cli.bench_cmd:bench_cmd",
     "results": "gansuite.cli.results_cmd:results_cmd",
     "compare": "gansuite.cli.results_cmd:compare_cmd",
+    "study": "gansuite.cli.study_cmd:study_cmd",
 }
 
 HELP = {
@@ -46,6 +50,7 @@ HELP = {
     "bench": "Run the throughput benchmarks; track them over time.",
     "results": "Aggregate run folders into one table.",
     "compare": "Compare two runs' metrics side by side.",
+    "study": "Run a benchmark study (models x datasets x seeds) and aggregate it.",
 }
 
 
@@ -86,32 +91,17 @@ class LazyGroup(click.Group):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              **kwargs: Any) -> Any:
-        """The error boundary (also what ``click.testing.CliRunner`` invokes): exits 0, 1 when a
-        command says so, or 2 with one line per problem on stderr."""
+        """Run the command line: exit 0, or 1 when a command says so, or 2 with one line per
+        problem on stderr; stop signals become the same one line."""
+        from gansuite.engine.interrupt import stop_signals
+
         args = list(sys.argv[1:] if args is None else args)
         if "--traceback" in args:
             os.environ["GANSUITE_DEBUG"] = "1"
         kwargs["standalone_mode"] = False
-        try:
-            rc = super().main(args=args, prog_name=prog_name or "gansuite", **kwargs)
-        except click.exceptions.Abort:
-            _fail(_INTERRUPTED)
-        except click.ClickException as exc:
-            if _debug():
-                raise
-            _fail(exc.format_message())
-        except click.exceptions.Exit as exc:
-            sys.exit(exc.exit_code)
-        except GansuiteError as exc:
-            if _debug():
-                raise
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            if _debug():
-                raise
-            _fail(_INTERRUPTED)
-        except BrokenPipeError:
-            sys.exit(0)
+        run = super().main
+        with stop_signals():
+            rc = _guarded(lambda: run(args=args, prog_name=prog_name or "gansuite", **kwargs))
         if isinstance(rc, int) and rc:
             sys.exit(rc)
         return rc
@@ -144,8 +134,59 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-_INTERRUPTED = ("Interrupted. Work already written is kept; a training run continues with "
+_INTERRUPTED = ("Interrupted{by}. Work already written is kept; a training run continues with "
                 "'gansuite run --resume RUN_DIR'.")
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some space",
+    errno.EDQUOT: "free some space",
+    errno.EACCES: "check the permissions or choose another path",
+    errno.EPERM: "check the permissions or choose another path",
+    errno.EROFS: "the file system is read-only: choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.ENOTDIR: "a part of the path is a file: choose another path",
+    errno.EISDIR: "the path is a folder: choose another path",
+    errno.EEXIST: "the path exists: choose another path",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error: what, where, what to do."""
+    what = exc.strerror or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename else ""
+    hint = _OS_HINTS.get(exc.errno or 0, "check the path")
+    return (f"{what}{where}; {hint}. Work already written is kept (a training run continues with "
+            "'gansuite run --resume RUN_DIR').")
+
+
+def _guarded(call: Callable[[], Any]) -> Any:
+    """``call()``, with every failure a user can act on turned into :func:`_fail`."""
+    try:
+        return call()
+    except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt
+        name = getattr(exc.__cause__ or exc.__context__, "signal_name", "")
+        _fail(_INTERRUPTED.format(by=f" by {name}" if name and name != "SIGINT" else ""), 2)
+    except click.ClickException as exc:
+        if _debug():
+            raise
+        _fail(exc.format_message(), 2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GansuiteError as exc:
+        if _debug():
+            raise
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt as exc:
+        if _debug():
+            raise
+        name = getattr(exc, "signal_name", "")
+        _fail(_INTERRUPTED.format(by=f" by {name}" if name and name != "SIGINT" else ""), 2)
+    except BrokenPipeError:
+        sys.exit(0)
+    except OSError as exc:
+        if _debug():
+            raise
+        _fail(os_error_line(exc), 2)
 
 
 def main(argv: list[str] | None = None) -> None:

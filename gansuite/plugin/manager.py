@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 
 from gansuite.plugin import hookspecs
-from gansuite.plugin.errors import GansuiteError, UnknownNameError
+from gansuite.plugin.errors import GansuiteError, SignalInterrupt, UnknownNameError
 from gansuite.plugin.registry import Registry
 from gansuite.plugin.specs import SPEC_TYPES, PluginInfo, Spec
 
@@ -154,6 +154,29 @@ def _entry_points() -> list[tuple[metadata.EntryPoint, PluginInfo]]:
     return found
 
 
+def _load_entry_point(ep: metadata.EntryPoint) -> Any:
+    """Import a plugin. A plugin that calls ``sys.exit`` or raises KeyboardInterrupt at import is
+    a broken plugin like any other (it must not silence every command); a real Ctrl-C while it
+    imports still stops the program (:class:`SignalInterrupt` from the handler installed here)."""
+    import signal
+    import threading
+
+    installed = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if installed:
+        def handler(signum: int, frame: Any) -> None:
+            raise SignalInterrupt("SIGINT")
+
+        signal.signal(signal.SIGINT, handler)
+    try:
+        return ep.load()
+    except SignalInterrupt:
+        raise
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _registrar(kind: str, hook_name: str, record: PluginRecord, registry: Registry[Any]) -> Callable[[Spec], None]:
     """The ``register`` callback one plugin receives for one hook."""
     expected = SPEC_TYPES[kind]
@@ -180,7 +203,9 @@ def _register_specs(
         caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
         try:
             caller(register=_registrar(kind, hook_name, record, registries[kind]))
-        except Exception as exc:  # a broken plugin must not take the others down
+        except SignalInterrupt:
+            raise
+        except (Exception, SystemExit) as exc:  # a broken plugin must not take the others down
             record.errors.append(
                 f"Plugin '{record.info.name}' from distribution '{record.info.distribution}' "
                 f"failed in {hook_name}: {_cause(exc)}"
@@ -212,9 +237,11 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
             continue
         records.append(record)
         try:
-            module = ep.load()
+            module = _load_entry_point(ep)
             _register_module(pm, module, info.name)
-        except Exception as exc:
+        except SignalInterrupt:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # see _load_entry_point
             record.errors.append(
                 f"Plugin '{info.name}' from distribution '{info.distribution}' failed to load: "
                 f"{_cause(exc)}"
