@@ -11,6 +11,8 @@ from gansuite.engine import checkpoint as ckpt
 from .badplug_source import install_badplug
 from .helpers import TINY, finish, lock_held, one_line, spawn, wait_for
 
+pytestmark = pytest.mark.slow  # real processes and signals
+
 
 @pytest.fixture
 def plug(tmp_path):
