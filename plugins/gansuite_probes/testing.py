@@ -39,10 +39,14 @@ class _G(nn.Module):
         self.up1 = nn.ConvTranspose2d(width * 2, width, 4, 2, 1)
         self.bn = nn.BatchNorm2d(width)
         self.up2 = nn.ConvTranspose2d(width, channels, 4, 2, 1)
+        # parameter-free modules whose outputs are the blocks' feature maps (probes hook them)
+        self.act0 = nn.Sequential(nn.ReLU(), nn.Unflatten(1, (width * 2, self.start, self.start)))
+        self.act1 = nn.ReLU()
+        self.out = nn.Tanh()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.project(z)).view(-1, self.width * 2, self.start, self.start)
-        return torch.tanh(self.up2(F.relu(self.bn(self.up1(h)))))
+        h = self.act0(self.project(z))
+        return self.out(self.up2(self.act1(self.bn(self.up1(h)))))
 
 
 class _D(nn.Module):
@@ -80,6 +84,11 @@ class TinyGAN:
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.discriminator.features(x)
+
+    def generator_blocks(self) -> list[nn.Module]:
+        """G's blocks in order (the modules whose outputs are their 4-D feature maps)."""
+        g = self.generator
+        return [g.act0, g.act1, g.out] if isinstance(g, _G) else []
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
