@@ -244,7 +244,7 @@ def test_forgetting_on_a_digits_trained_dcgan(trained, digits: dict[str, ImageDa
     assert by["real-test"]["metric"] == "classifier_accuracy" and by["real-test"]["value"] > 0.5
     for variant in ("trained", "random"):
         pos, rand = by[f"{variant}:positive-maps"], by[f"{variant}:random-maps"]
-        assert pos["n_maps"] == 8 and 0 < pos["n_dropped"] < 8 and pos["block"] == "ReLU"
+        assert pos["n_maps"] == 8 and 0 < pos["n_dropped"] < 8 and pos["block_type"] == "ReLU"
         assert pos["n_dropped"] == rand["n_dropped"] and rand["n_draws"] == 4 and len(rand["draws"]) == 4
         assert 0 < pos["n_eval"] <= 100 and pos["concept_name"] == str(pos["concept"])
         assert pos["p_before"] - pos["p_after"] == pytest.approx(pos["value"], abs=1e-5)
@@ -320,9 +320,16 @@ def test_forgetting_names_a_model_without_generator_blocks(blocks, digits: dict[
             make_ctx(tmp_path, digits, model, "digits-forgetting"))
 
 
+def test_forgetting_block_index_must_exist(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    with pytest.raises(OptionError, match="lists 3 generator blocks; block index -4"):
+        probe("forgetting", classifier_features="pixels", n_classifier=200, max_iter=5, block=-4).run(
+            make_ctx(tmp_path, digits, model, "digits-forgetting"))
+
+
 @pytest.mark.parametrize(("cls", "bad"), [
     (GuidedBackpropConfig, {"top_share": 1.0}), (GuidedBackpropConfig, {"top_k": 0}),
-    (ForgettingConfig, {"n_random_draws": 0}), (ForgettingConfig, {"map_l2": -1.0}),
+    (ForgettingConfig, {"n_random_draws": 0}), (ForgettingConfig, {"map_l2": -1.0}), (ForgettingConfig, {"block": 0}),
 ])
 def test_configs_reject_bad_values(cls, bad) -> None:
     with pytest.raises(ValueError):

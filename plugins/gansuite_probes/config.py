@@ -222,7 +222,8 @@ class ForgettingConfig:
 
     A multinomial logistic regression on ``classifier_features`` of ``n_classifier`` real
     labelled images scores generated samples; the concept is the class G draws most often among
-    ``n_pool`` samples. A logistic regression on G's second-highest block (spatially pooled)
+    ``n_pool`` samples. A logistic regression on G's block ``block`` (default: the second-highest,
+    the one below the image; spatially pooled)
     predicts the concept's probability; the maps with positive weight are zeroed and the same z
     regenerated. The fall in the concept's probability is compared with dropping as many random
     maps (``n_random_draws`` draws), and with the same procedure on a random G.
@@ -232,6 +233,7 @@ class ForgettingConfig:
     classifier_features: Literal["discriminator", "pixels"] = _opt("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
     classifier_l2: float = _opt(1e-3, "L2 penalty of the concept classifier (per sample)")
     n_pool: int = _opt(2000, "generated samples the concept and the map regression are fitted on")
+    block: int = _opt(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
     pool: Literal["mean", "max"] = _opt("mean", "spatial pooling of G's feature maps for the regression")
     map_l2: float = _opt(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
     max_eval: int = _opt(500, "concept samples (drawn again with the same z) whose probability drop is measured")
@@ -247,3 +249,5 @@ class ForgettingConfig:
                   n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size)
         if self.grid_samples < 0:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
+        if self.block >= 0:
+            raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")

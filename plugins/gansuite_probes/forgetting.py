@@ -95,9 +95,12 @@ def generator_block(model: GANModel, g: nn.Module, index: int = -2) -> nn.Module
     fn = getattr(model, "generator_blocks", None)
     blocks = list(fn()) if callable(fn) else []
     name = type(model).__name__
-    if len(blocks) < 2:
-        raise OptionError(f"Model {name} lists {'no' if not blocks else 'too few'} generator blocks "
-                          "(generator_blocks() is missing or short); this probe hooks G's second-highest block.")
+    if not blocks:
+        raise OptionError(f"Model {name} lists no generator blocks (generator_blocks() is missing or "
+                          "returned []); this probe hooks one of G's blocks, so the model must list them.")
+    if len(blocks) < -index:
+        raise OptionError(f"Model {name} lists {len(blocks)} generator blocks; block index {index} needs "
+                          f"at least {-index} (set -o forgetting.block between -1 and -{len(blocks)}).")
     block = blocks[index]
     if any(m is block for m in g.modules()):
         return block
@@ -186,7 +189,7 @@ class ForgettingProbe:
                 ctx: ProbeContext, gen: torch.Generator) -> list[dict[str, Any]]:
         cfg = self.config
         g = sampler(model)
-        draw = _Drawer(g, generator_block(model, g), cfg.pool, cfg.batch_size)
+        draw = _Drawer(g, generator_block(model, g, cfg.block), cfg.pool, cfg.batch_size)
         z = model.sample_z(cfg.n_pool, generator=gen).to(ctx.device)
         y = _labels(model, cfg.n_pool, gen, ctx.device)
         x, maps = draw(z, y)
@@ -208,7 +211,8 @@ class ForgettingProbe:
         common = {"concept": concept, "concept_name": classes[concept] if concept < len(classes) else str(concept),
                   "concept_share": float(counts[concept] / counts.sum()), "n_pool": cfg.n_pool,
                   "n_eval": int(keep.numel()), "n_maps": int(maps.shape[1]), "n_dropped": int(positive.numel()),
-                  "p_before": float(dropped.before.mean()), "block": type(draw.block).__name__, "pool": cfg.pool}
+                  "p_before": float(dropped.before.mean()), "block": cfg.block,
+                  "block_type": type(draw.block).__name__, "pool": cfg.pool}
         return self._rows(variant, pos, rand, common, figure, gen)
 
     def _positive_maps(self, maps: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
