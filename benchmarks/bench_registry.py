@@ -2,7 +2,7 @@
 here with no new code.
 
 Per registered model, on CPU and (when available) CUDA: generator forward, discriminator
-forward, one full training step (the engine's :class:`gansuite.step.GANStep`), discriminator
+forward, one full training step (the engine's :class:`gansuite.engine.step.GANStep`), discriminator
 feature extraction (every conv layer max-pooled to 4x4, as the probes use it), and an L2-SVM fit
 on features of that model's dimension. Per registered dedup strategy: finding duplicate groups
 (hashing and bucketing) in uint8 images.
@@ -24,7 +24,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansuite.plugins import get_catalog
+from gansuite.plugin.manager import get_catalog
 
 _CATALOG = get_catalog()
 MODELS = _CATALOG.registry("models").names()
@@ -141,7 +141,7 @@ def test_discriminator_forward(
 def test_train_step(
     benchmark: Any, record_throughput: Any, bench_settings: Any, device: torch.device, model_name: str
 ) -> None:
-    step_mod = importlib.import_module("gansuite.step")
+    step_mod = importlib.import_module("gansuite.engine.step")
     spec, model = _model(model_name, device)
     batch = _batch(model, bench_settings)
     for net in (model.generator, model.discriminator):

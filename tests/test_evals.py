@@ -11,8 +11,8 @@ import pytest
 import torch
 from gansuite_probes import testing
 
-from gansuite.errors import CheckpointError, DataError, IntegrityError, UnknownNameError
-from gansuite.evaluate import (
+from gansuite.engine.runfolder import RunFolder
+from gansuite.evaluation.evaluate import (
     PROVENANCE_KEYS,
     EvalSession,
     _match_channels,
@@ -20,10 +20,10 @@ from gansuite.evaluate import (
     results_table,
     run_evals,
 )
-from gansuite.plugins import build_catalog, get_catalog, reset_catalog
-from gansuite.protocols import ImageData
-from gansuite.runfolder import RunFolder
-from gansuite.runner import RunRequest, execute, plan_run
+from gansuite.plugin.errors import CheckpointError, DataError, IntegrityError, UnknownNameError
+from gansuite.plugin.manager import build_catalog, get_catalog, reset_catalog
+from gansuite.plugin.protocols import ImageData
+from gansuite.runs.runner import RunRequest, execute, plan_run
 
 FAST_SVM = ("svm.max_iter=15", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600", "svm.max_test=200")
 

@@ -6,11 +6,11 @@ from types import ModuleType
 
 import pytest
 
-from gansuite.errors import OptionError
-from gansuite.hookspecs import hookimpl
-from gansuite.plugins import build_catalog
-from gansuite.runner import DEFAULT_TIME_BUDGET, RunRequest, plan_run
-from gansuite.specs import EvalSpec
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.manager import build_catalog
+from gansuite.plugin.specs import EvalSpec
+from gansuite.runs.runner import DEFAULT_TIME_BUDGET, RunRequest, plan_run
 
 
 def _catalog_with(*evals: EvalSpec):

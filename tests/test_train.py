@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from gansuite import checkpoint as ckpt
-from gansuite.distributed import BatchSampler, DistContext
-from gansuite.errors import DivergenceError, OptionError, RunError
-from gansuite.hookspecs import hookimpl
-from gansuite.plugins import build_catalog, reset_catalog
-from gansuite.protocols import GANModel
-from gansuite.runfolder import RunFolder
-from gansuite.runner import RunRequest, execute, plan_run
-from gansuite.specs import ModelSpec
-from gansuite.step import GANStep, normalize_batch
-from gansuite.train import load_run_model
+from gansuite.engine import checkpoint as ckpt
+from gansuite.engine.distributed import BatchSampler, DistContext
+from gansuite.engine.runfolder import RunFolder
+from gansuite.engine.step import GANStep, normalize_batch
+from gansuite.engine.train import load_run_model
+from gansuite.plugin.errors import DivergenceError, OptionError, RunError
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.manager import build_catalog, reset_catalog
+from gansuite.plugin.protocols import GANModel
+from gansuite.plugin.specs import ModelSpec
+from gansuite.runs.runner import RunRequest, execute, plan_run
 
 TINY = ("ngf=8", "ndf=8", "n=96", "size=32")
 
@@ -96,8 +96,8 @@ def test_load_run_model_restores_the_trained_weights(tmp_path):
     req = RunRequest(model="dcgan", dataset="fake", options=TINY, out=tmp_path / "r", device="cpu",
                      batch_size=16, max_steps=2, progress=False)
     plan = plan_run(req)
-    from gansuite.data import prepare_training_data
-    from gansuite.train import train
+    from gansuite.engine.data import prepare_training_data
+    from gansuite.engine.train import train
 
     folder = RunFolder(plan.out).create()
     folder.write_config(plan.config_json())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import DatasetSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.specs import DatasetSpec
 from gansuite_datasets.config import (
     Cifar10Config,
     DigitsConfig,

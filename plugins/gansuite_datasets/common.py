@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 
 import torch
 
-from gansuite.errors import MissingDataError, OptionError
-from gansuite.protocols import ImageData, Verification
+from gansuite.plugin.errors import MissingDataError, OptionError
+from gansuite.plugin.protocols import ImageData, Verification
 
 __all__ = [
     "BaseDataset",

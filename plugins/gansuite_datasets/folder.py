@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gansuite.errors import CorruptDataError, DataError, MissingDataError
-from gansuite.protocols import ImageData
+from gansuite.plugin.errors import CorruptDataError, DataError, MissingDataError
+from gansuite.plugin.protocols import ImageData
 from gansuite_datasets.common import BaseDataset, resize_crop_pil
 from gansuite_datasets.config import ImageFolderConfig, LsunConfig
 

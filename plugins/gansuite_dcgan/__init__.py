@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import ModelSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.specs import ModelSpec
 
 from .config import DCGANConfig, ImageNet32Config, PytorchExamplesConfig
 

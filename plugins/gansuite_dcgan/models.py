@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.protocols import TrainingRecipe
+from gansuite.plugin.protocols import TrainingRecipe
 from gansuite_dcgan.config import default_width
 from gansuite_dcgan.imageconv import ImageConv2d, ImageConvTranspose2d, resize_padding
 
@@ -178,7 +178,7 @@ def _recipe(cfg: Any) -> TrainingRecipe:
 
 
 def _image_size(cfg: Any, image_size: int | None) -> int:
-    from gansuite.errors import OptionError
+    from gansuite.plugin.errors import OptionError
 
     size = cfg.image_size or image_size or 64
     if size < 32 or size & (size - 1):
@@ -208,7 +208,7 @@ def build_dcgan(cfg: Any, *, image_size: int | None = None, channels: int = 3) -
 
 def build_imagenet32(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
     """The authors' ImageNet-32 D (``ImageNet32Config``) and a G that mirrors it layer by layer."""
-    from gansuite.errors import OptionError
+    from gansuite.plugin.errors import OptionError
 
     size = cfg.image_size
     if image_size is not None and image_size != size:

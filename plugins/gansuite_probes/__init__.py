@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import EvalSpec, ProbeSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.specs import EvalSpec, ProbeSpec
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,

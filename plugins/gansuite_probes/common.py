@@ -13,8 +13,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gansuite.protocols import GANModel
-from gansuite.runfolder import atomic_write_bytes
+from gansuite.engine.runfolder import atomic_write_bytes
+from gansuite.plugin.protocols import GANModel
 
 __all__ = [
     "to_float",

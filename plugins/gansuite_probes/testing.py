@@ -1,4 +1,4 @@
-"""A tiny GAN satisfying :class:`gansuite.protocols.GANModel`, for fast probe tests.
+"""A tiny GAN satisfying :class:`gansuite.plugin.protocols.GANModel`, for fast probe tests.
 
 Plugin authors can test a new probe against it without a real architecture:
 ``build_tiny(TinyConfig(), image_size=16, channels=3)``. ``hooks`` is a plugin object that
@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.hookspecs import hookimpl
-from gansuite.protocols import TrainingRecipe
-from gansuite.specs import ModelSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.protocols import TrainingRecipe
+from gansuite.plugin.specs import ModelSpec
 
 __all__ = ["TinyConfig", "TinyGAN", "build_tiny", "hooks", "TINY_SPEC"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
 
 __all__ = ["TinyGANConfig", "PixelStatsConfig"]
 

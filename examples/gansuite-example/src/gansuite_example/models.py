@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gansuite.protocols import TrainingRecipe
+from gansuite.plugin.protocols import TrainingRecipe
 
 
 class _Generator(nn.Module):
@@ -83,7 +83,7 @@ class TinyGAN:
 def build(config, *, image_size: int, channels: int) -> TinyGAN:
     """The factory named in the ModelSpec."""
     if image_size % 4:
-        from gansuite.errors import OptionError
+        from gansuite.plugin.errors import OptionError
 
         raise OptionError(f"tiny-gan needs an image size divisible by 4, got {image_size}.")
     return TinyGAN(config, image_size, channels)

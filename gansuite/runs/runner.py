@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from gansuite import __version__
-from gansuite.errors import InterruptedRunError, OptionError
-from gansuite.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
-from gansuite.plugins import Catalog, get_catalog
-from gansuite.runfolder import RunFolder
-from gansuite.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
+from gansuite.plugin.errors import InterruptedRunError, OptionError
+from gansuite.plugin.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
+from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.engine.runfolder import RunFolder
+from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
 __all__ = ["RunRequest", "RunPlan", "plan_run", "execute", "default_data_root", "DEFAULT_TIME_BUDGET"]
 
@@ -274,7 +274,9 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
 
 def execute(plan: RunPlan) -> dict[str, Any]:
     """Run ``plan``: data, training, evaluation. Returns a summary dict for the CLI."""
-    from gansuite import data, evaluate, train
+    from gansuite.engine import data
+    from gansuite.evaluation import evaluate
+    from gansuite.engine import train
 
     folder = RunFolder(plan.out).create()
     config = plan.config_json()

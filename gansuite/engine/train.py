@@ -1,6 +1,6 @@
 """The training engine: generic over model plugins (anything satisfying ``GANModel``).
 
-One iteration is :class:`gansuite.step.GANStep`; this module runs it until a limit, with
+One iteration is :class:`gansuite.engine.step.GANStep`; this module runs it until a limit, with
 checkpoints, samples, metrics, divergence checks and the progress bar.
 
 Reproducibility: the data order of epoch ``e`` and the latents of step ``s`` on rank ``r`` are
@@ -20,18 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite import checkpoint as ckpt
-from gansuite import distributed
-from gansuite.device import autocast, configure_backends, fits_on_device, resolve_device, synchronize
-from gansuite.errors import CheckpointError, DivergenceError
-from gansuite.interrupt import StopRequest, deferred_stop
-from gansuite.runfolder import RunFolder
-from gansuite.step import GANStep, normalize_batch
+from gansuite.engine import checkpoint as ckpt
+from gansuite.engine import distributed
+from gansuite.engine.device import autocast, configure_backends, fits_on_device, resolve_device, synchronize
+from gansuite.engine.interrupt import StopRequest, deferred_stop
+from gansuite.engine.runfolder import RunFolder
+from gansuite.engine.step import GANStep, normalize_batch
+from gansuite.plugin.errors import CheckpointError, DivergenceError
 
 if TYPE_CHECKING:
-    from gansuite.data import TrainingData
-    from gansuite.protocols import GANModel
-    from gansuite.runner import RunPlan
+    from gansuite.engine.data import TrainingData
+    from gansuite.plugin.protocols import GANModel
+    from gansuite.runs.runner import RunPlan
 
 __all__ = ["TrainOutcome", "GANStep", "train", "load_run_model", "normalize_batch", "build_model", "describe_model"]
 
@@ -142,7 +142,7 @@ class _Trainer:
 
     # checkpoints --------------------------------------------------------------------------
     def _state(self, seconds: float) -> dict[str, Any]:
-        from gansuite.options import config_dict
+        from gansuite.plugin.options import config_dict
 
         try:
             config = self.folder.read_config()
@@ -195,7 +195,7 @@ class _Trainer:
         """A grid from the fixed z, with batch statistics, leaving every buffer untouched."""
         import torch
 
-        from gansuite.plots import save_image_grid
+        from gansuite.engine.plots import save_image_grid
 
         if not self.ctx.is_main:
             return
@@ -344,7 +344,7 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: _Log, ba
 
 
 def _finish(t: _Trainer, seconds: float, stopped: str) -> TrainOutcome:
-    from gansuite.plots import save_loss_curve
+    from gansuite.engine.plots import save_loss_curve
 
     if t.step % t.plan.request.sample_every:
         t.write_samples()
@@ -364,8 +364,8 @@ def _finish(t: _Trainer, seconds: float, stopped: str) -> TrainOutcome:
 
 def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[str, Any]]:
     """Rebuild a run's model from its latest checkpoint (eval mode) and return its config.json."""
-    from gansuite.options import build_config
-    from gansuite.plugins import get_catalog
+    from gansuite.plugin.manager import get_catalog
+    from gansuite.plugin.options import build_config
 
     folder = RunFolder(run_dir)
     config = folder.read_config()

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.errors import IntegrityError
-from gansuite.protocols import ImageData, Verification
+from gansuite.plugin.errors import IntegrityError
+from gansuite.plugin.protocols import ImageData, Verification
 
 if TYPE_CHECKING:
-    from gansuite.runner import RunPlan
+    from gansuite.runs.runner import RunPlan
 
 __all__ = [
     "TrainingData",
@@ -58,7 +58,7 @@ def default_cache_dir() -> Path:
 
 
 def build_dataset(plan: RunPlan) -> Any:
-    """The dataset object of ``plan`` (an :class:`gansuite.protocols.ImageDataset`)."""
+    """The dataset object of ``plan`` (an :class:`gansuite.plugin.protocols.ImageDataset`)."""
     factory = plan.dataset.load_factory()
     return factory(plan.dataset_config, root=plan.data_root)
 

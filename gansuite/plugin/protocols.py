@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from gansuite.specs import EvalSpec
+    from gansuite.plugin.specs import EvalSpec
 
 __all__ = [
     "TrainingRecipe",
@@ -114,7 +114,7 @@ class Verification:
 
 @runtime_checkable
 class ImageDataset(Protocol):
-    """A dataset on disk. Loading raises :class:`gansuite.errors.DataError` subclasses."""
+    """A dataset on disk. Loading raises :class:`gansuite.plugin.errors.DataError` subclasses."""
 
     splits: tuple[str, ...]
 

@@ -1,7 +1,7 @@
 """Running eval presets: after training (:func:`run_evals`) or on an existing run (:func:`evaluate_run`).
 
 For each eval the host builds the probe from its spec and typed config, and a
-:class:`gansuite.protocols.ProbeContext`: the trained model, a factory for a randomly
+:class:`gansuite.plugin.protocols.ProbeContext`: the trained model, a factory for a randomly
 initialised model of the same spec and config (the control), a loader for the eval's dataset
 splits (verified under the run's ``--allow-unverified`` policy, resized to the model's image
 size and channel count), the device and an output folder for figures. Every row a probe
@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.errors import DataError, OptionError
-from gansuite.options import build_config, config_dict, parse_pairs, split_overrides
-from gansuite.plugins import Catalog, get_catalog
-from gansuite.protocols import ImageData, ProbeContext
-from gansuite.runfolder import RunFolder
-from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
-from gansuite.texttable import text_table
+from gansuite.engine.runfolder import RunFolder
+from gansuite.plugin.errors import DataError, OptionError
+from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.plugin.protocols import ImageData, ProbeContext
+from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
+from gansuite.report.texttable import text_table
 
 if TYPE_CHECKING:
-    from gansuite.protocols import GANModel
-    from gansuite.runner import RunPlan
+    from gansuite.plugin.protocols import GANModel
+    from gansuite.runs.runner import RunPlan
 
 __all__ = ["EvalSession", "run_evals", "evaluate_run", "results_table", "PROVENANCE_KEYS", "TABLE_COLUMNS"]
 
@@ -55,7 +55,7 @@ class EvalSession:
 
     # -- data -------------------------------------------------------------------------
     def _dataset(self, name: str) -> Any:
-        from gansuite.data import check_integrity
+        from gansuite.engine.data import check_integrity
 
         spec = self.catalog.registry("datasets").get(name)
         config = self.dataset_configs.get(name)
@@ -256,7 +256,7 @@ def evaluate_run(
         base = _typed(recorded.get("dataset_config") or {}) if name == recorded.get("dataset") else {}
         dataset_configs[name] = build_config(spec, {**base, **routed[name]})
     model_config = build_config(model_spec, _typed(recorded.get("model_config") or {}))
-    from gansuite.train import load_run_model
+    from gansuite.engine.train import load_run_model
 
     model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
     config = {**recorded, **(ckpt_config or {})}

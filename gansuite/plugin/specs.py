@@ -91,7 +91,7 @@ class Spec:
 class ModelSpec(Spec):
     """A GAN architecture with its training recipe.
 
-    ``factory(config, *, image_size: int, channels: int) -> gansuite.protocols.GANModel``.
+    ``factory(config, *, image_size: int, channels: int) -> gansuite.plugin.protocols.GANModel``.
     ``deviations`` lists, in words, where this config departs from the paper it cites.
     """
 
@@ -104,7 +104,7 @@ class ModelSpec(Spec):
 class DatasetSpec(Spec):
     """An image dataset with named splits.
 
-    ``factory(config, *, root: pathlib.Path) -> gansuite.protocols.ImageDataset``. ``root`` is the
+    ``factory(config, *, root: pathlib.Path) -> gansuite.plugin.protocols.ImageDataset``. ``root`` is the
     data root already resolved (``--data-root``, ``GANSUITE_DATA`` or the user cache folder).
     """
 
@@ -120,7 +120,7 @@ class DatasetSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class DedupSpec(Spec):
-    """A deduplication strategy: ``factory(config) -> gansuite.protocols.DedupStrategy``."""
+    """A deduplication strategy: ``factory(config) -> gansuite.plugin.protocols.DedupStrategy``."""
 
     kind: ClassVar[str] = "dedup"
     plural: ClassVar[str] = "dedup"
@@ -128,7 +128,7 @@ class DedupSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class ProbeSpec(Spec):
-    """An evaluation probe: ``factory(config) -> gansuite.protocols.Probe``."""
+    """An evaluation probe: ``factory(config) -> gansuite.plugin.protocols.Probe``."""
 
     kind: ClassVar[str] = "probe"
     plural: ClassVar[str] = "probes"

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from gansuite.errors import CheckpointError
+from gansuite.plugin.errors import CheckpointError
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "RunFolder"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gansuite.device import autocast
+from gansuite.engine.device import autocast
 
 if TYPE_CHECKING:
     import torch
 
-    from gansuite.protocols import GANModel
+    from gansuite.plugin.protocols import GANModel
 
 __all__ = ["GANStep", "normalize_batch"]
 
