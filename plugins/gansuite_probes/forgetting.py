@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.errors import OptionError
-from gansuite.protocols import GANModel, ProbeContext
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.protocols import GANModel, ProbeContext
 from gansuite_probes.common import eval_mode, extract_features, save_grid, to_float
 from gansuite_probes.config import ForgettingConfig
 from gansuite_probes.guided_backprop import bootstrap_ci, interval

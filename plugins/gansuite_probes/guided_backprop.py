@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from gansuite.errors import OptionError
-from gansuite.protocols import GANModel, ProbeContext
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.protocols import GANModel, ProbeContext
 from gansuite_probes.common import eval_mode, model_device, save_grid, to_float
 from gansuite_probes.config import GuidedBackpropConfig
 from gansuite_probes.svm import subset
