@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from gansuite.engine.train import describe_model
+from gansuite.engine.build import describe_model
 from gansuite.plugin.errors import OptionError
 from gansuite.plugin.manager import get_catalog
 from gansuite.plugin.options import build_config

@@ -295,7 +295,7 @@ def test_forgetting_uses_the_eval_generator(digits: dict[str, ImageData], tmp_pa
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     ema = copy.deepcopy(model.generator)
     used: list[int] = []
-    ema.act1.register_forward_hook(lambda m, i, o: used.append(o.shape[0]))
+    ema.act.register_forward_hook(lambda m, i, o: used.append(o.shape[0]))
     model.eval_generator = lambda: ema  # type: ignore[attr-defined]
     rows = probe("forgetting", classifier_features="pixels", n_classifier=300, n_pool=50, n_random_draws=2,
                  n_boot=20, max_iter=20, grid_samples=0).run(

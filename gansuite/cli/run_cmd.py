@@ -17,9 +17,10 @@ def print_results(rows: list[dict]) -> None:
     """The results rows as the same table ``gansuite eval`` prints (probes' detail columns included)."""
     if not rows:
         return
-    from gansuite.evaluation.evaluate import results_table
+    from gansuite.plugin.manager import get_catalog
+    from gansuite.report.texttable import result_rows_table
 
-    click.echo(results_table(rows))
+    click.echo(result_rows_table(rows, get_catalog()))
 
 
 @click.command("run")
@@ -44,6 +45,8 @@ def print_results(rows: list[dict]) -> None:
 @click.option("--log-every", type=int, default=10, show_default=True)
 @click.option("--image-size", type=int, help="Training resolution (default: the model's, else the dataset's).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16"]),
+              help="auto: bf16 autocast on CUDA, fp32 on CPU; fp32: never autocast.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run_cmd(**kw: Any) -> None:
     """Train a model into a run folder, then run the requested evals.
@@ -61,7 +64,7 @@ def run_cmd(**kw: Any) -> None:
         time_budget=kw["time_budget"], resume=kw["resume"], options=tuple(kw["options"]),
         allow_unverified=kw["allow_unverified"], checkpoint_every=kw["checkpoint_every"],
         sample_every=kw["sample_every"], log_every=kw["log_every"], image_size=kw["image_size"],
-        compile=kw["compile_"], progress=not kw["no_progress"],
+        compile=kw["compile_"], progress=not kw["no_progress"], precision=kw["precision"],
     )
     plan = plan_run(request, catalog)
     summary = execute(plan)

@@ -1,24 +1,25 @@
-"""One training iteration of a GAN: the unit the engine repeats and the benchmarks time.
+"""One training iteration: the :class:`~gansuite.plugin.model.TrainContext` the engine builds
+and the call into the model's own ``train_step``; the unit the engine repeats and the
+benchmarks time.
 
-Draw a global batch of real images (uint8, held on the training device) and normalise it to
-[-1, 1]; generate ``G(z)``; take ``recipe.d_steps`` discriminator steps and ``recipe.g_steps``
-generator steps. The G output of the last D step is reused by the first G step (no second
-forward through G), and D's weights are frozen during G steps, so autograd computes no
-discriminator weight gradients there.
+Real images are held as uint8 on the training device and normalised per batch to [-1, 1],
+channels_last. Latents and conditional labels come from one generator reseeded per step (by
+the engine: seed, step, rank), so a resumed run draws the same ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from gansuite.engine.device import autocast
+from gansuite.plugin.model import Batch, GANModel, adapt_model, frozen
 
 if TYPE_CHECKING:
     import torch
 
-    from gansuite.plugin.protocols import GANModel
-
-__all__ = ["GANStep", "normalize_batch"]
+__all__ = ["GANStep", "StepContext", "Batch", "normalize_batch"]
 
 
 def normalize_batch(images: torch.Tensor, idx: torch.Tensor, device: Any) -> torch.Tensor:
@@ -30,58 +31,57 @@ def normalize_batch(images: torch.Tensor, idx: torch.Tensor, device: Any) -> tor
     return x.float().div_(127.5).sub_(1.0)
 
 
-class GANStep:
-    """One training iteration of a :class:`GANModel` (D steps, then G steps).
+class StepContext:
+    """The engine's :class:`~gansuite.plugin.model.TrainContext` for one step."""
 
-    ``g_net``/``d_net`` are what to call for G and for D's step (DDP or compiled wrappers,
-    default: the model's own modules); G steps call ``d_plain`` with D frozen, so no D weight
-    gradients (and, under DDP, no D gradient all-reduce) are computed there.
+    def __init__(self, step: GANStep, index: int, total: int | None, z_gen: Any,
+                 next_batch: Callable[[], Batch] | None) -> None:
+        self._s, self._z_gen, self._next = step, z_gen, next_batch
+        self.step, self.total_steps, self.device = index, total, step.device
+        self.generator, self.discriminator = step.g_net, step.d_net
+        self.opt_g, self.opt_d = step.opt_g, step.opt_d
+
+    def next_batch(self) -> Batch:
+        if self._next is None:
+            raise RuntimeError("this step was given no data source for next_batch()")
+        return self._next()
+
+    def z(self, n: int) -> torch.Tensor:
+        return self._s.model.sample_z(n, generator=self._z_gen, device=self.device)
+
+    def labels(self, n: int) -> torch.Tensor | None:
+        return self._s.model.sample_labels(n, generator=self._z_gen, device=self.device)
+
+    @contextmanager
+    def frozen_discriminator(self) -> Iterator[Any]:
+        with frozen(self._s.model.discriminator):
+            yield self._s.d_plain
+
+    def autocast(self) -> Any:
+        return autocast(self.device, self._s.amp)
+
+
+class GANStep:
+    """Calls ``model.train_step`` with the networks as the engine wraps them.
+
+    ``g_net``/``d_net`` are what the step calls for G and D updates (DDP or compiled wrappers;
+    default: the model's own modules); ``d_plain`` is the unwrapped (possibly compiled) D that
+    G updates call with D frozen. ``amp``: bf16 autocast on CUDA (never on CPU), unless the
+    model opts out (``uses_autocast = False``).
     """
 
-    def __init__(self, model: GANModel, opt_g: Any, opt_d: Any, *, device: Any, g_net: Any = None,
+    def __init__(self, model: Any, opt_g: Any, opt_d: Any, *, device: Any, g_net: Any = None,
                  d_net: Any = None, d_plain: Any = None, amp: bool = True) -> None:
-        self.model, self.opt_g, self.opt_d, self.device, self.amp = model, opt_g, opt_d, device, amp
-        self.g_net = model.generator if g_net is None else g_net
-        self.d_net = model.discriminator if d_net is None else d_net
-        self.d_plain = model.discriminator if d_plain is None else d_plain
-        self.d_params = [p for p in model.discriminator.parameters() if p.requires_grad]
-        self.d_steps = max(1, int(model.recipe.d_steps))
-        self.g_steps = max(1, int(model.recipe.g_steps))
+        self.model: GANModel = adapt_model(model)
+        self.opt_g, self.opt_d, self.device = opt_g, opt_d, device
+        self.amp = bool(amp and self.model.uses_autocast)
+        self.g_net = self.model.generator if g_net is None else g_net
+        self.d_net = self.model.discriminator if d_net is None else d_net
+        self.d_plain = self.model.discriminator if d_plain is None else d_plain
 
-    def _z(self, n: int, gen: Any) -> torch.Tensor:
-        return self.model.sample_z(n, generator=gen, device=self.device)
-
-    def __call__(self, real: torch.Tensor, z_gen: Any) -> torch.Tensor:
-        """Train on ``real`` (normalised); returns detached ``[loss_d, loss_g, d_real, d_fake]``."""
-        import torch
-
-        n, model = real.shape[0], self.model
-        for i in range(self.d_steps):
-            with torch.set_grad_enabled(i == self.d_steps - 1), autocast(self.device, self.amp):
-                fake = self.g_net(self._z(n, z_gen))
-            with autocast(self.device, self.amp):
-                real_logits = self.d_net(real)
-                fake_logits = self.d_net(fake.detach())
-                loss_d = model.d_loss(real_logits, fake_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
-        for p in self.d_params:
-            p.requires_grad_(False)
-        try:
-            for j in range(self.g_steps):
-                if j:
-                    with autocast(self.device, self.amp):
-                        fake = self.g_net(self._z(n, z_gen))
-                with autocast(self.device, self.amp):
-                    loss_g = model.g_loss(self.d_plain(fake))
-                self.opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                self.opt_g.step()
-        finally:
-            for p in self.d_params:
-                p.requires_grad_(True)
-        with torch.no_grad():
-            return torch.stack([loss_d.detach().float(), loss_g.detach().float(),
-                                torch.sigmoid(real_logits.detach().float()).mean(),
-                                torch.sigmoid(fake_logits.detach().float()).mean()])
+    def __call__(self, real: torch.Tensor | Batch, z_gen: Any, *, step: int = 0, total: int | None = None,
+                 next_batch: Callable[[], Batch] | None = None) -> Mapping[str, Any]:
+        """One iteration on ``real`` (normalised images or a :class:`Batch`); returns the
+        model's scalars."""
+        batch = real if isinstance(real, Batch) else Batch(real)
+        return self.model.train_step(batch, StepContext(self, step, total, z_gen, next_batch))

@@ -17,20 +17,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import DataError, OptionError
+from gansuite.plugin.errors import DataError, GansuiteError, OptionError, PluginError
 from gansuite.plugin.manager import Catalog, get_catalog
 from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
 from gansuite.plugin.protocols import ImageData, ProbeContext
 from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
-from gansuite.report.texttable import text_table
 
 if TYPE_CHECKING:
-    from gansuite.plugin.protocols import GANModel
-    from gansuite.runs.runner import RunPlan
+    from gansuite.plugin.model import GANModel
 
-__all__ = ["EvalSession", "run_evals", "evaluate_run", "results_table", "PROVENANCE_KEYS", "TABLE_COLUMNS"]
+__all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
-PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "versions", "plugins",
+PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
                    "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
                    "probe_config", "created")
 
@@ -94,13 +92,15 @@ class EvalSession:
         """A fresh model of the same spec and config, initialised under ``seed``, on the same device."""
         import torch
 
+        from gansuite.engine.build import build_model
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self.model_spec.load_factory()(self.model_config, image_size=self.model.image_size,
-                                                   channels=self.model.channels)
-        device = _model_device(self.model)
-        model.generator.to(device)
-        model.discriminator.to(device)
+            model = build_model(self.model_spec, self.model_config, image_size=self.model.image_size,
+                                channels=self.model.channels)
+        model.to(_model_device(self.model))
+        for net in (model.generator, model.discriminator, model.eval_generator()):
+            net.eval()
         return model
 
 
@@ -156,6 +156,7 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "probe": probe.name,
         "seed": session.seed,
         "device": str(_model_device(session.model)),
+        "precision": cfg.get("precision_used") or cfg.get("precision"),
         "versions": cfg.get("versions") or {},
         "plugins": plugins,
         "data_verified": verification.verified,
@@ -169,7 +170,14 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
 
 
 def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_config: Any) -> list[dict[str, Any]]:
-    probe = probe_spec.load_factory()(probe_config)
+    try:
+        probe = probe_spec.load_factory()(probe_config)
+    except GansuiteError:
+        raise
+    except Exception as exc:
+        from gansuite.engine.build import plugin_failure
+
+        raise plugin_failure("to build", probe_spec, exc) from exc
     out_dir = session.folder.samples / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = ProbeContext(
@@ -183,21 +191,30 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
         progress=session.progress,
     )
     start = time.perf_counter()
-    rows = probe.run(ctx)
+    try:
+        rows = probe.run(ctx)
+    except (GansuiteError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        from gansuite.engine.build import plugin_failure
+
+        raise plugin_failure(f"in eval '{spec.name}'", probe_spec, exc) from exc
     seconds = round(time.perf_counter() - start, 2)
     prov = _provenance(session, spec, probe_spec, probe_config)
     out = []
     for row in rows:
-        if "metric" not in row or "value" not in row:
-            raise OptionError(f"Probe '{probe_spec.name}' returned a row without metric/value: {row!r}.")
+        if not isinstance(row, dict) or "metric" not in row or "value" not in row:
+            raise PluginError(f"Probe '{probe_spec.name}' ({probe_spec.origin()}) returned a row without "
+                              f"metric/value: {row!r}.")
         out.append({"eval": spec.name, "metric": row["metric"], "value": row["value"], **row,
                     "eval_seconds": seconds, **prov})
     session.folder.add_results(out)
     return out
 
 
-def _evaluate(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str, ProbeSpec],
+def evaluate_session(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str, ProbeSpec],
               probe_configs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run ``evals`` in order on ``session``'s model; rows are appended to ``results.json``."""
     rows: list[dict[str, Any]] = []
     for i, spec in enumerate(evals):
         rows += _run_one(session, spec, probes[spec.probe], probe_configs[spec.name])
@@ -205,17 +222,6 @@ def _evaluate(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str,
         if nxt != spec.dataset:
             session.forget_data()
     return rows
-
-
-def run_evals(plan: RunPlan, folder: RunFolder, model: GANModel, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Evaluate ``model`` with every eval of ``plan``; rows are appended to ``results.json``."""
-    session = EvalSession(
-        catalog=get_catalog(), folder=folder, model=model, model_spec=plan.model,
-        model_config=plan.model_config, config=config, data_root=plan.data_root,
-        allow_unverified=plan.request.allow_unverified, seed=plan.request.seed,
-        progress=plan.request.progress, dataset_configs={plan.dataset.name: plan.dataset_config},
-    )
-    return _evaluate(session, plan.evals, plan.probes, plan.probe_configs)
 
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +253,7 @@ def evaluate_run(
     evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(eval_names)]
     probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
     datasets = {e.dataset: catalog.registry("datasets").get(e.dataset) for e in evals}
-    model_spec = catalog.registry("models").get(recorded["model"])
+    model_spec = catalog.get_recorded("models", recorded["model"], recorded.get("plugins"))
     routed = split_overrides(parse_pairs(options), [*probes.values(), *datasets.values()])
     probe_configs = {e.name: build_config(probes[e.probe], {**dict(e.params), **routed[e.probe]})
                      for e in evals}
@@ -256,7 +262,7 @@ def evaluate_run(
         base = _typed(recorded.get("dataset_config") or {}) if name == recorded.get("dataset") else {}
         dataset_configs[name] = build_config(spec, {**base, **routed[name]})
     model_config = build_config(model_spec, _typed(recorded.get("model_config") or {}))
-    from gansuite.engine.train import load_run_model
+    from gansuite.engine.build import load_run_model
 
     model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
     config = {**recorded, **(ckpt_config or {})}
@@ -267,7 +273,7 @@ def evaluate_run(
         seed=int(recorded.get("seed", 0)) if seed is None else seed, progress=progress,
         dataset_configs=dataset_configs,
     )
-    return _evaluate(session, evals, probes, probe_configs)
+    return evaluate_session(session, evals, probes, probe_configs)
 
 
 def _resolve_device(device: str) -> str:
@@ -278,30 +284,3 @@ def _resolve_device(device: str) -> str:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, float):
-        return str(value)
-    if key == "C":
-        return f"{value:g}"
-    if key.endswith("_s") or key.endswith("seconds"):
-        return f"{value:.1f}"
-    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
-
-
-TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("eval", "eval"), ("metric", "metric"), ("variant", "variant"), ("space", "space"), ("value", "value"),
-    ("ci95", "+-"),
-    ("feature_dim", "features"), ("C", "C"), ("n_train", "n_train"), ("n_test", "n_test"),
-    ("time_features_s", "features_s"), ("time_svm_s", "svm_s"), ("time_s", "time_s"), ("eval_seconds", "eval_s"),
-)
-
-
-def results_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = TABLE_COLUMNS) -> str:
-    """A plain-text table of result rows; columns no row fills are left out."""
-    used = [(key, head) for key, head in columns if any(r.get(key) not in (None, "") for r in rows)]
-    body = [[_fmt(k, r.get(k)) for k, _ in used] for r in rows]
-    return text_table(body, [h for _, h in used])

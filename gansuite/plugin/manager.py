@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
@@ -67,6 +67,27 @@ class Catalog:
             raise UnknownNameError(
                 f"Unknown kind '{kind}'.{hint} Choose one of: {', '.join(self.registries)}."
             ) from None
+
+    def get_recorded(self, kind: str, name: str, recorded: Mapping[str, str] | None) -> Spec:
+        """``name`` as an existing run uses it; ``recorded`` is the run's ``plugins`` record
+        (plugin name -> "distribution version"). When the name is unknown because the plugin
+        that registered it is disabled or missing, say so instead of "Unknown ..."."""
+        try:
+            return self.registry(kind).get(name)
+        except UnknownNameError:
+            disabled, loaded = _disabled(), {p.info.name for p in self.plugins}
+            for plugin, dist in (recorded or {}).items():
+                dist_name = str(dist).split(" ")[0]
+                if plugin in disabled or dist_name in disabled:
+                    raise UnknownNameError(
+                        f"This run's {kind[:-1] if kind.endswith('s') else kind} '{name}' may come from plugin "
+                        f"'{plugin}' ({dist}), which GANSUITE_DISABLE_PLUGINS disables; remove '{plugin}' "
+                        "from it to use this run.") from None
+                if plugin not in loaded:
+                    raise UnknownNameError(
+                        f"This run used plugin '{plugin}' ({dist}), which is not installed, and "
+                        f"'{name}' is not registered; install {dist_name} to use this run.") from None
+            raise
 
     def errors(self) -> list[str]:
         return [e for p in self.plugins for e in p.errors]

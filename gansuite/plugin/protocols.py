@@ -1,7 +1,8 @@
-"""What a model, dataset, dedup strategy and probe must provide.
+"""What a dataset, dedup strategy and probe must provide, and what probes receive.
 
-These are structural (``typing.Protocol``): a plugin needs no base class. torch types are
-imported only for type checking, so importing this module stays cheap.
+These are structural (``typing.Protocol``): such a plugin needs no base class. Models subclass
+:class:`gansuite.plugin.model.GANModel` (re-exported here). torch types are imported only for
+type checking, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from gansuite.plugin.model import GANModel, TrainingRecipe
+
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
     from gansuite.plugin.specs import EvalSpec
 
@@ -27,62 +29,6 @@ __all__ = [
     "ProbeContext",
     "Probe",
 ]
-
-
-@dataclass(frozen=True)
-class TrainingRecipe:
-    """The optimisation recipe a model brings with it (the trainer follows it)."""
-
-    batch_size: int = 128
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    weight_decay: float = 0.0
-    d_steps: int = 1
-    g_steps: int = 1
-
-
-@runtime_checkable
-class GANModel(Protocol):
-    """A generator/discriminator pair and its recipe.
-
-    - ``generator(z)`` maps ``(N, z_dim)`` to images in ``[-1, 1]``, shape ``(N, C, H, W)``.
-    - ``discriminator(x)`` maps images to logits of shape ``(N,)``.
-    - ``features(x)`` returns the activations of every conv layer of the discriminator, in
-      order (used by probes; call with the discriminator in eval mode).
-    - Optional: ``describe() -> dict`` of JSON-able facts about the built networks (resolved
-      widths, layer channels, ...), which ``config.json`` records under ``architecture`` next
-      to both networks' parameter counts.
-    """
-
-    generator: nn.Module
-    discriminator: nn.Module
-    z_dim: int
-    image_size: int
-    channels: int
-    recipe: TrainingRecipe
-
-    def sample_z(
-        self, n: int, *, generator: torch.Generator | None = None, device: Any = None
-    ) -> torch.Tensor:
-        """Draw ``n`` latent vectors from the model's prior."""
-        ...
-
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every conv layer's activations of the discriminator for images ``x`` in [-1, 1]."""
-        ...
-
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The discriminator's loss for one step."""
-        ...
-
-    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        """The generator's loss for one step."""
-        ...
-
-    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        """Fresh (G, D) optimisers following the recipe."""
-        ...
 
 
 @dataclass
@@ -142,7 +88,13 @@ class DedupStrategy(Protocol):
 
 @dataclass
 class ProbeContext:
-    """Everything a probe may use. Built by the host for each eval."""
+    """Everything a probe may use. Built by the host for each eval.
+
+    ``model`` is the trained model in eval mode (generate with ``model.generate(z, y)``, which
+    uses ``model.eval_generator()``, and draw labels with ``model.sample_labels``);
+    ``make_random_model(seed)`` builds the same architecture freshly initialised (the control);
+    ``load_split(name)`` loads one of the eval's dataset splits at the model's size and channels.
+    """
 
     model: GANModel
     make_random_model: Callable[[int], GANModel]

@@ -70,6 +70,11 @@ class Spec:
     notes: tuple[str, ...] = ()
     plugin: PluginInfo | None = None
 
+    def origin(self) -> str:
+        """Where this spec came from, for messages: ``plugin 'dcgan', gansuite 0.1.0``."""
+        p = self.plugin
+        return f"plugin '{p.name}', {p.distribution} {p.version}" if p is not None else "no plugin"
+
     def load_factory(self) -> Callable[..., Any]:
         """Import and return the factory (the first heavy import happens here)."""
         if self.factory is None:
@@ -128,10 +133,17 @@ class DedupSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class ProbeSpec(Spec):
-    """An evaluation probe: ``factory(config) -> gansuite.plugin.protocols.Probe``."""
+    """An evaluation probe: ``factory(config) -> Probe``.
+
+    ``columns`` declares the detail keys of its result rows that result tables show, as
+    ``(row key, column header, format)`` with a format spec such as ``"g"`` or ``".1f"``
+    (``""``: the default number format). Every table shows ``eval``, ``metric``, ``variant``,
+    ``value``, ``ci95`` and the eval's time.
+    """
 
     kind: ClassVar[str] = "probe"
     plural: ClassVar[str] = "probes"
+    columns: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.specs import DatasetSpec
+from gansuite import DatasetSpec, hookimpl
 from gansuite_datasets.config import (
     Cifar10Config,
     DigitsConfig,

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.specs import EvalSpec, ProbeSpec
+from gansuite import EvalSpec, ProbeSpec, hookimpl
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
@@ -39,6 +38,9 @@ PROBES: tuple[ProbeSpec, ...] = (
         config=SVMConfig,
         paper=f"{DCGAN_PAPER}, sections 5.1-5.2",
         tags=("representation", "classification"),
+        columns=(("feature_dim", "features", ""), ("C", "C", "g"),
+                 ("n_train", "n_train", ""), ("n_test", "n_test", ""), ("time_features_s", "features_s", ".1f"),
+                 ("time_svm_s", "svm_s", ".1f"), ("time_s", "time_s", ".1f")),
         notes=("Solver: full-batch L-BFGS in torch (GPU when available); checked against "
                "scikit-learn LinearSVC in benchmarks/bench_svm.py.",
                "C uses LinearSVC's convention; features are standardised on the training split."),
@@ -48,6 +50,7 @@ PROBES: tuple[ProbeSpec, ...] = (
         summary="Interpolate through random z points (linear, slerp); step sizes in pixel and "
                 "D-feature space and a sharp-transition score (max step / mean step).",
         factory="gansuite_probes.latent_walk:build",
+        columns=(("space", "space", ""),),
         config=LatentWalkConfig,
         paper=f"{DCGAN_PAPER}, section 6.1",
         tags=("latent-space",),
@@ -85,6 +88,7 @@ PROBES: tuple[ProbeSpec, ...] = (
         summary="Nearest training neighbours of generated samples in pixel and D-feature space; "
                 "score = fraction closer than held-out real images typically are.",
         factory="gansuite_probes.memorization:build",
+        columns=(("space", "space", ""),),
         config=MemorizationConfig,
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),

@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.plugin.errors import MissingDataError, OptionError
-from gansuite.plugin.protocols import ProbeContext
+from gansuite import MissingDataError, OptionError, ProbeContext
 from gansuite_probes.common import generate, to_uint8
 from gansuite_probes.config import FIDConfig, KIDConfig
 

@@ -22,9 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.protocols import GANModel, ProbeContext
-from gansuite_probes.common import eval_mode, extract_features, save_grid, to_float
+from gansuite import GANModel, OptionError, ProbeContext
+from gansuite_probes.common import balanced_labels, eval_mode, extract_features, save_grid, to_float
 from gansuite_probes.config import ForgettingConfig
 from gansuite_probes.guided_backprop import bootstrap_ci, interval
 from gansuite_probes.l2svm import Standardizer, accuracy
@@ -191,7 +190,7 @@ class ForgettingProbe:
         g = sampler(model)
         draw = _Drawer(g, generator_block(model, g, cfg.block), cfg.pool, cfg.batch_size)
         z = model.sample_z(cfg.n_pool, generator=gen).to(ctx.device)
-        y = _labels(model, cfg.n_pool, gen, ctx.device)
+        y = balanced_labels(model, cfg.n_pool, ctx.device)
         x, maps = draw(z, y)
         probs = clf.probs(x)
         pred = probs.argmax(1)
@@ -237,13 +236,6 @@ class ForgettingProbe:
              "removed_fraction": sum(r["removed"] for r in rand) / len(rand), "n_draws": len(rand),
              "draws": [round(float(v), 6) for v in rand_means]},
         ]
-
-
-def _labels(model: GANModel, n: int, gen: torch.Generator, device: Any) -> torch.Tensor | None:
-    """Class labels for a conditional model's generator (``None`` for an unconditional one)."""
-    if int(getattr(model, "num_classes", 0) or 0) <= 0:
-        return None
-    return model.sample_labels(n, generator=gen).to(device)  # type: ignore[attr-defined]
 
 
 class _Drop:

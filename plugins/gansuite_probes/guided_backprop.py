@@ -25,11 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.protocols import GANModel, ProbeContext
+from gansuite import GANModel, OptionError, ProbeContext
 from gansuite_probes.common import eval_mode, model_device, save_grid, to_float
 from gansuite_probes.config import GuidedBackpropConfig
-from gansuite_probes.svm import subset
+from gansuite_probes.svm import labelled, subset
 
 __all__ = ["GuidedBackpropProbe", "GuidedBackprop", "build", "guided_gradients", "bootstrap_ci",
            "interval", "label_purity"]
@@ -89,12 +88,22 @@ def _arg(args: tuple, kwargs: dict, pos: int, name: str, default: Any) -> Any:
     return args[pos] if len(args) > pos else kwargs.get(name, default)
 
 
+def _last_layer(model: GANModel, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """D's last conv activations (a conditional model's D also gets the images' labels)."""
+    feats = model.features(x, y) if getattr(model, "num_classes", 0) else model.features(x)
+    if not feats:
+        raise OptionError(f"{type(model).__name__}.features returned no layers; the probe needs "
+                          "D's conv activations.")
+    return feats[-1]
+
+
 def guided_gradients(model: GANModel, images: torch.Tensor, channels: torch.Tensor,
-                     batch_size: int = 256) -> torch.Tensor:
+                     batch_size: int = 256, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Guided backprop of ``channels[i]``'s spatial maximum in D's last conv layer for ``images[i]``.
 
-    ``images``: uint8 or float in ``[-1, 1]``; returns float32 gradients of the input's shape on
-    the CPU. D runs in eval mode; no parameter gradient is accumulated.
+    ``images``: uint8 or float in ``[-1, 1]``; ``labels`` are needed by conditional models only.
+    Returns float32 gradients of the input's shape on the CPU. D runs in eval mode; no parameter
+    gradient is accumulated.
     """
     device = model_device(model)
     out = []
@@ -104,8 +113,9 @@ def guided_gradients(model: GANModel, images: torch.Tensor, channels: torch.Tens
             x = to_float(chunk, device) if chunk.dtype == torch.uint8 else chunk.to(device).float()
             x.requires_grad_(True)
             ch = channels[i : i + batch_size].to(device)
+            y = labels[i : i + batch_size].to(device) if labels is not None else None
             with torch.enable_grad(), GuidedBackprop() as mode:
-                act = model.features(x)[-1]
+                act = _last_layer(model, x, y)
                 peak = act[torch.arange(act.shape[0], device=device), ch].flatten(1).amax(1)
                 (grad,) = torch.autograd.grad(peak.sum(), x)
             if mode.calls == 0:
@@ -117,17 +127,15 @@ def guided_gradients(model: GANModel, images: torch.Tensor, channels: torch.Tens
 
 
 @torch.no_grad()
-def _peaks(model: GANModel, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+def _peaks(model: GANModel, images: torch.Tensor, labels: torch.Tensor | None, batch_size: int) -> torch.Tensor:
     """``(N, C)``: each channel's spatial maximum in D's last conv layer, per image."""
     device = model_device(model)
     out = []
     with eval_mode(model.discriminator):
         for i in range(0, images.shape[0], batch_size):
-            feats = model.features(to_float(images[i : i + batch_size], device))
-            if not feats:
-                raise OptionError(f"{type(model).__name__}.features returned no layers; the probe needs "
-                                  "D's conv activations.")
-            out.append(feats[-1].float().amax((2, 3)).cpu())
+            y = labels[i : i + batch_size].to(device) if labels is not None else None
+            act = _last_layer(model, to_float(images[i : i + batch_size], device), y)
+            out.append(act.float().amax((2, 3)).cpu())
     return torch.cat(out)
 
 
@@ -181,13 +189,15 @@ class GuidedBackpropProbe:
     def _analyse(self, model: GANModel, images: torch.Tensor, labels: torch.Tensor | None,
                  path: Any) -> dict[str, Any]:
         cfg = self.config
-        peaks = _peaks(model, images, cfg.batch_size)  # (N, C)
+        cond = labels if getattr(model, "num_classes", 0) else None  # a conditional D sees the labels
+        peaks = _peaks(model, images, cond, cfg.batch_size)  # (N, C)
         k = min(cfg.top_k, peaks.shape[0])
         top_vals, top_idx = peaks.topk(k, dim=0)  # (k, C)
         order = top_vals.mean(0).argsort(descending=True)[: min(cfg.n_channels, peaks.shape[1])]
         pick = top_idx[:, order].t()  # (channels, k) image indices
         chans = order.view(-1, 1).expand_as(pick)
-        grads = guided_gradients(model, images[pick.flatten()], chans.flatten(), cfg.batch_size)
+        grads = guided_gradients(model, images[pick.flatten()], chans.flatten(), cfg.batch_size,
+                                 cond[pick.flatten()] if cond is not None else None)
         share = top_share(grads, cfg.top_share).view(pick.shape).mean(1)
         rows = min(cfg.grid_channels, pick.shape[0])
         figure = None
@@ -206,6 +216,8 @@ class GuidedBackpropProbe:
         gen = torch.Generator().manual_seed(ctx.seed)
         idx = subset(len(data), cfg.n_images, gen)
         images = data.images[idx]
+        if getattr(ctx.model, "num_classes", 0):
+            labelled(data, split)  # a conditional D needs the labels: a clear error without them
         labels = data.labels[idx].long() if data.labels is not None else None
         found = {
             "trained": self._analyse(ctx.model, images, labels, ctx.out_dir / "guided-backprop-trained.png"),
