@@ -288,6 +288,13 @@ def test_forgetting_removes_a_planted_concept_and_beats_random_maps(digits: dict
     assert pos["p_before"] > 0.9 and pos["value"] > 0.8 and pos["removed_fraction"] == 1.0
     assert pos["value"] - rand["value"] > 0.2 and pos["random_maps_at_least"] < 0.9
     assert 0.05 < rand["removed_fraction"] < 0.95  # random draws hit map 0 only sometimes
+    assert pos["n_dropped"] == pos["n_positive"] > 1
+    # Dropping only the map with the largest weight: it is the planted one; one random map rarely is.
+    rows = probe("forgetting", **cfg, n_drop=1).run(make_ctx(tmp_path, digits, model, "digits-forgetting",
+                                                             random_model=lambda s: build_tiny(TinyConfig(), image_size=SIZE)))
+    by = {r["variant"]: r for r in rows}
+    assert by["trained:positive-maps"]["n_dropped"] == 1 and by["trained:positive-maps"]["removed_fraction"] == 1.0
+    assert by["trained:random-maps"]["value"] < 0.3 and by["trained:positive-maps"]["random_maps_at_least"] < 0.2
 
 
 def test_forgetting_uses_the_eval_generator(digits: dict[str, ImageData], tmp_path: Path) -> None:

@@ -236,6 +236,7 @@ class ForgettingConfig:
     block: int = _opt(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
     pool: Literal["mean", "max"] = _opt("mean", "spatial pooling of G's feature maps for the regression")
     map_l2: float = _opt(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
+    n_drop: int | None = _opt(None, "drop only this many maps, those with the largest positive weights (None: every positive map, as the paper)")
     max_eval: int = _opt(500, "concept samples (drawn again with the same z) whose probability drop is measured")
     n_random_draws: int = _opt(20, "draws of as many random maps dropped (the control)")
     n_boot: int = _opt(2000, "bootstrap resamples over samples for the 95% intervals")
@@ -245,7 +246,7 @@ class ForgettingConfig:
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_l2=self.classifier_l2, n_pool=self.n_pool,
-                  map_l2=self.map_l2, max_eval=self.max_eval, n_random_draws=self.n_random_draws,
+                  map_l2=self.map_l2, n_drop=self.n_drop, max_eval=self.max_eval, n_random_draws=self.n_random_draws,
                   n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size)
         if self.grid_samples < 0:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")

@@ -196,7 +196,7 @@ class ForgettingProbe:
         pred = probs.argmax(1)
         counts = torch.bincount(pred, minlength=probs.shape[1]).double()
         concept = int((counts + probs.mean(0).double() * 1e-3).argmax())  # ties: the larger mean probability
-        positive = self._positive_maps(maps, probs[:, concept])
+        positive, n_positive = self._positive_maps(maps, probs[:, concept])
         keep = torch.nonzero(pred == concept).flatten()[: cfg.max_eval]
         dropped = _Drop(draw, clf, concept, z[keep], y[keep] if y is not None else None, probs[keep, concept])
         pos = dropped(positive)
@@ -210,15 +210,21 @@ class ForgettingProbe:
         common = {"concept": concept, "concept_name": classes[concept] if concept < len(classes) else str(concept),
                   "concept_share": float(counts[concept] / counts.sum()), "n_pool": cfg.n_pool,
                   "n_eval": int(keep.numel()), "n_maps": int(maps.shape[1]), "n_dropped": int(positive.numel()),
+                  "n_positive": n_positive,
                   "p_before": float(dropped.before.mean()), "block": cfg.block,
                   "block_type": type(draw.block).__name__, "pool": cfg.pool}
         return self._rows(variant, pos, rand, common, figure, gen)
 
-    def _positive_maps(self, maps: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Indices of the maps whose weight is positive in a logistic regression of ``target``."""
+    def _positive_maps(self, maps: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """The maps with positive weight in a logistic regression of ``target``, largest weight
+        first (the ``n_drop`` largest when set), and how many maps have a positive weight."""
+        cfg = self.config
         X = Standardizer(maps).apply_(maps.clone())
-        weight, _ = fit_logistic(X, torch.stack([1 - target, target], 1), self.config.map_l2, self.config.max_iter)
-        return torch.nonzero(weight[:, 1] - weight[:, 0] > 0).flatten()
+        weight, _ = fit_logistic(X, torch.stack([1 - target, target], 1), cfg.map_l2, cfg.max_iter)
+        w = weight[:, 1] - weight[:, 0]
+        positive = torch.nonzero(w > 0).flatten()
+        positive = positive[w[positive].argsort(descending=True)]
+        return positive[: cfg.n_drop], int(positive.numel())
 
     def _rows(self, variant: str, pos: dict[str, Any], rand: list[dict[str, Any]], common: dict[str, Any],
               figure: str | None, gen: torch.Generator) -> list[dict[str, Any]]:
