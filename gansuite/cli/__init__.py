@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "bench": "gansuite.cli.bench_cmd:bench_cmd",
     "results": "gansuite.cli.results_cmd:results_cmd",
     "compare": "gansuite.cli.results_cmd:compare_cmd",
+    "study": "gansuite.cli.study_cmd:study_cmd",
 }
 
 HELP = {
@@ -45,6 +46,7 @@ HELP = {
     "bench": "Run the throughput benchmarks; track them over time.",
     "results": "Aggregate run folders into one table.",
     "compare": "Compare two runs' metrics side by side.",
+    "study": "Run a benchmark study (models x datasets x seeds) and aggregate it.",
 }
 
 
