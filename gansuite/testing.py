@@ -88,8 +88,8 @@ class _TinyModel(GANModel):
         self.discriminator = _TinyD(channels, image_size)
 
     def generator_blocks(self) -> list[nn.Module]:
-        g = self.generator  # the modules whose outputs are the 4-D maps: reshape, hidden ReLU, Tanh
-        return [g[1], g[4], g[7]]
+        layers = list(self.generator.children())  # outputs are the 4-D maps: reshape, hidden ReLU, Tanh
+        return [layers[1], layers[4], layers[7]]
 
 
 def tiny_model(image_size: int = 16, channels: int = 3, seed: int = 0) -> GANModel:
