@@ -87,6 +87,10 @@ class _TinyModel(GANModel):
             nn.Conv2d(8, channels, 3, padding=1), nn.Tanh())
         self.discriminator = _TinyD(channels, image_size)
 
+    def generator_blocks(self) -> list[nn.Module]:
+        layers = list(self.generator.children())  # outputs are the 4-D maps: reshape, hidden ReLU, Tanh
+        return [layers[1], layers[4], layers[7]]
+
 
 def tiny_model(image_size: int = 16, channels: int = 3, seed: int = 0) -> GANModel:
     """A two-layer :class:`GANModel` (default step and losses), for probe and dedup checks."""

@@ -58,6 +58,8 @@ PROBES: dict[str, dict[str, Any]] = {
     "pixel-stats": {},
     "fid": {},
     "kid": {"n_samples": 32, "n_reference": 32, "subset_size": 16, "subsets": 2},
+    "guided-backprop": {"n_images": 64, "n_channels": 4, "top_k": 3, "n_boot": 20},
+    "forgetting": {"n_classifier": 128, "n_pool": 64, "n_random_draws": 2, "n_boot": 20, "max_iter": 20},
 }
 SLOW_PROBES = {"fid", "kid"}  # the Inception network at 299x299
 DEDUP: dict[str, dict[str, Any]] = {"exact": {}, "phash": {}, "ae-hash": {"epochs": 1}}

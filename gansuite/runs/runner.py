@@ -88,7 +88,7 @@ def execute(plan: RunPlan) -> dict[str, Any]:
             folder.path.mkdir(parents=True, exist_ok=True)
             lock.acquire()
             _claim_folder(plan, folder)
-        return _execute(plan, prepared, folder.create())
+        return _execute(plan, prepared, folder.create() if main else folder)  # only rank 0 writes
     finally:
         lock.release()
 

@@ -17,6 +17,8 @@ from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
     FIDConfig,
+    ForgettingConfig,
+    GuidedBackpropConfig,
     KIDConfig,
     LatentWalkConfig,
     MemorizationConfig,
@@ -91,6 +93,25 @@ PROBES: tuple[ProbeSpec, ...] = (
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),
     ),
+    ProbeSpec(
+        name="guided-backprop",
+        summary="Guided backpropagation of the strongest channels of D's last conv layer on their "
+                "top real images; concentration and label purity against a random D, bootstrap CIs.",
+        factory="gansuite_probes.guided_backprop:build",
+        config=GuidedBackpropConfig,
+        paper=f"{DCGAN_PAPER}, section 6.2; Springenberg et al. 2014, arXiv:1412.6806",
+        tags=("representation", "visualisation"),
+    ),
+    ProbeSpec(
+        name="forgetting",
+        summary="Zero the maps of G's second-highest block that predict a concept (a class picked by a "
+                "classifier on real labels); its probability drop against random maps and a random G.",
+        factory="gansuite_probes.forgetting:build",
+        config=ForgettingConfig,
+        paper=f"{DCGAN_PAPER}, section 6.3.1",
+        tags=("latent-space", "visualisation"),
+        notes=("Needs a model whose generator_blocks() lists G's blocks.",),
+    ),
 )
 
 
@@ -136,6 +157,15 @@ EVALS: tuple[EvalSpec, ...] = (
           "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=200),
     _eval("cifar10-memorization", "cifar10", "memorization",
           "Nearest CIFAR-10 training neighbours of generated samples."),
+    _eval("digits-guided-backprop", "digits", "guided-backprop",
+          "Guided backprop of D's last conv layer on the digits test images, against a random D."),
+    _eval("cifar10-guided-backprop", "cifar10", "guided-backprop",
+          "Guided backprop of D's last conv layer on CIFAR-10 test images, against a random D."),
+    _eval("digits-forgetting", "digits", "forgetting",
+          "Forget a digit class by dropping G feature maps, against random maps and a random G.",
+          n_classifier=1438, n_pool=1000),
+    _eval("cifar10-forgetting", "cifar10", "forgetting",
+          "Forget a CIFAR-10 class by dropping G feature maps, against random maps and a random G."),
 )
 
 
