@@ -393,6 +393,22 @@ def test_generated_batches_use_eval_generator_labels_and_device() -> None:
     assert torch.equal(again, torch.cat(batches))  # same seed, same images, whatever the batch size
 
 
+def test_generated_features_are_reused_until_the_weights_change(tiny_extractor: Path, tmp_path: Path) -> None:
+    from gansuite_probes.inception import InceptionFeatures
+    from gansuite_probes.quality import generated_features
+
+    net = InceptionFeatures(tiny_extractor, input_size=32)
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = make_ctx(tmp_path, _data(10, 1), model, "digits-kid")
+    first = generated_features(net, model, 20, ctx, 8, "g")
+    assert generated_features(net, model, 20, ctx, 16, "g") is first  # batch size does not matter
+    assert generated_features(net, model, 10, ctx, 8, "g").shape == (10, 12)  # another count: computed
+    with torch.no_grad():
+        model.generator.up2.bias.add_(0.5)  # an optimiser step changes the weights in place
+    changed = generated_features(net, model, 20, ctx, 8, "g")
+    assert changed is not first and not torch.allclose(changed, first)
+
+
 def test_embed_follows_the_extractor_device(tiny_extractor: Path) -> None:
     from gansuite_probes.inception import InceptionFeatures, embed
 

@@ -11,6 +11,7 @@ generator see the same latents.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +59,24 @@ def generated_batches(model: GANModel, n: int, seed: int, batch_size: int, devic
             yield to_uint8(x)
 
 
+# The last features of each live generator, so that evals run one after another (fid, kid, prdc)
+# embed its samples once. Keyed by the module (dropped with it) and its weights' version counters.
+_MEMO: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple[Any, ...], torch.Tensor]] = weakref.WeakKeyDictionary()
+
+
 def generated_features(extractor: InceptionFeatures, model: GANModel, n: int, ctx: ProbeContext, batch_size: int,
                        desc: str) -> torch.Tensor:
-    return embed(extractor, generated_batches(model, n, ctx.seed, batch_size, extractor.device), n,
-                 show_progress=ctx.progress, desc=desc)
+    """Features of ``n`` samples of ``model`` under ``ctx.seed`` (reused while G's weights are unchanged)."""
+    net = _generator(model)
+    key = (n, ctx.seed, extractor.sha256, extractor.input_size, str(extractor.device),
+           tuple(p._version for p in net.parameters()), tuple(b._version for b in net.buffers()))
+    hit = _MEMO.get(net)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    feats = embed(extractor, generated_batches(model, n, ctx.seed, batch_size, extractor.device), n,
+                  show_progress=ctx.progress, desc=desc)
+    _MEMO[net] = (key, feats)
+    return feats
 
 
 @dataclass
