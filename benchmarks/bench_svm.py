@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from gansuite.options import build_config
-from gansuite.plugins import get_catalog
+from gansuite.plugin.manager import get_catalog
+from gansuite.plugin.options import build_config
 
 FEATURE_ROWS_FULL = 50_000
 FEATURE_ROWS_QUICK = 2_000

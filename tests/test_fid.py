@@ -18,9 +18,9 @@ import torch
 from gansuite_probes import EVALS, PROBES
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 
-from gansuite.errors import GansuiteError, MissingDataError, OptionError
-from gansuite.options import build_config
-from gansuite.protocols import ImageData, Probe, ProbeContext
+from gansuite.plugin.errors import GansuiteError, MissingDataError, OptionError
+from gansuite.plugin.options import build_config
+from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
 
 SIZE = 16
 

@@ -14,10 +14,10 @@ from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, accuracy, fit_l2svm
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 
-from gansuite.errors import DataError, OptionError
-from gansuite.options import build_config
-from gansuite.plugins import get_catalog
-from gansuite.protocols import ImageData, Probe, ProbeContext
+from gansuite.plugin.errors import DataError, OptionError
+from gansuite.plugin.manager import get_catalog
+from gansuite.plugin.options import build_config
+from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
 
 SIZE = 16
 

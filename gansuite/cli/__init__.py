@@ -1,6 +1,6 @@
 """The ``gansuite`` command line: one small module per command, loaded on demand.
 
-This module is the one error boundary: a :class:`gansuite.errors.GansuiteError` becomes one
+This module is the one error boundary: a :class:`gansuite.plugin.errors.GansuiteError` becomes one
 line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
 ``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C becomes the same one line and exit status 2, saying
 how to resume.
@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from gansuite import __version__
-from gansuite.errors import GansuiteError
+from gansuite.plugin.errors import GansuiteError
 
 __all__ = ["main", "cli", "COMMANDS"]
 

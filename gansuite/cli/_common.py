@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from gansuite.plugins import Catalog, get_catalog
-from gansuite.texttable import text_table
+from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.report.texttable import text_table
 
 __all__ = ["load_catalog", "echo_json", "table"]
 

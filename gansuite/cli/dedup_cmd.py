@@ -10,8 +10,8 @@ import click
 
 from gansuite.cli._common import echo_json, load_catalog
 from gansuite.cli.data_cmd import open_dataset
-from gansuite.options import build_config
-from gansuite.runfolder import atomic_write_json
+from gansuite.engine.runfolder import atomic_write_json
+from gansuite.plugin.options import build_config
 
 __all__ = ["dedup_cmd", "dedup_report"]
 
@@ -53,7 +53,7 @@ def dedup_cmd(dataset: str, strategy: str, split: str | None, data_root: Path | 
       gansuite dedup --dataset digits --strategy exact --json
       gansuite dedup --dataset cifar10 --strategy ae-hash -o epochs=5 --data-root DIR
     """
-    from gansuite.data import default_cache_dir
+    from gansuite.engine.data import default_cache_dir
 
     dedup_spec = load_catalog().registry("dedup").get(strategy)
     spec, ds, routed = open_dataset(dataset, data_root, options, others=[dedup_spec])

@@ -62,7 +62,7 @@ def results_cmd(
       gansuite results runs/ --format csv > results.csv
       gansuite results runs/ --plot results.png
     """
-    from gansuite import results
+    from gansuite.report import results
 
     frame = results.results_table(runs_dir or (Path("runs"),), train=train)
     frame = results.filter_table(frame, results.parse_filters(filters))
@@ -93,7 +93,7 @@ def compare_cmd(run_a: Path, run_b: Path, fmt: str, train: bool) -> None:
     diff is RUN_B minus RUN_A; rel_diff divides it by |RUN_A|. A metric only one run has
     shows an empty value for the other.
     """
-    from gansuite import results
+    from gansuite.report import results
 
     frame = results.compare_runs(run_a, run_b)
     if not train:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from gansuite.cli._common import load_catalog
-from gansuite.runner import RunRequest, execute, plan_run
+from gansuite.runs.runner import RunRequest, execute, plan_run
 
 __all__ = ["run_cmd", "print_results"]
 
@@ -17,9 +17,10 @@ def print_results(rows: list[dict]) -> None:
     """The results rows as the same table ``gansuite eval`` prints (probes' detail columns included)."""
     if not rows:
         return
-    from gansuite.evaluate import results_table
+    from gansuite.plugin.manager import get_catalog
+    from gansuite.report.texttable import result_rows_table
 
-    click.echo(results_table(rows))
+    click.echo(result_rows_table(rows, get_catalog()))
 
 
 @click.command("run")

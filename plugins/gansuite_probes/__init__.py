@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import EvalSpec, ProbeSpec
+from gansuite import EvalSpec, ProbeSpec, hookimpl
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
@@ -30,6 +29,9 @@ __all__ = ["register_probes", "register_evals", "PROBES", "EVALS"]
 
 DCGAN_PAPER = "Radford, Metz & Chintala 2015, arXiv:1511.06434"
 _FID_EXTRA = "Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights."
+# Result-table columns of the sample-quality probes: counts, spread, the floor, the reference cache.
+_COUNTS = (("n_samples", "n", ""), ("n_reference", "n_ref", ""))
+_CACHE = (("reference_cached", "ref_cached", ""), ("reference_time_saved_s", "ref_saved_s", ".1f"))
 
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
@@ -40,6 +42,9 @@ PROBES: tuple[ProbeSpec, ...] = (
         config=SVMConfig,
         paper=f"{DCGAN_PAPER}, sections 5.1-5.2",
         tags=("representation", "classification"),
+        columns=(("feature_dim", "features", ""), ("C", "C", "g"),
+                 ("n_train", "n_train", ""), ("n_test", "n_test", ""), ("time_features_s", "features_s", ".1f"),
+                 ("time_svm_s", "svm_s", ".1f"), ("time_s", "time_s", ".1f")),
         notes=("Solver: full-batch L-BFGS in torch (GPU when available); checked against "
                "scikit-learn LinearSVC in benchmarks/bench_svm.py.",
                "C uses LinearSVC's convention; features are standardised on the training split."),
@@ -49,6 +54,7 @@ PROBES: tuple[ProbeSpec, ...] = (
         summary="Interpolate through random z points (linear, slerp); step sizes in pixel and "
                 "D-feature space and a sharp-transition score (max step / mean step).",
         factory="gansuite_probes.latent_walk:build",
+        columns=(("space", "space", ""),),
         config=LatentWalkConfig,
         paper=f"{DCGAN_PAPER}, section 6.1",
         tags=("latent-space",),
@@ -69,6 +75,7 @@ PROBES: tuple[ProbeSpec, ...] = (
                 "images (the finite-sample floor); reference statistics cached on disk.",
         factory="gansuite_probes.fid:build_fid",
         config=FIDConfig,
+        columns=(*_COUNTS, ("std", "std", ".3f"), ("floor_at_n_samples", "floor", ".2f"), *_CACHE),
         paper="Heusel et al. 2017, arXiv:1706.08500; FID-infinity: Chong & Forsyth 2020, arXiv:1911.07023",
         tags=("sample-quality",),
         notes=(_FID_EXTRA,
@@ -82,6 +89,7 @@ PROBES: tuple[ProbeSpec, ...] = (
                 "extractor, controls and cached reference features as fid.",
         factory="gansuite_probes.fid:build_kid",
         config=KIDConfig,
+        columns=(*_COUNTS, ("std", "std", ".5f"), ("subset_size", "subset", ""), *_CACHE),
         paper="Binkowski et al. 2018, arXiv:1801.01401",
         tags=("sample-quality",),
         notes=(_FID_EXTRA,),
@@ -92,6 +100,7 @@ PROBES: tuple[ProbeSpec, ...] = (
                 "for the trained G, a random G and held-out real images.",
         factory="gansuite_probes.prdc:build",
         config=PRDCConfig,
+        columns=(*_COUNTS, ("k", "k", ""), *_CACHE),
         paper="Kynkaanniemi et al. 2019, arXiv:1904.06991; Naeem et al. 2020, arXiv:2002.09797",
         tags=("sample-quality",),
         notes=(_FID_EXTRA,),
@@ -102,6 +111,7 @@ PROBES: tuple[ProbeSpec, ...] = (
                 "real images; needs the Inception classifier weights (see notes).",
         factory="gansuite_probes.isc:build",
         config=ISConfig,
+        columns=(("n_samples", "n", ""), ("std", "std", ".3f"), ("splits", "splits", "")),
         paper="Salimans et al. 2016, arXiv:1606.03498",
         tags=("sample-quality",),
         notes=(_FID_EXTRA,
@@ -114,6 +124,7 @@ PROBES: tuple[ProbeSpec, ...] = (
         summary="Nearest training neighbours of generated samples in pixel and D-feature space; "
                 "score = fraction closer than held-out real images typically are.",
         factory="gansuite_probes.memorization:build",
+        columns=(("space", "space", ""),),
         config=MemorizationConfig,
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),

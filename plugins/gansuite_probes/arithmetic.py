@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from gansuite.protocols import GANModel, ProbeContext
+from gansuite import GANModel, ProbeContext
 from gansuite_probes.common import extract_features, generate, save_grid
 from gansuite_probes.config import ArithmeticConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm

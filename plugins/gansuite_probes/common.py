@@ -13,8 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gansuite.protocols import GANModel
-from gansuite.runfolder import atomic_write_bytes
+from gansuite import GANModel, atomic_write_bytes
 
 __all__ = [
     "to_float",

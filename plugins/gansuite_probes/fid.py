@@ -24,8 +24,7 @@ from typing import Any
 
 import torch
 
-from gansuite.errors import OptionError
-from gansuite.protocols import ProbeContext
+from gansuite import OptionError, ProbeContext
 from gansuite_probes.config import FIDConfig, KIDConfig
 from gansuite_probes.distances import fid_infinity, frechet_distance, kid_subsets, moments
 from gansuite_probes.inception import InceptionFeatures, bundled_weights, sha256

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.errors import MissingDataError, OptionError
+from gansuite import MissingDataError, OptionError
 
 __all__ = ["InceptionFeatures", "LogitsHead", "bundled_weights", "sha256", "resize_bilinear", "embed",
            "published_weights", "find_published_weights", "load_logits_head", "compare_weights",

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gansuite.errors import OptionError
-from gansuite.protocols import ProbeContext
+from gansuite import OptionError, ProbeContext
 from gansuite_probes.config import ISConfig
 from gansuite_probes.distances import inception_score
 from gansuite_probes.inception import load_logits_head

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from gansuite.protocols import GANModel, ProbeContext
+from gansuite import GANModel, ProbeContext
 from gansuite_probes.common import extract_features, generate, save_grid
 from gansuite_probes.config import LatentWalkConfig
 

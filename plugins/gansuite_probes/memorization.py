@@ -14,8 +14,7 @@ from typing import Any
 
 import torch
 
-from gansuite.errors import OptionError
-from gansuite.protocols import ProbeContext
+from gansuite import OptionError, ProbeContext
 from gansuite_probes.common import extract_features, generate, save_grid, to_float
 from gansuite_probes.config import MemorizationConfig
 from gansuite_probes.l2svm import Standardizer

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gansuite.protocols import ProbeContext
+from gansuite import ProbeContext
 from gansuite_probes.config import PRDCConfig
 from gansuite_probes.distances import prdc
 from gansuite_probes.fid import reference_for

@@ -19,8 +19,7 @@ from typing import Any
 
 import torch
 
-from gansuite.errors import OptionError
-from gansuite.protocols import GANModel, ProbeContext
+from gansuite import GANModel, OptionError, ProbeContext
 from gansuite_probes.common import eval_mode, to_uint8
 from gansuite_probes.inception import InceptionFeatures, embed
 from gansuite_probes.refstats import Reference, reference

@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 
-from gansuite.errors import DataError, OptionError
-from gansuite.protocols import GANModel, ImageData, ProbeContext
+from gansuite import DataError, GANModel, ImageData, OptionError, ProbeContext
 from gansuite_probes.common import Timer, extract_features, feature_layout, progress
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm

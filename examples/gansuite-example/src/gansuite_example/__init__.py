@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
+from gansuite import EvalSpec, ModelSpec, ProbeSpec, hookimpl
 
 __all__ = ["TinyGANConfig", "PixelStatsConfig"]
 

@@ -1,8 +1,7 @@
-"""Orchestration of ``gansuite run``: validate a request into a plan, then execute it.
+"""``gansuite run``'s request and plan: names resolved, options typed, paths decided.
 
-No click and no printing here (progress bars aside): the CLI builds a :class:`RunRequest`,
-:func:`plan_run` checks every name and option before anything heavy is imported, and
-:func:`execute` creates the run folder, prepares the data, trains and evaluates.
+No click, no printing, no torch: the CLI builds a :class:`RunRequest` and :func:`plan_run`
+checks every name and option before anything heavy is imported.
 """
 
 from __future__ import annotations
@@ -11,18 +10,19 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gansuite import __version__
-from gansuite.errors import InterruptedRunError, OptionError
-from gansuite.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
-from gansuite.plugins import Catalog, get_catalog
-from gansuite.runfolder import RunFolder
-from gansuite.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
+from gansuite.engine.data import default_data_root
+from gansuite.engine.runfolder import RunFolder
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.plugin.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
+from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
-__all__ = ["RunRequest", "RunPlan", "plan_run", "execute", "default_data_root", "DEFAULT_TIME_BUDGET"]
+__all__ = ["RunRequest", "RunPlan", "plan_run", "is_main_process", "default_data_root", "DEFAULT_TIME_BUDGET"]
 
 DEFAULT_TIME_BUDGET = 600.0
 
@@ -52,6 +52,7 @@ class RunRequest:
     image_size: int | None = None
     compile: bool = False
     progress: bool = True
+    precision: str = "auto"
 
 
 @dataclass
@@ -70,13 +71,10 @@ class RunPlan:
     dedup_config: Any
     data_root: Path
     out: Path
-    image_size: int
-    batch_size: int
     max_steps: int | None
     epochs: float | None
     time_budget: float | None
     resuming: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def specs(self) -> list[Spec]:
         used: list[Spec] = [self.model, self.dataset, *self.evals, *self.probes.values()]
@@ -84,7 +82,7 @@ class RunPlan:
             used.append(self.dedup)
         return used
 
-    def config_json(self) -> dict[str, Any]:
+    def config_json(self, *, image_size: int, batch_size: int) -> dict[str, Any]:
         """What ``config.json`` records (also the basis of every checkpoint's config)."""
         req = self.request
         return {
@@ -99,8 +97,8 @@ class RunPlan:
             "dedup": self.dedup.name if self.dedup else None,
             "dedup_config": config_dict(self.dedup_config),
             "data_root": str(self.data_root),
-            "image_size": self.image_size,
-            "batch_size": self.batch_size,
+            "image_size": image_size,
+            "batch_size": batch_size,
             "max_steps": self.max_steps,
             "epochs": self.epochs,
             "time_budget": self.time_budget,
@@ -111,6 +109,7 @@ class RunPlan:
             "sample_every": req.sample_every,
             "log_every": req.log_every,
             "compile": req.compile,
+            "precision": req.precision,
             "options": list(req.options),
             "versions": versions(),
             "plugins": plugin_versions(self.specs()),
@@ -121,17 +120,6 @@ class RunPlan:
 def is_main_process() -> bool:
     """False on every torchrun rank but 0 (only rank 0 writes files and prints)."""
     return os.environ.get("RANK", "0") == "0"
-
-
-def default_data_root(explicit: Path | None) -> Path:
-    """``--data-root``, else ``$GANSUITE_DATA``, else the user cache folder."""
-    if explicit is not None:
-        return Path(explicit).expanduser()
-    env = os.environ.get("GANSUITE_DATA")
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "gansuite" / "data"
 
 
 def versions() -> dict[str, str]:
@@ -176,6 +164,8 @@ def _check_request(req: RunRequest) -> None:
             errors.append(f"{flag} must be positive, got {fvalue}.")
     if req.device not in {"cpu", "cuda", "auto"}:
         errors.append(f"--device must be cpu, cuda or auto, got {req.device!r}.")
+    if req.precision not in ("auto", "fp32", "bf16"):
+        errors.append(f"--precision must be auto, fp32 or bf16, got {req.precision!r}.")
     if errors:
         raise OptionError("\n".join(errors))
 
@@ -201,6 +191,7 @@ def _request_from_resume(req: RunRequest) -> RunRequest:
         out=req.resume,
         seed=cfg["seed"],
         batch_size=cfg["batch_size"],
+        precision=cfg.get("precision", req.precision),
         image_size=cfg["image_size"],
         options=tuple(cfg.get("options", ())),
         allow_unverified=req.allow_unverified or bool(cfg.get("allow_unverified")),
@@ -251,8 +242,6 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
         user = split_overrides(parse_pairs(req.options), used)[e.probe]
         probe_configs[e.name] = build_config(probes[e.probe], {**dict(e.params), **user})
 
-    image_size = req.image_size or getattr(model_config, "image_size", None) or dataset.image_size
-    batch_size = req.batch_size or getattr(model_config, "batch_size", None) or 128
     max_steps, epochs, budget = req.max_steps, req.epochs, req.time_budget
     if max_steps is None and epochs is None and budget is None:
         budgets = [e.train_budget for e in evals if e.train_budget is not None]
@@ -267,36 +256,8 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
         request=req, model=model, model_config=model_config, dataset=dataset,
         dataset_config=dataset_config, evals=evals, probes=probes, probe_configs=probe_configs,
         dedup=dedup, dedup_config=dedup_config, data_root=default_data_root(req.data_root),
-        out=out, image_size=int(image_size), batch_size=int(batch_size), max_steps=max_steps,
+        out=out, max_steps=max_steps,
         epochs=epochs, time_budget=budget, resuming=resuming,
     )
 
 
-def execute(plan: RunPlan) -> dict[str, Any]:
-    """Run ``plan``: data, training, evaluation. Returns a summary dict for the CLI."""
-    from gansuite import data, evaluate, train
-
-    folder = RunFolder(plan.out).create()
-    config = plan.config_json()
-    if plan.resuming:
-        previous = folder.read_config()
-        config["created"] = previous.get("created", config["created"])
-        config["resumed"] = previous.get("resumed", 0) + 1
-    training_data = data.prepare_training_data(plan)
-    config.update(training_data.provenance())
-    if is_main_process():
-        folder.write_config(config)
-    outcome = train.train(plan, folder, training_data)
-    if is_main_process():
-        config.update(device_resolved=outcome.device, world_size=outcome.world_size,
-                      architecture=train.describe_model(outcome.model))
-        folder.write_config(config)
-    if outcome.stopped_because == "interrupted":
-        raise InterruptedRunError(
-            f"Interrupted at step {outcome.steps}; checkpoint {outcome.last_checkpoint} holds it. "
-            f"Continue with: gansuite run --resume {folder.path}"
-        )
-    if not is_main_process():  # under torchrun, rank 0 alone evaluates and reports
-        return {"run": str(folder.path), "train": {}, "results": [], "main": False}
-    rows = evaluate.run_evals(plan, folder, outcome.model, config) if plan.evals else []
-    return {"run": str(folder.path), "train": outcome.summary(), "results": rows, "main": True}

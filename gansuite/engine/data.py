@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.errors import IntegrityError
-from gansuite.protocols import ImageData, Verification
+from gansuite.plugin.errors import IntegrityError
+from gansuite.plugin.protocols import ImageData, Verification
 
 if TYPE_CHECKING:
-    from gansuite.runner import RunPlan
+    from gansuite.plugin.specs import DatasetSpec, DedupSpec
 
 __all__ = [
     "TrainingData",
@@ -26,6 +26,7 @@ __all__ = [
     "check_integrity",
     "apply_dedup",
     "default_cache_dir",
+    "default_data_root",
 ]
 
 
@@ -48,19 +49,30 @@ class TrainingData:
         }
 
 
-def default_cache_dir() -> Path:
-    """Where trained dedup models are cached: ``$GANSUITE_CACHE`` or the user cache folder."""
-    env = os.environ.get("GANSUITE_CACHE")
-    if env:
-        return Path(env).expanduser()
+def _user_cache(name: str) -> Path:
+    """``$XDG_CACHE_HOME/gansuite/NAME`` (``~/.cache`` when XDG_CACHE_HOME is unset)."""
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "gansuite" / "cache"
+    return Path(cache) / "gansuite" / name
 
 
-def build_dataset(plan: RunPlan) -> Any:
-    """The dataset object of ``plan`` (an :class:`gansuite.protocols.ImageDataset`)."""
-    factory = plan.dataset.load_factory()
-    return factory(plan.dataset_config, root=plan.data_root)
+def default_cache_dir() -> Path:
+    """Where trained dedup models and reference statistics are cached: ``$GANSUITE_CACHE`` or
+    the user cache folder."""
+    env = os.environ.get("GANSUITE_CACHE")
+    return Path(env).expanduser() if env else _user_cache("cache")
+
+
+def default_data_root(explicit: Path | None = None) -> Path:
+    """``--data-root``, else ``$GANSUITE_DATA``, else the user cache folder."""
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    env = os.environ.get("GANSUITE_DATA")
+    return Path(env).expanduser() if env else _user_cache("data")
+
+
+def build_dataset(spec: DatasetSpec, config: Any, root: Path) -> Any:
+    """The dataset object of ``spec`` (an :class:`gansuite.plugin.protocols.ImageDataset`)."""
+    return spec.load_factory()(config, root=root)
 
 
 def check_integrity(name: str, verification: Verification, *, allow_unverified: bool) -> None:
@@ -102,14 +114,16 @@ def apply_dedup(
     return kept, record
 
 
-def prepare_training_data(plan: RunPlan) -> TrainingData:
-    """Load ``plan``'s training split at the plan's image size, verified and deduplicated."""
-    dataset = build_dataset(plan)
+def prepare_training_data(spec: DatasetSpec, config: Any, *, root: Path, image_size: int | None,
+                          allow_unverified: bool, dedup: DedupSpec | None = None,
+                          dedup_config: Any = None) -> TrainingData:
+    """Load ``spec``'s training split at ``image_size``, verified and deduplicated."""
+    dataset = build_dataset(spec, config, root)
     verification = dataset.verify()
-    check_integrity(plan.dataset.name, verification, allow_unverified=plan.request.allow_unverified)
-    data = dataset.load(plan.dataset.train_split, image_size=plan.image_size)
-    dedup = None
-    if plan.dedup is not None:
-        strategy = plan.dedup.load_factory()(plan.dedup_config)
-        data, dedup = apply_dedup(strategy, plan.dedup.name, data, cache_dir=default_cache_dir())
-    return TrainingData(data=data, verification=verification, dedup=dedup)
+    check_integrity(spec.name, verification, allow_unverified=allow_unverified)
+    data = dataset.load(spec.train_split, image_size=image_size)
+    record = None
+    if dedup is not None:
+        strategy = dedup.load_factory()(dedup_config)
+        data, record = apply_dedup(strategy, dedup.name, data, cache_dir=default_cache_dir())
+    return TrainingData(data=data, verification=verification, dedup=record)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gansuite.runfolder import atomic_write_bytes
+from gansuite.engine.runfolder import atomic_write_bytes
 
 __all__ = ["image_grid", "save_image_grid", "save_loss_curve"]
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.errors import CheckpointError, OptionError
-from gansuite.runfolder import RunFolder, atomic_write_bytes
+from gansuite.engine.runfolder import RunFolder, atomic_write_bytes
+from gansuite.plugin.errors import CheckpointError, OptionError
 
 if TYPE_CHECKING:
     import pandas as pd

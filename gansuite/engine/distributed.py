@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from gansuite.errors import OptionError, RunError
+from gansuite.plugin.errors import OptionError, RunError
 
 __all__ = ["DistContext", "init", "shutdown", "BatchSampler", "seed_for"]
 

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.bench import benchmark_rows, load_report, report_quick, report_time, saved_reports
-from gansuite.errors import OptionError
-from gansuite.runfolder import atomic_write_bytes
+from gansuite.engine.runfolder import atomic_write_bytes
+from gansuite.plugin.errors import OptionError
+from gansuite.report.bench import benchmark_rows, load_report, report_quick, report_time, saved_reports
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """Running eval presets: after training (:func:`run_evals`) or on an existing run (:func:`evaluate_run`).
 
 For each eval the host builds the probe from its spec and typed config, and a
-:class:`gansuite.protocols.ProbeContext`: the trained model, a factory for a randomly
+:class:`gansuite.plugin.protocols.ProbeContext`: the trained model, a factory for a randomly
 initialised model of the same spec and config (the control), a loader for the eval's dataset
 splits (verified under the run's ``--allow-unverified`` policy, resized to the model's image
 size and channel count), the device and an output folder for figures. Every row a probe
@@ -16,19 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.errors import DataError, OptionError
-from gansuite.options import build_config, config_dict, parse_pairs, split_overrides
-from gansuite.plugins import Catalog, get_catalog
-from gansuite.protocols import ImageData, ProbeContext
-from gansuite.runfolder import RunFolder
-from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
-from gansuite.texttable import text_table
+from gansuite.engine.runfolder import RunFolder
+from gansuite.plugin.errors import DataError, GansuiteError, OptionError, PluginError
+from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.plugin.protocols import ImageData, ProbeContext
+from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
 
 if TYPE_CHECKING:
-    from gansuite.protocols import GANModel
-    from gansuite.runner import RunPlan
+    from gansuite.plugin.model import GANModel
 
-__all__ = ["EvalSession", "run_evals", "evaluate_run", "results_table", "PROVENANCE_KEYS", "TABLE_COLUMNS"]
+__all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
 PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "versions", "plugins",
                    "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
@@ -55,7 +53,7 @@ class EvalSession:
 
     # -- data -------------------------------------------------------------------------
     def _dataset(self, name: str) -> Any:
-        from gansuite.data import check_integrity
+        from gansuite.engine.data import check_integrity
 
         spec = self.catalog.registry("datasets").get(name)
         config = self.dataset_configs.get(name)
@@ -94,13 +92,15 @@ class EvalSession:
         """A fresh model of the same spec and config, initialised under ``seed``, on the same device."""
         import torch
 
+        from gansuite.engine.build import build_model
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self.model_spec.load_factory()(self.model_config, image_size=self.model.image_size,
-                                                   channels=self.model.channels)
-        device = _model_device(self.model)
-        model.generator.to(device)
-        model.discriminator.to(device)
+            model = build_model(self.model_spec, self.model_config, image_size=self.model.image_size,
+                                channels=self.model.channels)
+        model.to(_model_device(self.model))
+        for net in (model.generator, model.discriminator, model.eval_generator()):
+            net.eval()
         return model
 
 
@@ -169,7 +169,14 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
 
 
 def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_config: Any) -> list[dict[str, Any]]:
-    probe = probe_spec.load_factory()(probe_config)
+    try:
+        probe = probe_spec.load_factory()(probe_config)
+    except GansuiteError:
+        raise
+    except Exception as exc:
+        from gansuite.engine.build import plugin_failure
+
+        raise plugin_failure("to build", probe_spec, exc) from exc
     out_dir = session.folder.samples / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = ProbeContext(
@@ -183,21 +190,30 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
         progress=session.progress,
     )
     start = time.perf_counter()
-    rows = probe.run(ctx)
+    try:
+        rows = probe.run(ctx)
+    except (GansuiteError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        from gansuite.engine.build import plugin_failure
+
+        raise plugin_failure(f"in eval '{spec.name}'", probe_spec, exc) from exc
     seconds = round(time.perf_counter() - start, 2)
     prov = _provenance(session, spec, probe_spec, probe_config)
     out = []
     for row in rows:
-        if "metric" not in row or "value" not in row:
-            raise OptionError(f"Probe '{probe_spec.name}' returned a row without metric/value: {row!r}.")
+        if not isinstance(row, dict) or "metric" not in row or "value" not in row:
+            raise PluginError(f"Probe '{probe_spec.name}' ({probe_spec.origin()}) returned a row without "
+                              f"metric/value: {row!r}.")
         out.append({"eval": spec.name, "metric": row["metric"], "value": row["value"], **row,
                     "eval_seconds": seconds, **prov})
     session.folder.add_results(out)
     return out
 
 
-def _evaluate(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str, ProbeSpec],
+def evaluate_session(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str, ProbeSpec],
               probe_configs: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run ``evals`` in order on ``session``'s model; rows are appended to ``results.json``."""
     rows: list[dict[str, Any]] = []
     for i, spec in enumerate(evals):
         rows += _run_one(session, spec, probes[spec.probe], probe_configs[spec.name])
@@ -205,17 +221,6 @@ def _evaluate(session: EvalSession, evals: Sequence[EvalSpec], probes: dict[str,
         if nxt != spec.dataset:
             session.forget_data()
     return rows
-
-
-def run_evals(plan: RunPlan, folder: RunFolder, model: GANModel, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Evaluate ``model`` with every eval of ``plan``; rows are appended to ``results.json``."""
-    session = EvalSession(
-        catalog=get_catalog(), folder=folder, model=model, model_spec=plan.model,
-        model_config=plan.model_config, config=config, data_root=plan.data_root,
-        allow_unverified=plan.request.allow_unverified, seed=plan.request.seed,
-        progress=plan.request.progress, dataset_configs={plan.dataset.name: plan.dataset_config},
-    )
-    return _evaluate(session, plan.evals, plan.probes, plan.probe_configs)
 
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +261,7 @@ def evaluate_run(
         base = _typed(recorded.get("dataset_config") or {}) if name == recorded.get("dataset") else {}
         dataset_configs[name] = build_config(spec, {**base, **routed[name]})
     model_config = build_config(model_spec, _typed(recorded.get("model_config") or {}))
-    from gansuite.train import load_run_model
+    from gansuite.engine.build import load_run_model
 
     model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
     config = {**recorded, **(ckpt_config or {})}
@@ -267,7 +272,7 @@ def evaluate_run(
         seed=int(recorded.get("seed", 0)) if seed is None else seed, progress=progress,
         dataset_configs=dataset_configs,
     )
-    return _evaluate(session, evals, probes, probe_configs)
+    return evaluate_session(session, evals, probes, probe_configs)
 
 
 def _resolve_device(device: str) -> str:
@@ -278,30 +283,3 @@ def _resolve_device(device: str) -> str:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, float):
-        return str(value)
-    if key == "C":
-        return f"{value:g}"
-    if key.endswith("_s") or key.endswith("seconds"):
-        return f"{value:.1f}"
-    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
-
-
-TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("eval", "eval"), ("metric", "metric"), ("variant", "variant"), ("space", "space"), ("value", "value"),
-    ("ci95", "+-"),
-    ("feature_dim", "features"), ("C", "C"), ("n_train", "n_train"), ("n_test", "n_test"),
-    ("time_features_s", "features_s"), ("time_svm_s", "svm_s"), ("time_s", "time_s"), ("eval_seconds", "eval_s"),
-)
-
-
-def results_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]] = TABLE_COLUMNS) -> str:
-    """A plain-text table of result rows; columns no row fills are left out."""
-    used = [(key, head) for key, head in columns if any(r.get(key) not in (None, "") for r in rows)]
-    body = [[_fmt(k, r.get(k)) for k, _ in used] for r in rows]
-    return text_table(body, [h for _, h in used])

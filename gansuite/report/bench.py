@@ -9,7 +9,7 @@ the JSON report pytest-benchmark writes:
   when there is one), so runs of the same hardware line up whoever made them.
 - :func:`compare_reports` flags every benchmark whose throughput fell by more than a threshold
   against the last saved run of the same machine and the same mode (quick or full).
-- :mod:`gansuite.bench_history` turns the saved runs into a table and a PNG.
+- :mod:`gansuite.report.bench_history` turns the saved runs into a table and a PNG.
 
 Throughput is a benchmark's ``extra_info["items_per_s"]`` when it records one (images/s or
 items/s, from the median round), else calls per second from the median.
@@ -30,8 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gansuite.errors import OptionError, RunError
-from gansuite.runfolder import atomic_write_json
+from gansuite.engine.runfolder import atomic_write_json
+from gansuite.plugin.errors import OptionError, RunError
 
 __all__ = [
     "QUICK_ENV",

@@ -21,10 +21,10 @@ from typing import Any
 
 import pluggy
 
-from gansuite import hookspecs
-from gansuite.errors import GansuiteError, UnknownNameError
-from gansuite.registry import Registry
-from gansuite.specs import SPEC_TYPES, PluginInfo, Spec
+from gansuite.plugin import hookspecs
+from gansuite.plugin.errors import GansuiteError, UnknownNameError
+from gansuite.plugin.registry import Registry
+from gansuite.plugin.specs import SPEC_TYPES, PluginInfo, Spec
 
 __all__ = ["Catalog", "PluginRecord", "get_catalog", "reset_catalog", "build_catalog", "HOOKS"]
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from gansuite.errors import RunError
+from gansuite.plugin.errors import RunError
 
 __all__ = ["resolve_device", "configure_backends", "autocast", "synchronize", "fits_on_device"]
 

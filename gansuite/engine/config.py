@@ -1,0 +1,48 @@
+"""The engine's own typed configuration: what one training run needs, and nothing of the CLI.
+
+``gansuite.runs`` maps a user's request onto a :class:`TrainConfig`; the engine reads only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["TrainConfig", "PRECISIONS"]
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    ``model_name``/``model_config`` identify the model in checkpoints (a resume or an eval
+    refuses a checkpoint of another model); ``origin`` names the model and its plugin in error
+    messages. Limits: ``max_steps`` is the final step number, ``epochs`` passes over the data,
+    ``time_budget`` training seconds summed over every invocation; the first reached wins.
+    ``precision``: ``auto`` = bf16 autocast on CUDA and fp32 elsewhere, ``fp32`` = never autocast,
+    ``bf16`` = autocast on CUDA (CPUs run fp32: bf16 convolutions are far slower there).
+    """
+
+    model_name: str
+    model_config: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""
+    title: str = ""
+    seed: int = 0
+    device: str = "auto"
+    batch_size: int = 128
+    max_steps: int | None = None
+    epochs: float | None = None
+    time_budget: float | None = None
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    compile: bool = False
+    progress: bool = True
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    resuming: bool = False
+
+    def autocast_enabled(self, device_type: str) -> bool:
+        """Whether steps run under bf16 autocast on a device of this type."""
+        return device_type == "cuda" and self.precision != "fp32"
