@@ -24,12 +24,20 @@ MODELS: dict[str, dict[str, Any]] = {
     "dcgan-pytorch-examples": {"ngf": 4, "ndf": 4},
     "dcgan-imagenet32": {"widths": (4, 4, 8, 8, 8, 8)},
     "tiny-gan": {},
+    "example-wgan-gp": {"width": 4, "n_critic": 2, "ema_decay": 0.9},
 }
 
 
 def _svhn(root: Path) -> None:
     for split in ("train", "test", "extra"):
         write_svhn(root / "svhn", split)
+
+
+def _npz(root: Path) -> None:
+    import numpy as np
+
+    (root / "npz-images").mkdir()
+    np.savez(root / "npz-images" / "train.npz", images=np.zeros((4, 8, 8, 3), np.uint8), labels=np.arange(4))
 
 
 DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
@@ -40,6 +48,7 @@ DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
     "imagefolder": (write_folder, {"path": "pics", "size": 16}),
     "lsun": (write_lsun, {}),
     "imagenet32": (write_imagenet32, {}),
+    "npz-images": (_npz, {}),
 }
 _INCEPTION_ONLY = {"real_control": False, "random_control": False, "cache": False}
 PROBES: dict[str, dict[str, Any]] = {

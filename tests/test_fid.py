@@ -18,7 +18,7 @@ import torch
 from gansuite_probes import EVALS, PROBES
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 
-from gansuite.plugin.errors import GansuiteError, MissingDataError, OptionError
+from gansuite.plugin.errors import CorruptDataError, GansuiteError, MissingDataError, OptionError
 from gansuite.plugin.options import build_config
 from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
 
@@ -362,7 +362,7 @@ def test_is_rows_with_given_and_discovered_weights(tiny_extractor: Path, tmp_pat
 
 # -- devices, generators -----------------------------------------------------------------------------
 class _ConditionalGAN(TinyGAN):
-    """Uses ``eval_generator()`` and labels: the generator adds the label to every pixel."""
+    """Uses ``eval_generator()`` and labels: every pixel is label - 1."""
 
     num_classes = 3
 
@@ -377,9 +377,6 @@ class _ConditionalGAN(TinyGAN):
 
         return _G()
 
-    def sample_labels(self, n: int, *, generator: torch.Generator | None = None, device: object = None) -> torch.Tensor:
-        return torch.randint(0, 3, (n,), generator=generator)
-
 
 def test_generated_batches_use_eval_generator_labels_and_device() -> None:
     from gansuite_probes.quality import generated_batches
@@ -387,8 +384,7 @@ def test_generated_batches_use_eval_generator_labels_and_device() -> None:
     model = _ConditionalGAN(TinyConfig(), SIZE, 3)
     batches = list(generated_batches(model, 10, 0, 4, torch.device("cpu")))
     assert [b.shape[0] for b in batches] == [4, 4, 2] and all(b.dtype == torch.uint8 for b in batches)
-    values = torch.cat(batches)[:, 0, 0, 0].unique().tolist()
-    assert set(values) <= {0, 128, 255} and len(values) > 1
+    assert torch.cat(batches)[:, 0, 0, 0].tolist() == [0, 128, 255] * 3 + [0]  # class-balanced labels
     again = torch.cat(list(generated_batches(model, 10, 0, 5, torch.device("cpu"))))
     assert torch.equal(again, torch.cat(batches))  # same seed, same images, whatever the batch size
 
@@ -443,6 +439,8 @@ def test_bundled_inception_loads_offline_and_is_hashed() -> None:
     assert feats.shape == (2, 2048) and torch.isfinite(feats).all() and (feats >= 0).all()
     with pytest.raises(OptionError, match="299"):
         InceptionFeatures(input_size=75)
+    with pytest.raises(CorruptDataError, match="not a TorchScript"):
+        InceptionFeatures(Path(__file__), input_size=32)
     info = net.describe()
     assert info["extractor_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert "default_1.pt" in info["extractor"] and info["num_features"] == 2048

@@ -68,13 +68,24 @@ def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
                 dynamic_ncols=True, leave=False)
 
 
+def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
+    """``n`` labels cycling through the classes (class-balanced), or None when unconditional."""
+    if not model.num_classes:
+        return None
+    return torch.arange(n, device=device) % model.num_classes
+
+
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """G(z) in eval mode, batched; float32 in ``[-1, 1]`` on z's device."""
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
+    in ``[-1, 1]`` on z's device. A conditional model gets ``y``, by default class-balanced."""
+    if y is None:
+        y = balanced_labels(model, z.shape[0], z.device)
     out = []
-    with eval_mode(model.generator):
+    with eval_mode(model.eval_generator()):
         for i in range(0, z.shape[0], batch_size):
-            out.append(model.generator(z[i : i + batch_size]).float())
+            yi = None if y is None else y[i : i + batch_size]
+            out.append(model.generate(z[i : i + batch_size], yi).float())
     return torch.cat(out) if out else torch.empty(0)
 
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite import MissingDataError, OptionError
+from gansuite import CorruptDataError, MissingDataError, OptionError
 
 __all__ = ["InceptionFeatures", "LogitsHead", "bundled_weights", "sha256", "resize_bilinear", "embed",
            "published_weights", "find_published_weights", "load_logits_head", "compare_weights",
@@ -112,7 +112,12 @@ def full_fp32(device: torch.device) -> Iterator[None]:
 def _jit_load(path: Path) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        try:
+            return torch.jit.load(str(path), map_location="cpu").eval()
+        except (RuntimeError, ValueError, OSError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CorruptDataError(f"{path} is not a TorchScript feature extractor ({first}); "
+                                   "pass a file saved with torch.jit.save.") from None
 
 
 class InceptionFeatures(nn.Module):

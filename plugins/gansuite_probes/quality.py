@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, OptionError, ProbeContext
-from gansuite_probes.common import eval_mode, to_uint8
+from gansuite_probes.common import balanced_labels, eval_mode, to_uint8
 from gansuite_probes.inception import InceptionFeatures, embed
 from gansuite_probes.refstats import Reference, reference
 
@@ -39,7 +39,8 @@ def _generator(model: GANModel) -> torch.nn.Module:
 
 @torch.no_grad()
 def generated_batches(model: GANModel, n: int, seed: int, batch_size: int, device: Any) -> Iterator[torch.Tensor]:
-    """``n`` generated uint8 images in batches (latents, and labels, drawn on the CPU under ``seed``).
+    """``n`` generated uint8 images in batches (latents drawn on the CPU under ``seed``; a conditional
+    model gets class-balanced labels, as in every probe).
 
     Images are made on the generator's device (``device`` when it has no parameters).
     """
@@ -48,9 +49,7 @@ def generated_batches(model: GANModel, n: int, seed: int, batch_size: int, devic
     first = next(iter(net.parameters()), None)
     device = first.device if first is not None else device  # latents go where G's weights are
     z_all = model.sample_z(n, generator=gen)  # all latents first: the images do not depend on batch_size
-    labels = None
-    if int(getattr(model, "num_classes", 0) or 0) > 0:
-        labels = model.sample_labels(n, generator=gen)  # type: ignore[attr-defined]
+    labels = balanced_labels(model, n) if getattr(model, "num_classes", 0) else None  # 0, 1, .., 0, 1, ..
     with eval_mode(net):
         for i in range(0, n, batch_size):
             z = z_all[i : i + batch_size].to(device)
