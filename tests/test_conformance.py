@@ -50,6 +50,7 @@ DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
     "imagenet32": (write_imagenet32, {}),
     "npz-images": (_npz, {}),
 }
+_INCEPTION_ONLY = {"real_control": False, "random_control": False, "cache": False}
 PROBES: dict[str, dict[str, Any]] = {
     "svm": {"max_iter": 10, "search_iter": 5, "val_size": 40, "c_grid": (0.01,)},
     "latent-walk": {"n_walks": 2, "n_points": 3, "steps": 2},
@@ -57,11 +58,14 @@ PROBES: dict[str, dict[str, Any]] = {
     "memorization": {"n_samples": 32, "n_holdout": 32},
     "pixel-stats": {},
     "fid": {},
-    "kid": {"n_samples": 32, "n_reference": 32, "subset_size": 16, "subsets": 2},
     "guided-backprop": {"n_images": 64, "n_channels": 4, "top_k": 3, "n_boot": 20},
     "forgetting": {"n_classifier": 128, "n_pool": 64, "n_random_draws": 2, "n_boot": 20, "max_iter": 20},
+    # Inception probes: one subject, no disk cache (check_probe gives every split the same images).
+    "kid": {"n_samples": 32, "n_reference": 32, "subset_size": 16, "subsets": 2, **_INCEPTION_ONLY},
+    "prdc": {"n_samples": 32, "n_reference": 32, **_INCEPTION_ONLY},
+    "is": {"n_samples": 32, "splits": 2, **_INCEPTION_ONLY},
 }
-SLOW_PROBES = {"fid", "kid"}  # the Inception network at 299x299
+SLOW_PROBES = {"fid", "kid", "prdc", "is"}  # the Inception network at 299x299
 DEDUP: dict[str, dict[str, Any]] = {"exact": {}, "phash": {}, "ae-hash": {"epochs": 1}}
 
 KINDS = {"models": MODELS, "datasets": DATASETS, "probes": PROBES, "dedup": DEDUP}
@@ -92,12 +96,20 @@ def test_dataset(name: str, tmp_path: Path) -> None:
     assert all(n > 0 for n in sizes.values())
 
 
+# fid needs >= 2,048 samples through Inception: its end-to-end checks live in tests/test_fid.py.
+COVERED_ELSEWHERE = {"fid"}
+
+
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_PROBES else n
-                                  for n in _names("probes")])
+                                  for n in _names("probes") if n not in COVERED_ELSEWHERE])
 def test_probe(name: str, tmp_path: Path) -> None:
-    if name == "fid":
-        pytest.skip("fid needs >= 2,048 samples: covered by tests/test_probes.py")
-    rows = check_probe(name, PROBES[name], tmp_path=tmp_path)
+    options = dict(PROBES[name])
+    if name == "is":  # the bundled network has no classifier layer: a random one of the right shape
+        import torch
+
+        torch.save({"fc.weight": torch.randn(10, 2048)}, str(tmp_path / "fc.pth"))
+        options["logits_weights"] = str(tmp_path / "fc.pth")
+    rows = check_probe(name, options, tmp_path=tmp_path)
     assert rows
 
 
