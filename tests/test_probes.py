@@ -158,6 +158,7 @@ FAST: dict[str, dict[str, object]] = {
     "fid": {},
     "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
     "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600},
+    "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
 }
 
 

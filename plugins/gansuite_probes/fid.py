@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansuite import MissingDataError, OptionError, ProbeContext
-from gansuite_probes.common import generate, to_uint8
+from gansuite_probes.common import TensorCache, content_key, generate, to_uint8
 from gansuite_probes.config import FIDConfig, KIDConfig
 
 __all__ = ["InceptionFeatures", "bundled_weights", "sha256", "build_fid", "build_kid", "FIDProbe", "KIDProbe",
@@ -128,6 +128,32 @@ def _feed(metric: Any, ctx: ProbeContext, split: str, n_reference: int, n_sample
     return int(idx.numel()), done
 
 
+def _feed_kid(metric: Any, extractor: InceptionFeatures, ctx: ProbeContext, cfg: KIDConfig,
+              n_reference: int) -> tuple[int, int]:
+    """:func:`_feed` for KID, with the real images' features read from ``cfg.cache_dir`` when
+    the same extractor has seen the same images before (KID keeps every feature row, so cached
+    rows go straight into its state)."""
+    real = ctx.load_split(cfg.reference_split)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    idx = torch.randperm(len(real), generator=gen)[:n_reference].sort().values
+    images = real.images[idx]
+    cache = TensorCache(cfg.cache_dir, "inception")
+    key = content_key(extractor.sha256, extractor.input_size, images)
+    feats = cache.get(key)
+    if feats is None:
+        feats = torch.cat([extractor(images[i : i + cfg.batch_size].to(ctx.device)).cpu()
+                           for i in range(0, images.shape[0], cfg.batch_size)])
+        cache.put(key, feats)
+    metric.real_features.append(feats.to(ctx.device))
+    done = 0
+    while done < cfg.n_samples:
+        b = min(cfg.batch_size, cfg.n_samples - done)
+        z = ctx.model.sample_z(b, generator=gen).to(ctx.device)
+        metric.update(to_uint8(generate(ctx.model, z, b)), real=False)
+        done += b
+    return int(idx.numel()), done
+
+
 def _extractor(weights: str | None, input_size: int) -> InceptionFeatures:
     return InceptionFeatures(Path(weights) if weights else None, input_size)
 
@@ -178,7 +204,7 @@ class KIDProbe:
             warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
             metric = KernelInceptionDistance(feature=extractor, subsets=cfg.subsets, subset_size=cfg.subset_size,
                                              normalize=False).to(ctx.device)
-        n_real, n_fake = _feed(metric, ctx, cfg.reference_split, n_ref, cfg.n_samples, cfg.batch_size)
+        n_real, n_fake = _feed_kid(metric, extractor, ctx, cfg, n_ref)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(ctx.seed)
             mean, std = metric.compute()
