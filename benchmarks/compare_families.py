@@ -64,8 +64,8 @@ PRESETS = {
         dataset="cifar10", evals=("cifar10-svm", "cifar10-kid"), conditional_evals=("cifar10-cas",),
         quality_eval="cifar10-kid",
         eval_options=("svm.max_train=5000", "svm.max_test=2000", "svm.val_size=1000",
-                      "svm.search_max_train=4000", "kid.n_samples=200", "kid.n_reference=200",
-                      "kid.subset_size=100", "kid.subsets=50", "cas.n_samples=1000"),
+                      "svm.search_max_train=4000", "kid.n_samples=100", "kid.n_reference=500",
+                      "kid.reference_seed=0", "kid.subset_size=100", "kid.subsets=50", "cas.n_samples=1000"),
         model_options=QUARTER, seeds=(0, 1, 2), cpu_budget=45.0, extra=("--allow-unverified",)),
     "digits": Preset(
         dataset="digits", evals=("digits-svm", "digits-kid"), conditional_evals=("digits-cas",),
@@ -256,11 +256,12 @@ def run(args: argparse.Namespace) -> None:
               "options": list(args.option), "jobs": args.jobs, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "command": " ".join(["python", "benchmarks/compare_families.py", *args.argv]),
               "threads_per_run": 1, "in_process": bool(args.in_process)}
+    todo = jobs(preset, args)
     if args.in_process:
-        results = [_launch(*job, in_process=True) for job in jobs(preset, args)]
+        results = [_launch(*job, in_process=True) for job in todo]
     else:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(lambda job: _launch(*job), jobs(preset, args)))
+            results = list(pool.map(lambda job: _launch(*job), todo))
     record.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), wall_s=round(time.time() - start, 1),
                   runs=results)
     (out / "driver.json").write_text(json.dumps(record, indent=2))

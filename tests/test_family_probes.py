@@ -177,3 +177,18 @@ def test_a_run_with_cas_on_an_unconditional_model_stops_before_training(cli, tmp
               "-o", "ndf=8", "--max-steps", "1", "--out", str(tmp_path / "r"), "--no-progress")
     assert out.returncode == 2 and "unconditional" in out.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_tensor_cache_computes_once_and_survives_a_torn_file(tmp_path: Path) -> None:
+    from gansuite_probes.common import TensorCache, content_key
+
+    calls = []
+    cache = TensorCache(tmp_path, "t")
+    key = content_key(torch.arange(3), "x")
+    assert key != content_key(torch.arange(3), "y") and key == content_key(torch.arange(3), "x")
+    first = cache.get_or_compute(key, lambda: calls.append(1) or torch.ones(2))
+    again = cache.get_or_compute(key, lambda: calls.append(1) or torch.zeros(2))
+    assert torch.equal(first, again) and calls == [1]
+    (tmp_path / f"t-{key}.pt").write_bytes(b"torn")
+    assert torch.equal(cache.get_or_compute(key, lambda: torch.zeros(2)), torch.zeros(2))
+    assert TensorCache(None, "t").get_or_compute(key, lambda: torch.full((1,), 7.0)).item() == 7.0

@@ -146,16 +146,15 @@ class CASProbe:
         """The trained classifier, from ``cache_dir`` when these images, labels and settings
         trained one before."""
         cfg = self.config
-        cache = TensorCache(cfg.cache_dir, "cas-classifier")
         key = content_key(images, labels, k, cfg.epochs, cfg.width, cfg.lr, cfg.batch_size, cfg.classifier_seed)
-        state = cache.get(key)
-        if state is not None:
-            net = SmallCNN(int(images.shape[1]), k, cfg.width)
-            net.load_state_dict(state)
-            return net.to(device).eval()
-        net = train_classifier(images, labels, k, cfg, device)
-        cache.put(key, {name: t.detach().cpu() for name, t in net.state_dict().items()})
-        return net
+
+        def fit() -> dict[str, torch.Tensor]:
+            net = train_classifier(images, labels, k, cfg, device)
+            return {name: t.detach().cpu() for name, t in net.state_dict().items()}
+
+        net = SmallCNN(int(images.shape[1]), k, cfg.width)
+        net.load_state_dict(TensorCache(cfg.cache_dir, "cas-classifier").get_or_compute(key, fit))
+        return net.to(device).eval()
 
     def _score(self, model: GANModel, net: nn.Module, ctx: ProbeContext, variant: str) -> dict[str, Any]:
         cfg = self.config

@@ -213,6 +213,20 @@ class TensorCache:
         except Exception:  # a torn or foreign file: recompute and overwrite it
             return None
 
+    def get_or_compute(self, key: str, compute: Any) -> Any:
+        """The cached value, else ``compute()`` stored; concurrent processes asking for the same
+        key wait for the first one's result instead of computing it again (a lock file)."""
+        value = self.get(key)
+        if value is not None or self.folder is None:
+            return value if value is not None else compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.folder / f".{self.prefix}-{key}.lock"):
+            value = self.get(key)
+            if value is None:
+                value = compute()
+                self.put(key, value)
+        return value
+
     def put(self, key: str, value: Any) -> None:
         path = self._path(key)
         if path is None:
@@ -220,3 +234,19 @@ class TensorCache:
         buf = io.BytesIO()
         torch.save(value, buf)
         atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX ``flock``; no lock where unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -158,6 +158,8 @@ class KIDConfig:
     input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
     cache_dir: str | None = _opt(None, "folder keeping the real images' features between runs, keyed by "
                                        "the extractor and the images' content (None: no cache)")
+    reference_seed: int | None = _opt(None, "seed choosing the real reference images (None: the run's seed; "
+                                            "a fixed one gives every run the same reference)")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, n_reference=self.n_reference, subsets=self.subsets,

@@ -134,16 +134,14 @@ def _feed_kid(metric: Any, extractor: InceptionFeatures, ctx: ProbeContext, cfg:
     the same extractor has seen the same images before (KID keeps every feature row, so cached
     rows go straight into its state)."""
     real = ctx.load_split(cfg.reference_split)
+    ref_seed = ctx.seed if cfg.reference_seed is None else cfg.reference_seed
+    idx = torch.randperm(len(real), generator=torch.Generator().manual_seed(ref_seed))[:n_reference].sort().values
     gen = torch.Generator().manual_seed(ctx.seed)
-    idx = torch.randperm(len(real), generator=gen)[:n_reference].sort().values
     images = real.images[idx]
-    cache = TensorCache(cfg.cache_dir, "inception")
-    key = content_key(extractor.sha256, extractor.input_size, images)
-    feats = cache.get(key)
-    if feats is None:
-        feats = torch.cat([extractor(images[i : i + cfg.batch_size].to(ctx.device)).cpu()
-                           for i in range(0, images.shape[0], cfg.batch_size)])
-        cache.put(key, feats)
+    feats = TensorCache(cfg.cache_dir, "inception").get_or_compute(
+        content_key(extractor.sha256, extractor.input_size, images),
+        lambda: torch.cat([extractor(images[i : i + cfg.batch_size].to(ctx.device)).cpu()
+                           for i in range(0, images.shape[0], cfg.batch_size)]))
     metric.real_features.append(feats.to(ctx.device))
     done = 0
     while done < cfg.n_samples:
