@@ -185,6 +185,9 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
         from gansuite.engine.build import plugin_failure
 
         raise plugin_failure("to build", probe_spec, exc) from exc
+    check = getattr(probe, "check_model", None)  # optional: refuse a model the probe cannot evaluate
+    if callable(check):
+        check(session.model)
     out_dir = session.folder.samples / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = ProbeContext(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gansuite.plugin.model import GANModel
     from gansuite.runs.plan import RunPlan
 
-__all__ = ["Prepared", "preflight", "build_probes"]
+__all__ = ["Prepared", "preflight", "build_probes", "check_probes"]
 
 
 @dataclass
@@ -95,16 +95,32 @@ def preflight(plan: RunPlan) -> Prepared:
     if channels != model.channels:  # the dataset's files disagree with its spec: follow the files
         model = _build(plan, model.image_size, channels)
     smoke_check(plan.model, model)
-    labels = data.data.labels
-    if model.num_classes and labels is None:
-        raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
-                          f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
-    if model.num_classes and labels is not None and len(labels) \
-            and not 0 <= int(labels.min()) <= int(labels.max()) < model.num_classes:
-        raise OptionError(f"Dataset '{plan.dataset.name}' has labels {int(labels.min())}..{int(labels.max())}, but "
-                          f"model '{plan.model.name}' was built for {model.num_classes} classes; set the "
-                          "model's class count to match (e.g. -o num_classes=...).")
+    _check_labels(plan, model, data)
     batch_size = int(req.batch_size or model.recipe.batch_size)
     _check_batch_size(plan, model, batch_size, len(data.data))
-    build_probes(plan)
+    check_probes(build_probes(plan), model)
     return Prepared(data=data, model=model, batch_size=batch_size)
+
+
+def _check_labels(plan: RunPlan, model: GANModel, data: TrainingData) -> None:
+    """A class-conditional model needs labels, all of them below its ``num_classes``."""
+    labels = data.data.labels
+    if not model.num_classes:
+        return
+    if labels is None:
+        raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
+                          f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
+    low, high = (int(labels.min()), int(labels.max())) if labels.numel() else (0, 0)
+    if low < 0 or high >= model.num_classes:
+        raise OptionError(f"Dataset '{plan.dataset.name}' has labels {low}..{high}, but model "
+                          f"'{plan.model.name}' conditions on {model.num_classes} classes; pass "
+                          f"-o num_classes={high + 1} (or the option that sets its class count).")
+
+
+def check_probes(probes: dict[str, Any], model: GANModel) -> None:
+    """Each probe's optional ``check_model(model)``: it raises (an :class:`OptionError`) when the
+    probe cannot evaluate this model, so the run stops before training, not after."""
+    for probe in probes.values():
+        check = getattr(probe, "check_model", None)
+        if callable(check):
+            check(model)

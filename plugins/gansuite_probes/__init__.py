@@ -16,6 +16,7 @@ from gansuite import EvalSpec, ProbeSpec, hookimpl
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
+    CASConfig,
     FIDConfig,
     ForgettingConfig,
     GuidedBackpropConfig,
@@ -150,6 +151,20 @@ PROBES: tuple[ProbeSpec, ...] = (
         tags=("latent-space", "visualisation"),
         notes=("Needs a model whose generator_blocks() lists G's blocks.",),
     ),
+    ProbeSpec(
+        name="cas",
+        summary="Classification accuracy of class-conditional samples G(z, y) under a CNN trained on "
+                "the real labels; real test images (ceiling) and a random G (floor) beside it.",
+        factory="gansuite_probes.cas:build",
+        config=CASConfig,
+        paper="Shmelkov, Schmid & Alahari 2018 (GAN-test); Ravuri & Vinyals 2019, arXiv:1905.10887",
+        tags=("conditional", "classification"),
+        columns=(("n", "n", ""), ("chance", "chance", ".3f")),
+        notes=("Class-conditional models only (num_classes > 0): a run with an unconditional model "
+               "is refused before training.",
+               "The classifier is trained deterministically with its own seed, so every run of an eval "
+               "scores against the same classifier; ci95 is the binomial interval of the accuracy."),
+    ),
 )
 
 
@@ -214,6 +229,12 @@ EVALS: tuple[EvalSpec, ...] = (
           n_classifier=1438, n_pool=1000),
     _eval("cifar10-forgetting", "cifar10", "forgetting",
           "Forget a CIFAR-10 class by dropping G feature maps, against random maps and a random G."),
+    _eval("digits-cas", "digits", "cas",
+          "Class-conditional digits samples classified by a CNN trained on the digits labels.",
+          n_train=None, epochs=15, width=16, n_samples=500),
+    _eval("cifar10-cas", "cifar10", "cas",
+          "Class-conditional CIFAR-10 samples classified by a CNN trained on 10,000 labelled CIFAR-10 "
+          "training images; ceiling on the 10,000 test images."),
 )
 
 

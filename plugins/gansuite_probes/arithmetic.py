@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, ProbeContext, save_image_grid
-from gansuite_probes.common import extract_features, generate
+from gansuite_probes.common import balanced_labels, extract_features, generate
 from gansuite_probes.config import ArithmeticConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
 from gansuite_probes.svm import labelled, subset
@@ -78,7 +78,9 @@ class ArithmeticProbe:
         gen = torch.Generator().manual_seed(ctx.seed)
         clf, clf_acc, num_classes = self._classifier(ctx, gen)
         z = model.sample_z(cfg.n_pool, generator=gen).to(ctx.device)
-        x = generate(model, z, cfg.batch_size)
+        # a class-conditional model: sample i keeps its label y_pool[i] through the arithmetic
+        y_pool = balanced_labels(model, cfg.n_pool, ctx.device)
+        x = generate(model, z, cfg.batch_size, labels=y_pool)
         scores = clf.scores(x)
         top2 = scores.topk(2, dim=1).values
         labels, margin = scores.argmax(1).cpu(), (top2[:, 0] - top2[:, 1]).cpu()
@@ -96,15 +98,16 @@ class ArithmeticProbe:
                 continue
             offset = z[ex_a].mean(0) - z[ex_b].mean(0)
             z_t = z[targets]
-            moved = clf.predict(generate(model, z_t + offset, cfg.batch_size)).cpu()
+            y_t = None if y_pool is None else y_pool[targets.to(y_pool.device)]
+            moved = clf.predict(generate(model, z_t + offset, cfg.batch_size, labels=y_t)).cpu()
             direction = torch.randn(targets.numel(), z.shape[1], generator=gen).to(z.device)
             direction = direction / direction.norm(dim=1, keepdim=True) * offset.norm()
-            random_moved = clf.predict(generate(model, z_t + direction, cfg.batch_size)).cpu()
+            random_moved = clf.predict(generate(model, z_t + direction, cfg.batch_size, labels=y_t)).cpu()
             hits += int((moved == a).sum())
             base_hits += int((random_moved == a).sum())
             trials += int(targets.numel())
             if len(grids) < cfg.grid_pairs:
-                grids.append(self._grid_row(model, z, x, ex_a, ex_b, int(targets[0]), offset, gen))
+                grids.append(self._grid_row(model, z, x, ex_a, ex_b, int(targets[0]), offset, gen, y_pool))
         figure = None
         if grids:
             per_row = grids[0].shape[0]
@@ -121,11 +124,14 @@ class ArithmeticProbe:
         ]
 
     def _grid_row(self, model: GANModel, z: torch.Tensor, x: torch.Tensor, ex_a: torch.Tensor,
-                  ex_b: torch.Tensor, target: int, offset: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+                  ex_b: torch.Tensor, target: int, offset: torch.Tensor, gen: torch.Generator,
+                  y_pool: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         result_z = z[target] + offset
         noise = (torch.rand(cfg.n_neighbours, z.shape[1], generator=gen) * 2 - 1) * cfg.noise
-        neighbours = generate(model, result_z.unsqueeze(0) + noise.to(z.device), cfg.batch_size)
-        result = generate(model, result_z.unsqueeze(0), cfg.batch_size)
+        y = None if y_pool is None else y_pool[target : target + 1]
+        neighbours = generate(model, result_z.unsqueeze(0) + noise.to(z.device), cfg.batch_size,
+                              labels=None if y is None else y.expand(cfg.n_neighbours))
+        result = generate(model, result_z.unsqueeze(0), cfg.batch_size, labels=y)
         pixel = (x[ex_a].mean(0) - x[ex_b].mean(0) + x[target]).clamp(-1, 1).unsqueeze(0)
         return torch.cat([x[ex_a], x[ex_b], x[target : target + 1], result, pixel, neighbours]).cpu()

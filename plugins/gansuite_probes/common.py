@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from gansuite import GANModel, progress
+from gansuite import GANModel, atomic_write_bytes, progress
 
 __all__ = [
     "to_float",
@@ -18,9 +20,12 @@ __all__ = [
     "eval_mode",
     "model_device",
     "generate",
+    "balanced_labels",
     "extract_features",
     "feature_layout",
     "Timer",
+    "content_key",
+    "TensorCache",
 ]
 
 
@@ -56,18 +61,19 @@ def model_device(model: GANModel) -> torch.device:
 
 
 def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
-    """``n`` labels cycling through the classes (class-balanced), or None when unconditional."""
+    """Class labels ``0, 1, ..., K-1, 0, 1, ...`` for ``n`` samples of a class-conditional model
+    (every class equally often, up to one; no randomness), None for an unconditional one."""
     if not model.num_classes:
         return None
     return torch.arange(n, device=device) % model.num_classes
 
 
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256, y: torch.Tensor | None = None) -> torch.Tensor:
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
     """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
-    in ``[-1, 1]`` on z's device. A conditional model gets ``y``, by default class-balanced."""
-    if y is None:
-        y = balanced_labels(model, z.shape[0], z.device)
+    in ``[-1, 1]`` on z's device. A conditional model gets ``labels``, by default class-balanced."""
+    y = labels if labels is not None else balanced_labels(model, z.shape[0], z.device)
     out = []
     with eval_mode(model.eval_generator()):
         for i in range(0, z.shape[0], batch_size):
@@ -140,3 +146,77 @@ class Timer:
     def __exit__(self, *exc: object) -> None:
         self._sync()
         self.seconds = time.perf_counter() - self._start
+
+
+def content_key(*parts: Any) -> str:
+    """A hex digest of tensors (their dtype, shape and bytes) and other values (their repr)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            t = part.detach().cpu().contiguous()
+            digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+        else:
+            digest.update(repr(part).encode())
+    return digest.hexdigest()[:32]
+
+
+class TensorCache:
+    """Tensors (or dicts of tensors) on disk under ``folder``, named by :func:`content_key`,
+    written atomically and read back weights-only; ``folder=None`` caches nothing."""
+
+    def __init__(self, folder: str | Path | None, prefix: str) -> None:
+        self.folder = Path(folder) if folder else None
+        self.prefix = prefix
+
+    def _path(self, key: str) -> Path | None:
+        return self.folder / f"{self.prefix}-{key}.pt" if self.folder is not None else None
+
+    def get(self, key: str) -> Any:
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # a torn or foreign file: recompute and overwrite it
+            return None
+
+    def get_or_compute(self, key: str, compute: Any) -> Any:
+        """The cached value, else ``compute()`` stored; concurrent processes asking for the same
+        key wait for the first one's result instead of computing it again (a lock file)."""
+        value = self.get(key)
+        if value is not None or self.folder is None:
+            return value if value is not None else compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.folder / f".{self.prefix}-{key}.lock"):
+            value = self.get(key)
+            if value is None:
+                value = compute()
+                self.put(key, value)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        buf = io.BytesIO()
+        torch.save(value, buf)
+        atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (POSIX ``flock``; no lock where unavailable)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -20,6 +20,7 @@ __all__ = [
     "MemorizationConfig",
     "GuidedBackpropConfig",
     "ForgettingConfig",
+    "CASConfig",
     "PAPER_C_GRID",
 ]
 
@@ -334,3 +335,27 @@ class ForgettingConfig:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
         if self.block >= 0:
             raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")
+class CASConfig:
+    """Classification accuracy of class-conditional samples under a classifier of real data.
+
+    The classifier (a three-layer CNN) trains on ``n_train`` real labelled training images for
+    ``epochs`` passes, initialised and ordered by ``classifier_seed`` (not the run's seed, so
+    every run scores against the same classifier); it then labels ``n_samples`` generated
+    images with class-balanced conditioning labels.
+    """
+
+    n_train: int | None = _opt(10000, "real labelled training images for the classifier (None: all)")
+    epochs: int = _opt(4, "passes of the classifier over them")
+    width: int = _opt(32, "channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = _opt(2e-3, "Adam learning rate of the classifier")
+    classifier_seed: int = _opt(0, "seed of the classifier's subset, initialisation and order")
+    n_samples: int = _opt(1000, "generated samples scored (class-balanced labels)")
+    max_test: int | None = _opt(None, "real test images for the ceiling (None: the whole split)")
+    random_control: bool = _opt(True, "also score a randomly initialised G of the same architecture")
+    batch_size: int = _opt(128, "images per classifier step / G forward pass")
+    cache_dir: str | None = _opt(None, "folder keeping trained classifiers between runs, keyed by their "
+                                       "training images, labels and settings (None: no cache)")
+
+    def __post_init__(self) -> None:
+        _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
+                  n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, ProbeContext, save_image_grid
-from gansuite_probes.common import extract_features, generate
+from gansuite_probes.common import balanced_labels, extract_features, generate
 from gansuite_probes.config import LatentWalkConfig
 
 __all__ = ["LatentWalkProbe", "build", "interpolate", "slerp"]
@@ -90,7 +90,10 @@ class LatentWalkProbe:
         for mode in cfg.modes:
             z = interpolate(points, cfg.steps, mode).to(ctx.device)
             walks, frames = z.shape[:2]
-            x = generate(model, z.flatten(0, 1), cfg.batch_size)
+            # a class-conditional model keeps one class along each walk (walk w: class w mod K)
+            y = balanced_labels(model, walks, ctx.device)
+            y = None if y is None else y.repeat_interleave(frames)
+            x = generate(model, z.flatten(0, 1), cfg.batch_size, labels=y)
             f = (self._features(model, x, ctx) - mean) / scale
             x, f = x.view(walks, frames, *x.shape[1:]), f.view(walks, frames, -1)
             path = save_image_grid(x.flatten(0, 1), ctx.out_dir / f"latent-walk-{mode}.png", nrow=frames)

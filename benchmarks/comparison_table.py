@@ -1,0 +1,269 @@
+"""The comparison table of ``compare_families.py``, generated from its runs (docs/comparison.md).
+
+    python benchmarks/comparison_table.py runs/families-cifar10 --doc docs/comparison.md
+
+Reads each run's ``results.json``, ``config.json``, ``wall.json`` and final checkpoint (steps,
+training seconds), and the untrained controls. Every number is a mean and a sample standard
+deviation over the seeds, next to its random-network control; nothing in the output is typed by
+hand except the papers' numbers and the text around the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["collect", "render", "main", "PAPERS"]
+
+# The papers' own CIFAR-10 numbers (Inception score / FID after full training on GPUs): context,
+# not comparable with the KID, SVM and CAS numbers of a few CPU minutes.
+PAPERS: dict[str, list[str]] = {
+    "dcgan": ["82.8% L2-SVM accuracy on D features (the ImageNet-32 D, 28,672 features; Radford et al., "
+              "Table 1)", "Inception score 6.16 (as reported in Gulrajani et al., Table 3)"],
+    "wgan-gp": ["Inception score 7.86 (ResNet, unsupervised; Gulrajani et al., Table 3)",
+                "Inception score 6.68, FID 40.2 with the standard CNN (as reported in Miyato et al. 2018, "
+                "Table 2)"],
+    "sngan": ["Inception score 7.42, FID 29.3 with the standard CNN (Miyato et al. 2018, Table 2)",
+              "Inception score 8.22, FID 21.7 with the ResNet (ibid.)"],
+    "sngan-projection": ["Inception score 8.62, FID 17.5, class-conditional, ResNet (Miyato & Koyama 2018)"],
+}
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _checkpoint(run: Path) -> dict[str, Any]:
+    """Steps and training seconds of the run's last checkpoint."""
+    import torch
+
+    files = sorted((run / "checkpoints").glob("step-*.pt"))
+    if not files:
+        return {}
+    state = torch.load(files[-1], map_location="cpu", weights_only=True)
+    return {"steps": int(state["step"]), "train_s": float(state["seconds"])}
+
+
+def _value(rows: list[dict], eval_suffix: str, variant: str | None) -> dict | None:
+    for r in rows:
+        if r.get("eval", "").endswith(eval_suffix) and (variant is None or r.get("variant") == variant):
+            return r
+    return None
+
+
+def collect(folder: Path) -> dict[str, Any]:
+    """Per model: one record per seed, the control, and the driver's settings."""
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for run in sorted((folder / "runs").glob("*-s*")):
+        if not run.is_dir() or not (run / "results.json").is_file():
+            continue
+        cfg, rows = _load(run / "config.json"), _load(run / "results.json")
+        arch = cfg.get("architecture") or {}
+        rec = {"seed": cfg["seed"], "batch": cfg["batch_size"], "n_dis": int(arch.get("n_dis", 1)),
+               "wall_s": (_load(run / "wall.json") or {}).get("wall_s"), "options": cfg.get("options", []),
+               "eval_s": sum({r["eval"]: r.get("eval_seconds", 0) for r in rows}.values()), "rows": rows,
+               "params_g": arch.get("generator_parameters"), "params_d": arch.get("discriminator_parameters"),
+               "git": cfg.get("git_commit"), "torch": (cfg.get("versions") or {}).get("torch"),
+               **_checkpoint(run)}
+        runs[cfg["model"]].append(rec)
+    controls = {}
+    for run in sorted((folder / "controls").glob("*-s*")):
+        cfg, rows = _load(run / "config.json"), _load(run / "results.json")
+        if cfg and rows:
+            controls[cfg["model"]] = rows
+    return {"runs": dict(runs), "controls": controls, "driver": _load(folder / "driver.json") or {}}
+
+
+def _stats(values: list[float]) -> tuple[float, float, int]:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return float("nan"), float("nan"), 0
+    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else float("nan")), len(vals)
+
+
+def _fmt(values: list[float], digits: int = 3, scale: float = 1.0) -> str:
+    mean, sd, n = _stats([v * scale if v is not None else None for v in values])
+    if n == 0:
+        return "-"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+
+
+def _metric(recs: list[dict], suffix: str, variant: str | None) -> list[float]:
+    return [(_value(r["rows"], suffix, variant) or {}).get("value") for r in recs]
+
+
+def _speed_table(data: dict[str, Any], models: list[str]) -> list[str]:
+    calib = data["driver"].get("calibration") or {}
+    lines = ["| model | seeds | G params | D params | CPU-s per step | real images per CPU-s | G updates "
+             "| training wall s | real images/s (wall) | eval wall s | wall s per run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        recs = data["runs"][m]
+        imgs = [r["steps"] * r["batch"] * r["n_dis"] / r["train_s"] for r in recs if r.get("train_s")]
+        cpu = (calib.get(m) or {}).get("cpu_s_per_step")
+        per_cpu = f"{recs[0]['batch'] * recs[0]['n_dis'] / cpu:.0f}" if cpu else "-"
+        lines.append(f"| {m} | {len(recs)} | {recs[0]['params_g']:,} | {recs[0]['params_d']:,} | "
+                     f"{f'{cpu:.3f}' if cpu else '-'} | {per_cpu} | {_fmt([r.get('steps') for r in recs], 0)} | "
+                     f"{_fmt([r.get('train_s') for r in recs], 0)} | {_fmt(imgs, 0)} | "
+                     f"{_fmt([r['eval_s'] for r in recs], 0)} | {_fmt([r['wall_s'] for r in recs], 0)} |")
+    return lines
+
+
+def _quality_table(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
+    lines = ["| model | SVM accuracy, trained D | SVM accuracy, random D | KID, trained G | KID, untrained G "
+             "(seed 0) | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        recs = data["runs"][m]
+        ctrl = _value(data["controls"].get(m, []), f"{prefix}-kid", None)
+        ctrl_s = f"{ctrl['value']:.4f} (± {ctrl.get('std', float('nan')):.4f} over subsets)" if ctrl else "-"
+        cas = [_fmt(_metric(recs, f"{prefix}-cas", v)) for v in ("trained", "random", "real-test")]
+        lines.append(f"| {m} | {_fmt(_metric(recs, f'{prefix}-svm', 'trained'))} | "
+                     f"{_fmt(_metric(recs, f'{prefix}-svm', 'random'))} | {_fmt(_metric(recs, f'{prefix}-kid', None), 4)} "
+                     f"| {ctrl_s} | {' | '.join(cas)} |")
+    return lines
+
+
+def _cas_detail(data: dict[str, Any], prefix: str) -> list[str]:
+    out = []
+    for m, recs in data["runs"].items():
+        for r in recs:
+            row = _value(r["rows"], f"{prefix}-cas", "trained")
+            if row:
+                out.append(f"- {m}, seed {r['seed']}: {row['value']:.3f} ± {row['ci95']:.3f} (binomial 95%) on "
+                           f"{row['n']} samples, chance {row['chance']:.3f}; per class "
+                           f"{', '.join(f'{v:.2f}' for v in row['per_class'])}.")
+    return out
+
+
+def render(data: dict[str, Any]) -> str:
+    """docs/comparison.md from :func:`collect`'s records."""
+    d = data["driver"]
+    settings = d.get("settings", {})
+    prefix = settings.get("dataset", "cifar10")
+    models = [m for m in d.get("models", list(data["runs"])) if m in data["runs"]]
+    first = data["runs"][models[0]][0]
+    steps = d.get("steps") or {}
+    budget = (f"{d['cpu_budget']:.0f} CPU-seconds of training per run (one thread; "
+              + ", ".join(f"{m} {steps.get(m)} steps" for m in models) + ", from each model's calibrated "
+              "CPU time per step)" if d.get("cpu_budget") else
+              f"{next(iter(steps.values()), '?')} steps per run")
+    lines = [
+        "# The GAN families side by side on a CPU budget",
+        "",
+        "<!-- Generated by benchmarks/comparison_table.py from the runs of benchmarks/compare_families.py; "
+        "do not edit by hand. -->",
+        "",
+        f"Every model trained on {prefix} for {budget}, {len(settings.get('seeds', []))} seeds each, then "
+        f"evaluated with the same evals: {', '.join(settings.get('evals', []))}, plus "
+        f"{', '.join(settings.get('conditional_evals', []))} for the class-conditional model. One thread per "
+        f"run, {d.get('jobs', 1)} runs at a time, on a {platform.machine()} machine with two cores shared "
+        f"with other work; the whole comparison took {d.get('wall_s', float('nan')) / 60:.0f} minutes.",
+        "",
+        "Regenerate: `" + d.get("command", "python benchmarks/compare_families.py run ...") + "`, then "
+        "`python benchmarks/comparison_table.py OUT --doc docs/comparison.md`.",
+        "",
+        "## Settings",
+        "",
+        f"- Model widths{' (a quarter of the widths the papers use on CIFAR-10)' if prefix == 'cifar10' else ''}: "
+        + "; ".join(f"{m}: {' '.join(settings.get('model_options', {}).get(m, [])) or 'defaults'}" for m in models)
+        + ". Every other model option is the paper's default (`gansuite show MODEL`).",
+        f"- Eval sizes: `{' '.join('-o ' + o for o in settings.get('eval_options', []))}`.",
+        f"- Controls: the svm probe's randomly initialised D and the cas probe's randomly initialised G, in every "
+        f"run with the run's seed; for KID, the untrained model (built under seed 0, the runs' starting point) "
+        f"evaluated with {settings.get('quality_eval')} at the same sizes.",
+        f"- torch {first.get('torch')}, gansuite commit {str(first.get('git'))[:10]}.",
+        "",
+        "## Training",
+        "",
+        *_speed_table(data, models),
+        "",
+        "Mean ± standard deviation over seeds. A G update is one training step: `n_dis` D updates (each on "
+        "its own real batch) and one G update; real images count every D batch. CPU-s per step is the "
+        "calibration's (process CPU time of one thread, so it does not depend on the other work on the "
+        "machine); the wall-clock columns do, and were measured with that work running.",
+        "",
+        "## Evals",
+        "",
+        *_quality_table(data, models, prefix),
+        "",
+        "SVM: test accuracy of the L2-SVM on D's pooled features (higher is better; chance 0.1). KID: kernel "
+        "Inception distance to real training images (lower is better). CAS: the fraction of class-conditional "
+        "samples a real-data classifier assigns to their conditioning class (chance 0.1).",
+        "",
+        *(["### CAS per run", "", *_cas_detail(data, prefix), ""] if _cas_detail(data, prefix) else []),
+        "## The papers' own numbers",
+        "",
+        *[f"- {m}: " + "; ".join(PAPERS.get(m, ["-"])) + "." for m in models],
+        "",
+        "These come from full training runs (100,000-200,000 G updates on GPUs, full widths) and measure "
+        "Inception score or FID on 50,000 samples, not KID on a few hundred; they give the scale of what each "
+        "family reaches, not a target for the numbers above.",
+        "",
+        "## What a CPU budget can and cannot show",
+        "",
+        *_reading(data, models, prefix),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
+    """Statements that follow from the numbers (computed here, so they stay true when regenerated)."""
+    out = []
+    kid = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", None))[0] for m in models}
+    ctrl = {m: (_value(data["controls"].get(m, []), f"{prefix}-kid", None) or {}).get("value") for m in models}
+    steps = {m: _stats([r.get("steps") for r in data["runs"][m]])[0] for m in models}
+    best = min(kid, key=lambda m: kid[m] if not math.isnan(kid[m]) else math.inf)
+    moved = [m for m in models if ctrl[m] is not None and kid[m] < ctrl[m]]
+    out.append(f"- Can: tell a model that moved from its initialisation from one that did not. KID fell below "
+               f"the untrained model's for {len(moved)} of {len(models)} families ({', '.join(moved) or 'none'}); "
+               f"the lowest mean KID was {best}'s ({kid[best]:.4f}, untrained {ctrl[best] or float('nan'):.4f}).")
+    out.append("- Cannot: rank the families as their papers do. The budget buys "
+               + ", ".join(f"{m} {steps[m]:.0f}" for m in models)
+               + " G updates, against 100,000 or more in the papers: the cheaper the step, the further a model "
+               "gets, so the ranking here is one of early progress per CPU-second at reduced width, not of "
+               "what each family reaches.")
+    svm = {m: (_stats(_metric(data["runs"][m], f"{prefix}-svm", "trained"))[0],
+               _stats(_metric(data["runs"][m], f"{prefix}-svm", "random"))[0]) for m in models}
+    out.append("- SVM accuracy on D features: trained minus random D is "
+               + ", ".join(f"{m} {100 * (a - b):+.1f} points" for m, (a, b) in svm.items())
+               + ". A random D is a strong baseline (random conv features classify images well above chance), "
+               "so a small gap says little about what D learned.")
+    cas = [(m, _stats(_metric(data["runs"][m], f"{prefix}-cas", v))[0]) for m in models
+           for v in ("trained",) if _metric(data["runs"][m], f"{prefix}-cas", v)[0] is not None]
+    for m, value in cas:
+        floor = _stats(_metric(data["runs"][m], f"{prefix}-cas", "random"))[0]
+        ceil = _stats(_metric(data["runs"][m], f"{prefix}-cas", "real-test"))[0]
+        out.append(f"- CAS of {m}: {value:.3f} against a random G's {floor:.3f} and real test images' {ceil:.3f} "
+                   f"(the classifier's own ceiling): the conditioning "
+                   + ("is visible in the samples." if value > floor + 0.02 else "is not yet visible in the samples."))
+    n_seeds = max(len(recs) for recs in data["runs"].values())
+    out.append(f"- Seeds: with {n_seeds} seeds the spread is a rough guide; KID on a few hundred samples is itself noisy "
+               "(the control's ± is its spread over subsets).")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="the folder compare_families.py wrote")
+    parser.add_argument("--doc", type=Path, help="write the markdown here (default: print it)")
+    args = parser.parse_args(argv)
+    data = collect(args.folder)
+    if not data["runs"]:
+        raise SystemExit(f"no finished runs under {args.folder / 'runs'}")
+    text = render(data)
+    if args.doc:
+        args.doc.write_text(text)
+        print(f"wrote {args.doc}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

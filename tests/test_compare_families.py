@@ -1,0 +1,65 @@
+"""The families comparison end to end on digits (the CI-sized preset of
+benchmarks/compare_families.py): every model, two seeds, the untrained controls, and the
+generated table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+class _TinyExtractor(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 12, 5, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(x)).mean((2, 3))
+
+
+@pytest.mark.slow
+def test_digits_comparison_runs_every_model_and_writes_the_table(tmp_path: Path) -> None:
+    extractor = tmp_path / "tiny.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.trace(_TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(extractor))
+    driver, table = _module("compare_families"), _module("comparison_table")
+    out = tmp_path / "cmp"
+    driver.main(["run", "--preset", "digits", "--out", str(out), "--in-process", "--max-steps", "3",
+                 "-o", f"kid.weights={extractor}", "-o", "kid.input_size=32"])
+    record = json.loads((out / "driver.json").read_text())
+    assert record["steps"] == dict.fromkeys(driver.MODELS, 3)
+
+    data = table.collect(out)
+    assert sorted(data["runs"]) == sorted(driver.MODELS) and sorted(data["controls"]) == sorted(driver.MODELS)
+    for model, recs in data["runs"].items():
+        assert sorted(r["seed"] for r in recs) == [0, 1] and all(r["steps"] == 3 for r in recs)
+        evals = {row["eval"] for r in recs for row in r["rows"]}
+        assert evals == {"digits-svm", "digits-kid"} | ({"digits-cas"} if model == "sngan-projection" else set())
+    text = table.render(data)
+    for model in driver.MODELS:
+        assert f"| {model} | 2 |" in text  # the training table: two seeds each
+    assert "CAS, random G" in text and "KID, untrained G" in text and "The papers' own numbers" in text
+    # a second invocation finds every run finished and redoes nothing
+    again = driver.main(["run", "--preset", "digits", "--out", str(out), "--in-process", "--max-steps", "3",
+                         "-o", f"kid.weights={extractor}", "-o", "kid.input_size=32"])
+    assert again is None
+    assert all(r.get("skipped") for r in json.loads((out / "driver.json").read_text())["runs"])
