@@ -335,6 +335,9 @@ class ForgettingConfig:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
         if self.block >= 0:
             raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")
+
+
+@dataclass(frozen=True)
 class CASConfig:
     """Classification accuracy of class-conditional samples under a classifier of real data.
 
