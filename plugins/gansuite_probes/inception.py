@@ -179,11 +179,11 @@ class InceptionFeatures(nn.Module):
 def embed(extractor: nn.Module, batches: Iterable[torch.Tensor], n: int, *, show_progress: bool = False,
           desc: str = "inception") -> torch.Tensor:
     """Features of uint8 image batches (``n`` images in all), float32 ``(n, D)`` on the extractor's device."""
-    from gansuite_probes.common import progress
+    from gansuite import progress
 
     out: torch.Tensor | None = None
     done = 0
-    with progress(n, desc, show_progress) as bar:
+    with progress(total=n, desc=desc, unit="img", enabled=show_progress) as bar:
         for batch in batches:
             f = extractor(batch)
             if out is None:
