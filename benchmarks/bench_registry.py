@@ -79,6 +79,11 @@ def _images(model: Any, n: int, device: torch.device) -> torch.Tensor:
     return x.mul_(2).sub_(1).contiguous(memory_format=torch.channels_last)
 
 
+def _labels(model: Any, n: int, device: torch.device) -> torch.Tensor | None:
+    """Class labels for a conditional model (None for an unconditional one)."""
+    return model.sample_labels(n, device=device) if getattr(model, "num_classes", 0) else None
+
+
 def _record(record_throughput: Any, spec: Any, model: Any, device: torch.device, batch: int) -> None:
     record_throughput(
         items=batch,
@@ -99,15 +104,15 @@ def test_generator_forward(
     batch = _batch(model, bench_settings)
     model.generator.eval()
 
-    def run(z: torch.Tensor) -> torch.Tensor:
+    def run(z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         with torch.inference_mode(), _autocast(device):
-            out = model.generator(z)
+            out = model.generate(z, y)
         _sync(device)
         return out
 
     out = benchmark.pedantic(
         run,
-        setup=lambda: ((model.sample_z(batch, device=device),), {}),
+        setup=lambda: ((model.sample_z(batch, device=device), _labels(model, batch, device)), {}),
         rounds=bench_settings.rounds,
         warmup_rounds=bench_settings.warmup_rounds,
     )
@@ -122,15 +127,15 @@ def test_discriminator_forward(
     batch = _batch(model, bench_settings)
     model.discriminator.eval()
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         with torch.inference_mode(), _autocast(device):
-            out = model.discriminator(x)
+            out = model.discriminate(x, y)
         _sync(device)
         return out
 
     out = benchmark.pedantic(
         run,
-        setup=lambda: ((_images(model, batch, device),), {}),
+        setup=lambda: ((_images(model, batch, device), _labels(model, batch, device)), {}),
         rounds=bench_settings.rounds,
         warmup_rounds=bench_settings.warmup_rounds,
     )
@@ -150,19 +155,20 @@ def test_train_step(
     step = step_mod.GANStep(model, opt_g, opt_d, device=device)
     z_gen = torch.Generator(device=device).manual_seed(0)
 
-    def fresh() -> Any:  # a real batch (with labels for a conditional model), built untimed
-        labels = model.sample_labels(batch, device=device) if getattr(model, "num_classes", 0) else None
-        return step_mod.Batch(_images(model, batch, device), labels)
+    def fresh() -> Any:  # a real batch (with labels for a conditional model)
+        return step_mod.Batch(_images(model, batch, device), _labels(model, batch, device))
 
     def run(real: Any, extra: list[Any]) -> Any:
-        stats = step(real, z_gen, next_batch=extra.pop)
+        # A model owns its step and may draw any number of extra batches; the pool built untimed
+        # covers the recipe's D steps and more, and a batch past it is built on the spot.
+        stats = step(real, z_gen, next_batch=lambda: extra.pop() if extra else fresh())
         _sync(device)
         return stats
 
-    d_steps = max(1, getattr(model.recipe, "d_steps", 1))
+    pool = max(8, getattr(model.recipe, "d_steps", 1))
     stats = benchmark.pedantic(
         run,
-        setup=lambda: ((fresh(), [fresh() for _ in range(d_steps)]), {}),
+        setup=lambda: ((fresh(), [fresh() for _ in range(pool)]), {}),
         rounds=bench_settings.rounds,
         warmup_rounds=bench_settings.warmup_rounds,
     )

@@ -42,7 +42,8 @@ class WGANGP(GANModel):
     def __init__(self, config, image_size: int, channels: int) -> None:
         self.config = config
         self.z_dim, self.image_size, self.channels = config.z_dim, image_size, channels
-        self.recipe = TrainingRecipe(batch_size=64, lr_g=config.lr, lr_d=config.lr, betas=(0.0, 0.9))
+        self.recipe = TrainingRecipe(batch_size=64, lr_g=config.lr, lr_d=config.lr, betas=(0.0, 0.9),
+                                     d_steps=config.n_critic)
         self.generator = _generator(config.z_dim, config.width, image_size, channels)
         self.discriminator = _critic(config.width, image_size, channels)
         self.ema = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
