@@ -28,7 +28,8 @@ def test_example_plugin_is_installed_and_discovered():
     assert "example" in by_name, "install it: pip install -e examples/gansuite-example"
     record = by_name["example"]
     assert record.info.distribution == "gansuite-example"
-    assert record.registered == {"models": ["tiny-gan"], "probes": ["pixel-stats"], "evals": ["fake-pixel-stats"]}
+    assert record.registered == {"models": ["tiny-gan", "example-wgan-gp"], "datasets": ["npz-images"],
+                                 "probes": ["pixel-stats"], "evals": ["fake-pixel-stats"]}
     spec = catalog.registry("models").get("tiny-gan")
     assert spec.plugin is not None and spec.plugin.version == "0.1.0"
 

@@ -159,6 +159,8 @@ FAST: dict[str, dict[str, object]] = {
     "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
     "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600},
     "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
+    "guided-backprop": {"n_images": 300, "n_channels": 8, "top_k": 4, "n_boot": 200},
+    "forgetting": {"n_classifier": 600, "n_pool": 200, "n_random_draws": 3, "n_boot": 100, "max_iter": 50},
 }
 
 
@@ -176,7 +178,8 @@ def test_every_eval_names_a_registered_probe_and_valid_params() -> None:
         build_config(names[e.probe], dict(e.params))
 
 
-@pytest.mark.parametrize("name", ["svm", "latent-walk", "arithmetic", "memorization"])
+@pytest.mark.parametrize("name", ["svm", "latent-walk", "arithmetic", "memorization", "guided-backprop",
+                                  "forgetting"])
 def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = CopyGAN(digits["train"].images[:300]) if name in ("arithmetic", "memorization") else \
         build_tiny(TinyConfig(), image_size=SIZE, channels=3)

@@ -19,7 +19,7 @@ from gansuite.plugin.model import GANModel, adapt_model
 if TYPE_CHECKING:
     from gansuite.plugin.specs import ModelSpec
 
-__all__ = ["build_model", "smoke_check", "describe_model", "load_run_model", "plugin_failure"]
+__all__ = ["build_model", "smoke_check", "describe_model", "load_run_model", "plugin_failure", "plugin_call"]
 
 
 def plugin_failure(what: str, spec: Any, exc: BaseException) -> PluginError:
@@ -27,6 +27,17 @@ def plugin_failure(what: str, spec: Any, exc: BaseException) -> PluginError:
     return PluginError(f"{spec.kind.capitalize()} '{spec.name}' ({spec.origin()}) failed {what}: "
                        f"{type(exc).__name__}: {exc}. Rerun with --traceback for the plugin's traceback, "
                        "or report it to the plugin's authors.")
+
+
+def plugin_call(spec: Any, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``: plugin code whose failure (not a :class:`GansuiteError`) becomes
+    one :class:`PluginError` naming the plugin and ``what`` it failed to do."""
+    try:
+        return fn(*args, **kwargs)
+    except GansuiteError:
+        raise
+    except Exception as exc:
+        raise plugin_failure(what, spec, exc) from exc
 
 
 def build_model(spec: ModelSpec, config: Any, *, image_size: int, channels: int) -> GANModel:
@@ -95,9 +106,20 @@ def describe_model(model: GANModel) -> dict[str, Any]:
     return info
 
 
+def _check_belongs(folder: RunFolder, path: Path, state: dict[str, Any], config: dict[str, Any]) -> None:
+    """The checkpoint is this run's: same model, options and sizes as ``config.json`` records."""
+    ckpt.check_owner(path, state, folder.config_value(config, "model", str),
+                     folder.config_value(config, "model_config", dict, {}),
+                     folder.config_value(config, "image_size", int, None))
+
+
 def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[str, Any]]:
     """Rebuild a run's model from its latest checkpoint (eval mode) and return its config.json
-    with the checkpoint's path and step added."""
+    with the checkpoint's path and step added.
+
+    The checkpoint must be the run's own (model, options, sizes and the built architecture as
+    ``config.json`` records them) and finite; anything else is a :class:`CheckpointError`.
+    """
     from gansuite.plugin.manager import get_catalog
     from gansuite.plugin.options import build_config
 
@@ -105,18 +127,27 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
     config = folder.read_config()
     dev = resolve_device(device)
     path, state = ckpt.load_latest(folder.checkpoints, map_location=dev)
+    _check_belongs(folder, path, state, config)
+    ckpt.check_finite_state(path, state)
     spec = get_catalog().registry("models").get(state["model"])
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in state["model_config"].items()}
     model = build_model(spec, build_config(spec, values), image_size=int(state["image_size"]),
                         channels=int(state["channels"]))
+    arch = config.get("architecture")
+    if isinstance(arch, dict) and arch:
+        built = ckpt.json_safe(describe_model(model))
+        diff = sorted(k for k in {*arch, *built} if arch.get(k) != built.get(k))
+        if diff:
+            raise CheckpointError(f"{path} builds another architecture than {folder.config_path} records "
+                                  f"(differs in: {', '.join(diff)}): it is not this run's model.")
     try:
         model.generator.load_state_dict(state["generator"])
         model.discriminator.load_state_dict(state["discriminator"])
-    except (RuntimeError, KeyError) as exc:
+        model.to(dev)
+        model.load_extra_state(state.get("extra") or {})
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path} does not fit model '{spec.name}' as configured: "
-                              f"{str(exc).splitlines()[0]}") from None
-    model.to(dev)
-    model.load_extra_state(state.get("extra") or {})
+                              f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from None
     for net in (model.generator, model.discriminator, model.eval_generator()):
         net.eval()
     return model, {**config, "checkpoint": str(path), "checkpoint_step": int(state["step"])}

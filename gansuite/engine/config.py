@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["TrainConfig", "PRECISIONS"]
+__all__ = ["TrainConfig", "PRECISIONS", "DEFAULT_MAX_LOSS"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
+DEFAULT_MAX_LOSS = 1e6
+"""The divergence bound: a logged loss whose magnitude exceeds it stops the run. A GAN loss of a
+healthy run stays within tens (WGAN critics within thousands); 1e6 means the weights have blown up."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,10 @@ class TrainConfig:
     ``time_budget`` training seconds summed over every invocation; the first reached wins.
     ``precision``: ``auto`` = bf16 autocast on CUDA and fp32 elsewhere, ``fp32`` = never autocast,
     ``bf16`` = autocast on CUDA (CPUs run fp32: bf16 convolutions are far slower there).
+    Divergence: a logged value that is NaN or Inf, a logged ``loss*`` value whose magnitude
+    exceeds ``max_loss`` (``inf``: no bound), or a parameter or buffer of G or D that is not
+    finite stops the run with a :class:`~gansuite.plugin.errors.DivergenceError` naming the
+    step; no such weights are ever written into a checkpoint.
     """
 
     model_name: str
@@ -42,6 +49,7 @@ class TrainConfig:
     progress: bool = True
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     resuming: bool = False
+    max_loss: float = DEFAULT_MAX_LOSS
 
     def autocast_enabled(self, device_type: str) -> bool:
         """Whether steps run under bf16 autocast on a device of this type."""

@@ -72,7 +72,9 @@ def default_data_root(explicit: Path | None = None) -> Path:
 
 def build_dataset(spec: DatasetSpec, config: Any, root: Path) -> Any:
     """The dataset object of ``spec`` (an :class:`gansuite.plugin.protocols.ImageDataset`)."""
-    return spec.load_factory()(config, root=root)
+    from gansuite.engine.build import plugin_call
+
+    return plugin_call(spec, "to open its data", spec.load_factory(), config, root=root)
 
 
 def check_integrity(name: str, verification: Verification, *, allow_unverified: bool) -> None:
@@ -118,12 +120,16 @@ def prepare_training_data(spec: DatasetSpec, config: Any, *, root: Path, image_s
                           allow_unverified: bool, dedup: DedupSpec | None = None,
                           dedup_config: Any = None) -> TrainingData:
     """Load ``spec``'s training split at ``image_size``, verified and deduplicated."""
+    from gansuite.engine.build import plugin_call
+
     dataset = build_dataset(spec, config, root)
-    verification = dataset.verify()
+    verification = plugin_call(spec, "to verify its files", dataset.verify)
     check_integrity(spec.name, verification, allow_unverified=allow_unverified)
-    data = dataset.load(spec.train_split, image_size=image_size)
+    data = plugin_call(spec, f"to load split '{spec.train_split}'", dataset.load, spec.train_split,
+                       image_size=image_size)
     record = None
     if dedup is not None:
-        strategy = dedup.load_factory()(dedup_config)
-        data, record = apply_dedup(strategy, dedup.name, data, cache_dir=default_cache_dir())
+        strategy = plugin_call(dedup, "to build", dedup.load_factory(), dedup_config)
+        data, record = plugin_call(dedup, "to deduplicate the data", apply_dedup, strategy, dedup.name, data,
+                                   cache_dir=default_cache_dir())
     return TrainingData(data=data, verification=verification, dedup=record)

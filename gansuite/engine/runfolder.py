@@ -8,6 +8,7 @@ RUN_DIR/
   results.json     a list of {eval, metric, value, ...} rows with provenance
   checkpoints/     resumable training state
   samples/         PNGs (sample grids, loss curve, probe figures)
+  .lock            the writer's lock (see gansuite.engine.lock)
 ```
 Whole files are written atomically (temporary file in the same folder, fsync, rename), so a
 kill at any moment leaves either the old or the new file, never a torn one.
@@ -24,7 +25,10 @@ from typing import Any
 from gansuite.plugin.errors import CheckpointError
 from gansuite.plugin.files import atomic_write, atomic_write_bytes, atomic_write_json
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "RunFolder"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "RunFolder", "TEMP_GLOB"]
+
+TEMP_GLOB = ".*.tmp"  # what atomic_write leaves behind when it is killed mid-write
+_MISSING = object()
 
 
 class RunFolder:
@@ -61,6 +65,28 @@ class RunFolder:
     def exists(self) -> bool:
         return self.config_path.is_file()
 
+    def has_checkpoint(self) -> bool:
+        """True when ``checkpoints/`` holds a finished checkpoint file."""
+        return self.checkpoints.is_dir() and any(
+            p.name.startswith("step-") and p.name.endswith(".pt") for p in self.checkpoints.iterdir())
+
+    def foreign_entries(self) -> list[str]:
+        """Names in the folder other than the lock: what a new run must not mix with."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.name != ".lock")
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove the temporary files of writes a kill interrupted (call with the lock held)."""
+        removed = []
+        for folder, deep in ((self.path, False), (self.checkpoints, False), (self.samples, True)):
+            if folder.is_dir():
+                for tmp in (folder.rglob if deep else folder.glob)(TEMP_GLOB):
+                    if tmp.is_file():
+                        tmp.unlink(missing_ok=True)
+                        removed.append(tmp)
+        return removed
+
     # config.json -----------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_json(self.config_path, config)
@@ -72,9 +98,28 @@ class RunFolder:
                 "'gansuite run' created."
             )
         try:
-            return json.loads(self.config_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            config = json.loads(self.config_path.read_text())
+        except (OSError, ValueError) as exc:
             raise CheckpointError(f"Cannot read {self.config_path}: {exc}.") from None
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{self.config_path} holds a JSON {type(config).__name__}, not the "
+                                  "object 'gansuite run' writes; the file is damaged.")
+        return config
+
+    def config_value(self, config: dict[str, Any], key: str, kind: type | tuple[type, ...],
+                     default: Any = _MISSING) -> Any:
+        """``config[key]`` checked to be of ``kind`` (a damaged config.json ends in one line)."""
+        value = config.get(key, default)
+        if value is _MISSING:
+            raise CheckpointError(f"{self.config_path} lacks '{key}'; the file is damaged.")
+        if value is None and default is None:
+            return None
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise CheckpointError(f"{self.config_path}: '{key}' should be {names}, got {value!r}; "
+                                  "the file is damaged.")
+        return value
 
     # metrics.jsonl ---------------------------------------------------------------------
     def append_metrics(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -89,11 +134,13 @@ class RunFolder:
         if not self.metrics_path.is_file():
             return []
         rows = []
-        for line in self.metrics_path.read_text().splitlines():
+        for line in self.metrics_path.read_text(errors="replace").splitlines():
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a line torn by a kill: ignore it
+                row = json.loads(line)
+            except ValueError:  # a line torn by a kill: ignore it
                 continue
+            if isinstance(row, dict) and (isinstance(row.get("step"), int) or "step" not in row):
+                rows.append(row)  # anything else is not a row gansuite wrote: ignore it too
         return rows
 
     def truncate_metrics(self, last_step: int) -> None:
@@ -106,9 +153,13 @@ class RunFolder:
         if not self.results_path.is_file():
             return []
         try:
-            return list(json.loads(self.results_path.read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
+            rows = json.loads(self.results_path.read_text())
+        except (OSError, ValueError) as exc:
             raise CheckpointError(f"Cannot read {self.results_path}: {exc}.") from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise CheckpointError(f"{self.results_path} is not a list of result rows; the file is "
+                                  "damaged (move it away and rerun the evals).")
+        return rows
 
     def add_results(self, rows: Iterable[dict[str, Any]]) -> None:
         """Append rows to results.json (rewritten atomically)."""

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine import distributed
 from gansuite.engine.config import TrainConfig
-from gansuite.engine.device import autocast, configure_backends, fits_on_device, resolve_device, synchronize
+from gansuite.engine.device import autocast, configure_backends, fits_on_device, resolve_device
 from gansuite.engine.interrupt import StopRequest, deferred_stop
 from gansuite.engine.runfolder import RunFolder
 from gansuite.engine.step import GANStep, normalize_batch
+from gansuite.engine.steplog import StepLog
 from gansuite.plugin.errors import CheckpointError, DivergenceError, GansuiteError, PluginError
 from gansuite.plugin.model import Batch, GANModel, adapt_model
 
@@ -86,7 +87,13 @@ class _Trainer:
         model.to(self.device)
         for net in (model.generator, model.discriminator):
             net.to(memory_format=torch.channels_last).train()
-        self.opt_g, self.opt_d = model.optimizers()
+        try:
+            self.opt_g, self.opt_d = model.optimizers()
+        except (GansuiteError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise PluginError(f"{cfg.origin or 'The model'} failed to build its optimisers: "
+                              f"{type(exc).__name__}: {exc}. Check its options (gansuite show MODEL).") from exc
         images, labels = data.data.images, data.data.labels
         self.channels = int(images.shape[1])
         on_device = fits_on_device(images.numel() * images.element_size(), self.device)
@@ -162,33 +169,63 @@ class _Trainer:
             "config": ckpt.json_safe(config),
         }
 
-    def save(self, seconds: float) -> None:
-        """Checkpoint the current step (rank 0), refusing to store non-finite weights."""
+    def nonfinite(self) -> list[str]:
+        """Names of G's and D's parameters and buffers (and the extra state's tensors) that hold
+        NaN or Inf; one device sync."""
         import torch
 
-        nets = (self.model.generator, self.model.discriminator)
-        if not all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters()):
-            kept = f"the last good checkpoint {self.last_ckpt} is kept" if self.last_ckpt else \
-                "no checkpoint had been written yet"
-            raise DivergenceError(f"Training diverged by step {self.step}: the weights hold NaN or Inf; "
-                                  f"{kept}. Start a new run with a lower learning rate (-o lr=...) or another --seed.")
+        m = self.model
+        nets = [("generator", m.generator), ("discriminator", m.discriminator)]
+        if m.eval_generator() is not m.generator:
+            nets.append(("eval_generator", m.eval_generator()))
+        named = [(f"{label}.{name}", t) for label, net in nets
+                 for name, t in net.state_dict().items() if t.is_floating_point()]
+        if not named:
+            return []
+        flags = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu().tolist()
+        bad = [name for (name, _), ok in zip(named, flags, strict=True) if not ok]
+        return bad + ckpt.nonfinite_tensors(m.extra_state(), "extra")
+
+    def kept_text(self) -> str:
+        return (f"the last good checkpoint {self.last_ckpt} (step {self.last_ckpt_step}) is kept"
+                if self.last_ckpt else "no checkpoint had been written yet")
+
+    def diverged(self, where: str, what: str) -> DivergenceError:
+        """The one-line report of a diverged run (the step, what blew up, what is kept)."""
+        return DivergenceError(f"Training diverged {where}: {what}; {self.kept_text()}. Start a new run with "
+                               "a lower learning rate (-o lr=...) or another --seed.")
+
+    def check_weights(self) -> None:
+        """Stop the run when a parameter or buffer is not finite (all ranks agree)."""
+        bad = self.nonfinite()
+        if self.ctx.any_true(bool(bad), self.device):
+            what = (f"{bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''} hold NaN or Inf"
+                    if bad else "another process's weights hold NaN or Inf")
+            raise self.diverged(f"by step {self.step}", what)
+
+    def save(self, seconds: float) -> None:
+        """Checkpoint the current step (rank 0); non-finite weights are never written."""
+        self.check_weights()
         if self.ctx.is_main and self.last_ckpt_step != self.step:
             self.last_ckpt = ckpt.save_checkpoint(self.folder.checkpoints, self.step, self._state(seconds))
         self.last_ckpt_step = self.step
 
     def _resume(self) -> None:
-        path, state = ckpt.load_latest(self.folder.checkpoints, map_location=self.device)
-        if state.get("model") != self.cfg.model_name:
-            raise CheckpointError(f"{path} holds model '{state.get('model')}', but this run trains "
-                                  f"'{self.cfg.model_name}'.")
-        self.model.generator.load_state_dict(state["generator"])
-        self.model.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.model.load_extra_state(state.get("extra") or {})
-        self.sampler.load_state_dict(state["sampler"])
-        ckpt.restore_rng(state["rng"])
-        self.step, self.seconds_before = int(state["step"]), float(state["seconds"])
+        path, state = ckpt.load_resumable(self.folder.checkpoints, self.cfg.model_name, self.cfg.model_config,
+                                          int(self.model.image_size), self.channels, map_location=self.device)
+        try:
+            self.model.generator.load_state_dict(state["generator"])
+            self.model.discriminator.load_state_dict(state["discriminator"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.model.load_extra_state(state.get("extra") or {})
+            self.sampler.load_state_dict(state["sampler"])
+            ckpt.restore_rng(state["rng"])
+            self.step, self.seconds_before = int(state["step"]), float(state["seconds"])
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CheckpointError(f"{path} does not fit this run's model and optimisers ({type(exc).__name__}: "
+                                  f"{first}); it is damaged or not this run's checkpoint.") from None
         self.last_ckpt, self.last_ckpt_step = path, self.step
         if self.ctx.is_main:
             self.folder.truncate_metrics(self.step)
@@ -236,67 +273,6 @@ def fixed_samples(model: GANModel, seed: int, device: Any) -> tuple[Any, Any]:
     return z, y
 
 
-class _Log:
-    """Per-step stats held as device tensors and written out in batches (one sync per flush)."""
-
-    def __init__(self, trainer: _Trainer) -> None:
-        self.t = trainer
-        self.pending: list[tuple[int, dict[str, Any]]] = []
-        self.last_time, self.last_step = time.monotonic(), trainer.step
-        self.rate = 0.0
-
-    def add(self, step: int, stats: dict[str, Any]) -> None:
-        self.pending.append((step, stats))
-
-    def flush(self, final: bool = False) -> dict[str, float]:
-        """Check for divergence, write due metrics rows; returns the latest stats."""
-        import torch
-
-        t = self.t
-        if not self.pending:
-            return {}
-        flat = [torch.as_tensor(v, device=t.device).detach().float().reshape(())
-                for _, stats in self.pending for v in stats.values()]
-        values = torch.stack(flat).cpu().tolist()
-        rows, i = [], 0
-        for step, stats in self.pending:
-            rows.append((step, dict(zip(stats, values[i:i + len(stats)], strict=True))))
-            i += len(stats)
-        self.pending = []
-        synchronize(t.device)
-        now = time.monotonic()
-        self.rate = (rows[-1][0] - self.last_step) * t.cfg.batch_size / max(now - self.last_time, 1e-9)
-        self.last_time, self.last_step = now, rows[-1][0]
-        bad = next((step for step, r in rows if not all(math.isfinite(v) for v in r.values())), None)
-        if t.ctx.any_true(bad is not None, t.device):
-            self._write([r for r in rows if bad is None or r[0] < bad], final)
-            self._diverged(bad, rows[-1][0])
-        self._write(rows, final)
-        return rows[-1][1]
-
-    def _write(self, rows: list[tuple[int, dict[str, float]]], final: bool) -> None:
-        t = self.t
-        if not t.ctx.is_main:
-            return
-        every, out = t.cfg.log_every, []
-        for i, (step, stats) in enumerate(rows):
-            if step % every == 0 or (final and i == len(rows) - 1):
-                row: dict[str, Any] = {"step": step, "epoch": round(step / t.sampler.per_epoch, 4)}
-                row.update((k, round(v, 6)) for k, v in stats.items())
-                row["images_per_s"] = round(self.rate, 2)
-                out.append(row)
-        if out:
-            t.folder.append_metrics(out)
-
-    def _diverged(self, bad: int | None, last: int) -> None:
-        t = self.t
-        where = f"at step {bad}" if bad is not None else f"on another process by step {last}"
-        kept = (f"the last good checkpoint {t.last_ckpt} (step {t.last_ckpt_step}) is kept"
-                if t.last_ckpt else "no checkpoint had been written yet")
-        raise DivergenceError(f"Training diverged {where}: a logged value became NaN or Inf; {kept}. "
-                              "Start a new run with a lower learning rate (-o lr=...) or another --seed.")
-
-
 def train(model: GANModel, cfg: TrainConfig, folder: RunFolder, data: TrainingData) -> TrainOutcome:
     """Train ``model`` on ``data`` into ``folder`` under ``cfg`` (see the module docstring)."""
     ctx = distributed.init(cfg.device)
@@ -320,7 +296,7 @@ def _loop(t: _Trainer) -> TrainOutcome:
     """The training loop: stop at the step limit or the time budget, whichever comes first."""
     limit, reason = t.limit()
     budget = t.cfg.time_budget if t.cfg.time_budget is not None else math.inf
-    log, bar = _Log(t), _progress(t, limit)
+    log, bar = StepLog(t), _progress(t, limit)
     start = time.monotonic()
     stopped = reason
     with deferred_stop() as stop:
@@ -339,7 +315,7 @@ def _postfix(stats: dict[str, float], rate: float, left: float) -> dict[str, str
     return shown
 
 
-def _steps(t: _Trainer, limit: float, budget: float, start: float, log: _Log, bar: Any,
+def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog, bar: Any,
            stop: StopRequest) -> str | None:
     """Run steps until a limit; returns why it stopped early (None: the step limit)."""
     cfg = t.cfg

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
-PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "versions", "plugins",
+PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
                    "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
                    "probe_config", "created")
 
@@ -59,9 +59,11 @@ class EvalSession:
         config = self.dataset_configs.get(name)
         if config is None:
             config = build_config(spec, {})
-        dataset = spec.load_factory()(config, root=self.data_root)
+        from gansuite.engine.build import plugin_call
+
+        dataset = plugin_call(spec, "to open its data", spec.load_factory(), config, root=self.data_root)
         if name not in self._verified:
-            verification = dataset.verify()
+            verification = plugin_call(spec, "to verify its files", dataset.verify)
             check_integrity(name, verification, allow_unverified=self.allow_unverified)
             self._verified[name] = verification
         return dataset
@@ -70,11 +72,15 @@ class EvalSession:
         """One split of ``dataset_name`` at the model's size and channel count (cached)."""
         key = (dataset_name, split)
         if key not in self._splits:
+            from gansuite.engine.build import plugin_call
+
             dataset = self._dataset(dataset_name)
             if split not in tuple(dataset.splits):
                 raise DataError(f"Dataset '{dataset_name}' has no split '{split}' "
                                 f"(it has: {', '.join(dataset.splits)}).")
-            data = dataset.load(split, image_size=self.model.image_size)
+            spec = self.catalog.registry("datasets").get(dataset_name)
+            data = plugin_call(spec, f"to load split '{split}'", dataset.load, split,
+                               image_size=self.model.image_size)
             self._splits[key] = _match_channels(data, self.model.channels, dataset_name)
         return self._splits[key]
 
@@ -156,6 +162,7 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "probe": probe.name,
         "seed": session.seed,
         "device": str(_model_device(session.model)),
+        "precision": cfg.get("precision_used") or cfg.get("precision"),
         "versions": cfg.get("versions") or {},
         "plugins": plugins,
         "data_verified": verification.verified,
@@ -250,32 +257,42 @@ def evaluate_run(
     catalog = catalog or get_catalog()
     folder = RunFolder(run_dir)
     recorded = folder.read_config()
+    folder.read_results()  # a damaged results.json is reported before any work, not after it
     if not eval_names:
         raise OptionError("Name at least one --eval (run 'gansuite list evals').")
     evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(eval_names)]
     probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
     datasets = {e.dataset: catalog.registry("datasets").get(e.dataset) for e in evals}
-    model_spec = catalog.registry("models").get(recorded["model"])
+    plugins = recorded.get("plugins")
+    model_spec = catalog.get_recorded("models", folder.config_value(recorded, "model", str),
+                                      plugins if isinstance(plugins, dict) else None)
     routed = split_overrides(parse_pairs(options), [*probes.values(), *datasets.values()])
     probe_configs = {e.name: build_config(probes[e.probe], {**dict(e.params), **routed[e.probe]})
                      for e in evals}
     dataset_configs = {}
     for name, spec in datasets.items():
-        base = _typed(recorded.get("dataset_config") or {}) if name == recorded.get("dataset") else {}
+        base = (_typed(folder.config_value(recorded, "dataset_config", dict, {}))
+                if name == recorded.get("dataset") else {})
         dataset_configs[name] = build_config(spec, {**base, **routed[name]})
-    model_config = build_config(model_spec, _typed(recorded.get("model_config") or {}))
+    model_config = build_config(model_spec, _typed(folder.config_value(recorded, "model_config", dict, {})))
+    recorded_seed = folder.config_value(recorded, "seed", int, 0)
+    if seed is not None and not 0 <= seed < 2**63:
+        raise OptionError(f"--seed must lie in [0, 2**63 - 1], got {seed}.")
+    root = Path(data_root) if data_root else Path(folder.config_value(recorded, "data_root", str, "."))
     from gansuite.engine.build import load_run_model
+    from gansuite.engine.lock import RunLock
 
-    model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
-    config = {**recorded, **(ckpt_config or {})}
-    session = EvalSession(
-        catalog=catalog, folder=folder, model=model, model_spec=model_spec, model_config=model_config,
-        config=config, data_root=Path(data_root) if data_root else Path(recorded.get("data_root", ".")),
-        allow_unverified=allow_unverified or bool(recorded.get("allow_unverified")),
-        seed=int(recorded.get("seed", 0)) if seed is None else seed, progress=progress,
-        dataset_configs=dataset_configs,
-    )
-    return evaluate_session(session, evals, probes, probe_configs)
+    with RunLock(folder.path):  # results.json and samples/ get written: one writer at a time
+        model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
+        config = {**recorded, **(ckpt_config or {})}
+        session = EvalSession(
+            catalog=catalog, folder=folder, model=model, model_spec=model_spec, model_config=model_config,
+            config=config, data_root=root,
+            allow_unverified=allow_unverified or bool(recorded.get("allow_unverified")),
+            seed=recorded_seed if seed is None else seed, progress=progress,
+            dataset_configs=dataset_configs,
+        )
+        return evaluate_session(session, evals, probes, probe_configs)
 
 
 def _resolve_device(device: str) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "DivergenceError",
     "CheckpointError",
     "InterruptedRunError",
+    "SignalInterrupt",
 ]
 
 
@@ -86,3 +87,13 @@ class CheckpointError(RunError):
 
 class InterruptedRunError(RunError):
     """Ctrl-C or SIGTERM stopped training; a checkpoint of the last finished step was written."""
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """Raised by gansuite's signal handlers for SIGINT, SIGTERM and SIGHUP (outside the training
+    loop, which stops gracefully instead): a stop the user asked for, unlike a KeyboardInterrupt
+    that plugin code raises by itself."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name

@@ -13,7 +13,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "file_mode"]
+
+_MODE: int | None = None
+
+
+def file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: 0o666 less the process umask (temp files
+    start at 0o600, and a run's files are the user's like any other)."""
+    global _MODE
+    if _MODE is None:
+        mask = None
+        try:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("Umask:"):
+                        mask = int(line.split()[1], 8)
+        except (OSError, ValueError):
+            pass
+        if mask is None:  # no procfs: read the umask by setting it (once per process)
+            mask = os.umask(0o022)
+            os.umask(mask)
+        _MODE = 0o666 & ~mask
+    return _MODE
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
@@ -23,6 +45,7 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as fh:
+            os.fchmod(fh.fileno(), file_mode())
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())

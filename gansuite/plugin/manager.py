@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 
 from gansuite.plugin import hookspecs
-from gansuite.plugin.errors import GansuiteError, UnknownNameError
+from gansuite.plugin.errors import GansuiteError, SignalInterrupt, UnknownNameError
 from gansuite.plugin.registry import Registry
 from gansuite.plugin.specs import SPEC_TYPES, PluginInfo, Spec
 
@@ -67,6 +67,27 @@ class Catalog:
             raise UnknownNameError(
                 f"Unknown kind '{kind}'.{hint} Choose one of: {', '.join(self.registries)}."
             ) from None
+
+    def get_recorded(self, kind: str, name: str, recorded: Mapping[str, str] | None) -> Any:
+        """``name`` as an existing run uses it; ``recorded`` is the run's ``plugins`` record
+        (plugin name -> "distribution version"). When the name is unknown because the plugin
+        that registered it is disabled or missing, say so instead of "Unknown ..."."""
+        try:
+            return self.registry(kind).get(name)
+        except UnknownNameError:
+            disabled, loaded = _disabled(), {p.info.name for p in self.plugins}
+            for plugin, dist in (recorded or {}).items():
+                dist_name = str(dist).split(" ")[0]
+                if plugin in disabled or dist_name in disabled:
+                    raise UnknownNameError(
+                        f"This run's {kind[:-1] if kind.endswith('s') else kind} '{name}' may come from plugin "
+                        f"'{plugin}' ({dist}), which GANSUITE_DISABLE_PLUGINS disables; remove '{plugin}' "
+                        "from it to use this run.") from None
+                if plugin not in loaded:
+                    raise UnknownNameError(
+                        f"This run used plugin '{plugin}' ({dist}), which is not installed, and "
+                        f"'{name}' is not registered; install {dist_name} to use this run.") from None
+            raise
 
     def errors(self) -> list[str]:
         return [e for p in self.plugins for e in p.errors]
@@ -116,6 +137,29 @@ def _entry_points() -> list[tuple[metadata.EntryPoint, PluginInfo]]:
     return found
 
 
+def _load_entry_point(ep: metadata.EntryPoint) -> Any:
+    """Import a plugin. A plugin that calls ``sys.exit`` or raises KeyboardInterrupt at import is
+    a broken plugin like any other (it must not silence every command); a real Ctrl-C while it
+    imports still stops the program (:class:`SignalInterrupt` from the handler installed here)."""
+    import signal
+    import threading
+
+    installed = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if installed:
+        def handler(signum: int, frame: Any) -> None:
+            raise SignalInterrupt("SIGINT")
+
+        signal.signal(signal.SIGINT, handler)
+    try:
+        return ep.load()
+    except SignalInterrupt:
+        raise
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _registrar(kind: str, hook_name: str, record: PluginRecord, registry: Registry[Any]) -> Callable[[Spec], None]:
     """The ``register`` callback one plugin receives for one hook."""
     expected = SPEC_TYPES[kind]
@@ -142,7 +186,9 @@ def _register_specs(
         caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
         try:
             caller(register=_registrar(kind, hook_name, record, registries[kind]))
-        except Exception as exc:  # a broken plugin must not take the others down
+        except SignalInterrupt:
+            raise
+        except (Exception, SystemExit) as exc:  # a broken plugin must not take the others down
             record.errors.append(
                 f"Plugin '{record.info.name}' from distribution '{record.info.distribution}' "
                 f"failed in {hook_name}: {_cause(exc)}"
@@ -174,9 +220,11 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
             continue
         records.append(record)
         try:
-            module = ep.load()
+            module = _load_entry_point(ep)
             _register_module(pm, module, info.name)
-        except Exception as exc:
+        except SignalInterrupt:
+            raise
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # see _load_entry_point
             record.errors.append(
                 f"Plugin '{info.name}' from distribution '{info.distribution}' failed to load: "
                 f"{_cause(exc)}"

@@ -3,11 +3,15 @@
 A key is either qualified by the registered name it targets (``-o dcgan.ngf=64``,
 ``-o svm.c_grid=0.01,0.1``) or bare (``-o ngf=64``), in which case it goes to the one config
 that has a field of that name. Every bad field gives its own error line.
+
+Floats are finite: ``nan``, ``inf`` and ``-inf`` are refused (a NaN passes every range check
+written as ``x < 0``), unless the field declares ``metadata={"allow_nonfinite": True}``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -52,8 +56,9 @@ def describe_type(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def coerce(raw: str, tp: Any) -> Any:
-    """Convert the string ``raw`` to type ``tp``; ``ValueError`` says why not."""
+def coerce(raw: str, tp: Any, *, allow_nonfinite: bool = False) -> Any:
+    """Convert the string ``raw`` to type ``tp``; ``ValueError`` says why not. Floats must be
+    finite unless ``allow_nonfinite``."""
     origin = get_origin(tp)
     if origin is Literal:
         choices = get_args(tp)
@@ -69,13 +74,14 @@ def coerce(raw: str, tp: Any) -> Any:
             if arg is type(None):
                 continue
             try:
-                return coerce(raw, arg)
+                return coerce(raw, arg, allow_nonfinite=allow_nonfinite)
             except ValueError:
                 continue
         raise ValueError(f"expected {describe_type(tp)}")
     if origin in (tuple, list):
         item_types: list[Any] = [a for a in get_args(tp) if a is not Ellipsis] or [str]
-        items = [coerce(part.strip(), item_types[0]) for part in raw.split(",") if part.strip()]
+        items = [coerce(part.strip(), item_types[0], allow_nonfinite=allow_nonfinite)
+                 for part in raw.split(",") if part.strip()]
         return tuple(items) if origin is tuple else items
     if tp is bool:
         low = raw.lower()
@@ -91,9 +97,12 @@ def coerce(raw: str, tp: Any) -> Any:
             raise ValueError("expected an integer") from None
     if tp is float:
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise ValueError("expected a number") from None
+        if not allow_nonfinite and not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        return value
     if tp is str:
         return raw
     raise ValueError(f"cannot set a field of type {describe_type(tp)} from the command line")
@@ -111,7 +120,8 @@ def build_config(spec: Spec, values: Mapping[str, Any]) -> Any:
             raise OptionError(f"{spec.kind.capitalize()} '{spec.name}' takes no options.")
         return None
     hints = _hints(spec.config)
-    names = [f.name for f in dataclasses.fields(spec.config)]
+    fields = {f.name: f for f in dataclasses.fields(spec.config)}
+    names = list(fields)
     kwargs, errors = {}, []
     for key, raw in values.items():
         if key not in hints or key not in names:
@@ -124,8 +134,11 @@ def build_config(spec: Spec, values: Mapping[str, Any]) -> Any:
                 f"Run 'gansuite show {spec.name}'."
             )
             continue
+        allow = bool(fields[key].metadata.get("allow_nonfinite"))
         try:
-            kwargs[key] = coerce(raw, hints[key]) if isinstance(raw, str) else raw
+            kwargs[key] = coerce(raw, hints[key], allow_nonfinite=allow) if isinstance(raw, str) else raw
+            if not allow and _has_nonfinite(kwargs[key]):
+                raise ValueError("expected a finite number")
         except ValueError as exc:
             errors.append(f"Bad value {raw!r} for {spec.name}.{key}: {exc}.")
     if errors:
@@ -134,6 +147,14 @@ def build_config(spec: Spec, values: Mapping[str, Any]) -> Any:
         return spec.config(**kwargs)
     except (TypeError, ValueError) as exc:  # __post_init__ range checks
         raise OptionError(f"Invalid options for {spec.kind} '{spec.name}': {exc}") from None
+
+
+def _has_nonfinite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (tuple, list)):
+        return any(_has_nonfinite(v) for v in value)
+    return False
 
 
 def split_overrides(pairs: Sequence[tuple[str, str]], specs: Sequence[Spec]) -> dict[str, dict[str, str]]:

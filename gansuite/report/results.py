@@ -15,7 +15,7 @@ import fnmatch
 import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,13 +132,22 @@ def _device(config: dict[str, Any]) -> Any:
     return None
 
 
-def run_rows(path: Path | str, *, name: str | None = None, train: bool = True) -> list[dict[str, Any]]:
-    """The rows of one run folder, each completed from its ``config.json``."""
+def run_rows(path: Path | str, *, name: str | None = None, train: bool = True,
+             warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """The rows of one run folder, each completed from its ``config.json``.
+
+    An unreadable ``config.json`` raises :class:`CheckpointError`; an unreadable ``results.json``
+    too, unless ``warn`` is given: then it is reported through ``warn`` and the training rows stay.
+    """
     folder = RunFolder(path)
     config = folder.read_config()
-    results = folder.read_results()
-    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-        raise CheckpointError(f"{folder.results_path} is not a list of result rows; rerun the evals.")
+    try:
+        results = folder.read_results()
+    except CheckpointError as exc:
+        if warn is None:
+            raise
+        warn(f"{exc} Showing its training rows only.")
+        results = []
     defaults = {
         "run": name or folder.path.name,
         "model": config.get("model"),
@@ -165,14 +174,23 @@ def _run_names(runs: Sequence[Path]) -> list[str]:
     return [f"{p.parent.name}/{p.name}" if names.count(p.name) > 1 else p.name for p in runs]
 
 
-def results_table(paths: Iterable[Path | str], *, train: bool = True) -> pd.DataFrame:
-    """One tidy DataFrame over every run under ``paths`` (see the module docstring)."""
+def results_table(paths: Iterable[Path | str], *, train: bool = True,
+                  warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """One tidy DataFrame over every run under ``paths`` (see the module docstring).
+
+    With ``warn``, a run whose files cannot be read is reported through it (one line) and left
+    out, and the other runs are still tabulated; without, it raises."""
     import pandas as pd
 
     runs = find_runs(paths)
     rows: list[dict[str, Any]] = []
     for run, name in zip(runs, _run_names(runs), strict=True):
-        rows.extend(run_rows(run, name=name, train=train))
+        try:
+            rows.extend(run_rows(run, name=name, train=train, warn=warn))
+        except CheckpointError as exc:
+            if warn is None:
+                raise
+            warn(f"{exc} Skipping {run}.")
     extras = sorted({k for r in rows for k in r} - set(COLUMNS))
     frame = pd.DataFrame(rows, columns=[*COLUMNS, *extras])
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
@@ -242,15 +260,27 @@ def display_columns(frame: pd.DataFrame) -> list[str]:
     return [*COLUMNS, *_label_columns(frame)]
 
 
-def compare_runs(run_a: Path | str, run_b: Path | str) -> pd.DataFrame:
+def _one_run(run: Path | str, warn: Callable[[str], None]) -> pd.DataFrame:
+    """One run's table; its damaged results.json is warned about, a damaged config.json raises."""
+    import pandas as pd
+
+    rows = run_rows(Path(run).resolve(), name=Path(run).resolve().name, warn=warn)
+    extras = sorted({k for r in rows for k in r} - set(COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, *extras])
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame
+
+
+def compare_runs(run_a: Path | str, run_b: Path | str, *,
+                 warn: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Metrics of two runs side by side: ``value_a, value_b, diff (b - a), rel_diff``."""
     import pandas as pd
 
     for run in (run_a, run_b):
         if not (Path(run) / "config.json").is_file():
             raise OptionError(f"{run} is not a run folder (no config.json); gansuite compare takes two.")
-    a = results_table([run_a])
-    b = results_table([run_b])
+    a = results_table([run_a], warn=warn) if warn is None else _one_run(run_a, warn)
+    b = results_table([run_b], warn=warn) if warn is None else _one_run(run_b, warn)
     keys = [*KEY_COLUMNS, *sorted(set(_label_columns(a)) | set(_label_columns(b)))]
     for frame in (a, b):
         for key in keys:

@@ -20,7 +20,7 @@ def run_evals(plan: RunPlan, folder: RunFolder, model: GANModel, config: dict[st
     session = EvalSession(
         catalog=get_catalog(), folder=folder, model=model, model_spec=plan.model,
         model_config=plan.model_config, config=config, data_root=plan.data_root,
-        allow_unverified=plan.request.allow_unverified, seed=plan.request.seed,
+        allow_unverified=plan.request.allow_unverified, seed=plan.request.setting("seed"),
         progress=plan.request.progress, dataset_configs={plan.dataset.name: plan.dataset_config},
     )
     return evaluate_session(session, plan.evals, plan.probes, plan.probe_configs)

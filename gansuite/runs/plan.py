@@ -6,6 +6,7 @@ checks every name and option before anything heavy is imported.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
@@ -17,14 +18,23 @@ from typing import Any
 from gansuite import __version__
 from gansuite.engine.data import default_data_root
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import OptionError
+from gansuite.plugin.errors import CheckpointError, OptionError
 from gansuite.plugin.manager import Catalog, get_catalog
 from gansuite.plugin.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
 from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
-__all__ = ["RunRequest", "RunPlan", "plan_run", "is_main_process", "default_data_root", "DEFAULT_TIME_BUDGET"]
+__all__ = ["RunRequest", "RunPlan", "plan_run", "is_main_process", "default_data_root", "DEFAULT_TIME_BUDGET",
+           "DEFAULTS", "MAX_SEED", "check_new_out"]
 
 DEFAULT_TIME_BUDGET = 600.0
+# What a request's None means for a new run (a resumed or restarted run keeps its recorded values).
+DEFAULTS = {"seed": 0, "checkpoint_every": 500, "sample_every": 500, "log_every": 10}
+MAX_SEED = 2**63 - 1
+# --resume/--restart take these from config.json; giving them would be silently ignored, so refuse.
+_RECORDED_FLAGS = (("--model", "model"), ("--dataset", "dataset"), ("--dedup", "dedup"), ("-o", "options"),
+                   ("--out", "out"), ("--seed", "seed"), ("--batch-size", "batch_size"),
+                   ("--image-size", "image_size"), ("--checkpoint-every", "checkpoint_every"),
+                   ("--sample-every", "sample_every"), ("--log-every", "log_every"))
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class RunRequest:
     dedup: str | None = None
     data_root: Path | None = None
     out: Path | None = None
-    seed: int = 0
+    seed: int | None = None
     device: str = "auto"
     batch_size: int | None = None
     max_steps: int | None = None
@@ -46,13 +56,20 @@ class RunRequest:
     resume: Path | None = None
     options: tuple[str, ...] = ()
     allow_unverified: bool = False
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    log_every: int = 10
+    checkpoint_every: int | None = None
+    sample_every: int | None = None
+    log_every: int | None = None
     image_size: int | None = None
     compile: bool = False
     progress: bool = True
     precision: str = "auto"
+    restart: Path | None = None
+    max_loss: float | None = None
+
+    def setting(self, name: str) -> int:
+        """``seed``/``checkpoint_every``/``sample_every``/``log_every``, its default when not given."""
+        value = getattr(self, name)
+        return int(DEFAULTS[name] if value is None else value)
 
 
 @dataclass
@@ -75,6 +92,7 @@ class RunPlan:
     epochs: float | None
     time_budget: float | None
     resuming: bool = False
+    restarting: bool = False
 
     def specs(self) -> list[Spec]:
         used: list[Spec] = [self.model, self.dataset, *self.evals, *self.probes.values()]
@@ -102,14 +120,15 @@ class RunPlan:
             "max_steps": self.max_steps,
             "epochs": self.epochs,
             "time_budget": self.time_budget,
-            "seed": req.seed,
+            "seed": req.setting("seed"),
             "device": req.device,
             "allow_unverified": req.allow_unverified,
-            "checkpoint_every": req.checkpoint_every,
-            "sample_every": req.sample_every,
-            "log_every": req.log_every,
+            "checkpoint_every": req.setting("checkpoint_every"),
+            "sample_every": req.setting("sample_every"),
+            "log_every": req.setting("log_every"),
             "compile": req.compile,
             "precision": req.precision,
+            "max_loss": req.max_loss,
             "options": list(req.options),
             "versions": versions(),
             "plugins": plugin_versions(self.specs()),
@@ -156,64 +175,114 @@ def git_commit() -> str | None:
 def _check_request(req: RunRequest) -> None:
     errors = []
     for flag, value in (("--max-steps", req.max_steps), ("--batch-size", req.batch_size),
-                        ("--checkpoint-every", req.checkpoint_every), ("--sample-every", req.sample_every)):
+                        ("--checkpoint-every", req.checkpoint_every), ("--sample-every", req.sample_every),
+                        ("--log-every", req.log_every), ("--image-size", req.image_size)):
         if value is not None and value <= 0:
             errors.append(f"{flag} must be a positive integer, got {value}.")
     for flag, fvalue in (("--epochs", req.epochs), ("--time-budget", req.time_budget)):
-        if fvalue is not None and fvalue <= 0:
-            errors.append(f"{flag} must be positive, got {fvalue}.")
+        if fvalue is not None and not (math.isfinite(fvalue) and fvalue > 0):
+            errors.append(f"{flag} must be a positive finite number, got {fvalue}.")
+    if req.max_loss is not None and not req.max_loss > 0:  # inf: no bound; NaN fails this test
+        errors.append(f"--max-loss must be positive (inf: no bound), got {req.max_loss}.")
+    if req.seed is not None and not 0 <= req.seed <= MAX_SEED:
+        errors.append(f"--seed must lie in [0, 2**63 - 1], got {req.seed}.")
     if req.device not in {"cpu", "cuda", "auto"}:
         errors.append(f"--device must be cpu, cuda or auto, got {req.device!r}.")
     if req.precision not in ("auto", "fp32", "bf16"):
         errors.append(f"--precision must be auto, fp32 or bf16, got {req.precision!r}.")
+    if req.resume is not None and req.restart is not None:
+        errors.append("--resume continues a run and --restart starts one again from step 0; pass one of them.")
     if errors:
         raise OptionError("\n".join(errors))
 
 
-def _request_from_resume(req: RunRequest) -> RunRequest:
-    """Merge a ``--resume RUN_DIR`` request with the run's recorded config."""
-    assert req.resume is not None
-    conflicting = [flag for flag, value in (("--model", req.model), ("--dataset", req.dataset),
-                   ("--dedup", req.dedup), ("-o", req.options), ("--out", req.out)) if value]
-    if conflicting:
+def _request_from_recorded(req: RunRequest, run_dir: Path, flag: str) -> RunRequest:
+    """Merge a ``--resume``/``--restart RUN_DIR`` request with the run's recorded config."""
+    given = [name for name, attr in _RECORDED_FLAGS if getattr(req, attr) not in (None, ())]
+    if given:
         raise OptionError(
-            f"--resume continues a run with its recorded settings; drop {', '.join(conflicting)} "
-            "(only --max-steps, --epochs, --time-budget, --device and --eval may change)."
+            f"{flag} uses the run's recorded settings; drop {', '.join(given)}, which would be ignored "
+            "(only --max-steps, --epochs, --time-budget, --max-loss, --device, --data-root and --eval "
+            "may change)."
         )
-    cfg = RunFolder(req.resume).read_config()
+    folder = RunFolder(run_dir)
+    cfg = folder.read_config()
+
+    def get(key: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+        return folder.config_value(cfg, key, kind) if required else folder.config_value(cfg, key, kind, default)
+
+    options = get("options", list, [])
+    evals = get("evals", list, [])
+    if not all(isinstance(o, str) for o in [*options, *evals]):
+        raise CheckpointError(f"{folder.config_path}: 'options' and 'evals' should be lists of "
+                              "strings; the file is damaged.")
+    number = (int, float)
     return replace(
         req,
-        model=cfg["model"],
-        dataset=cfg["dataset"],
-        dedup=cfg.get("dedup"),
-        evals=req.evals or tuple(cfg.get("evals", ())),
-        data_root=Path(cfg["data_root"]) if req.data_root is None else req.data_root,
-        out=req.resume,
-        seed=cfg["seed"],
-        batch_size=cfg["batch_size"],
-        precision=cfg.get("precision", req.precision),
-        image_size=cfg["image_size"],
-        options=tuple(cfg.get("options", ())),
+        model=get("model", str, required=True),
+        dataset=get("dataset", str, required=True),
+        dedup=get("dedup", str, None),
+        evals=req.evals or tuple(evals),
+        data_root=Path(get("data_root", str, required=True)) if req.data_root is None else req.data_root,
+        out=run_dir,
+        seed=get("seed", int, required=True),
+        batch_size=get("batch_size", int, required=True),
+        precision=get("precision", str, req.precision),
+        image_size=get("image_size", int, required=True),
+        options=tuple(options),
         allow_unverified=req.allow_unverified or bool(cfg.get("allow_unverified")),
-        max_steps=req.max_steps if req.max_steps is not None else cfg.get("max_steps"),
-        epochs=req.epochs if req.epochs is not None else cfg.get("epochs"),
-        time_budget=req.time_budget if req.time_budget is not None else cfg.get("time_budget"),
-        checkpoint_every=cfg.get("checkpoint_every", req.checkpoint_every),
-        sample_every=cfg.get("sample_every", req.sample_every),
-        log_every=cfg.get("log_every", req.log_every),
+        max_steps=req.max_steps if req.max_steps is not None else get("max_steps", int, None),
+        epochs=req.epochs if req.epochs is not None else get("epochs", number, None),
+        time_budget=req.time_budget if req.time_budget is not None else get("time_budget", number, None),
+        max_loss=req.max_loss if req.max_loss is not None else get("max_loss", number, None),
+        checkpoint_every=get("checkpoint_every", int, DEFAULTS["checkpoint_every"]),
+        sample_every=get("sample_every", int, DEFAULTS["sample_every"]),
+        log_every=get("log_every", int, DEFAULTS["log_every"]),
     )
+
+
+def check_new_out(out: Path, *, lock_checked: bool = False) -> None:
+    """A new run's folder must be absent or empty: never mixed with another run or other files.
+    ``lock_checked``: the caller holds the folder's lock (else a writer holding it is named)."""
+    from gansuite.engine.lock import RunLock
+
+    folder = RunFolder(out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {out} is a file, not a folder; choose another --out.")
+    if not lock_checked:
+        RunLock(out).check_free()  # a folder being written: name the writer, not what it holds so far
+    if folder.exists():
+        if not folder.has_checkpoint():
+            raise OptionError(f"{out} holds a run that stopped before its first checkpoint; start it "
+                              f"again from step 0 with 'gansuite run --restart {out}', or choose another --out.")
+        raise OptionError(f"{out} already holds a run; pass --resume {out} to continue it, "
+                          "or choose another --out.")
+    entries = folder.foreign_entries()
+    if entries:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise OptionError(f"--out {out} is a folder that is not empty ({shown}); a new run needs a new "
+                          "or empty folder, so choose another --out.")
 
 
 def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
     """Validate ``req`` against the registries; raises :class:`GansuiteError` subclasses."""
     catalog = catalog or get_catalog()
-    resuming = req.resume is not None
-    if resuming:
-        req = _request_from_resume(req)
+    _check_request(req)
+    resuming, restarting = req.resume is not None, req.restart is not None
+    if req.out is not None and not str(req.out).strip():
+        raise OptionError("--out is empty; name the run folder (or leave --out out for runs/MODEL-DATASET-TIME).")
+    if req.resume is not None:
+        req = _request_from_recorded(req, req.resume, "--resume")
+    elif req.restart is not None:
+        req = _request_from_recorded(req, req.restart, "--restart")
+    req = replace(req, seed=req.setting("seed"), checkpoint_every=req.setting("checkpoint_every"),
+                  sample_every=req.setting("sample_every"), log_every=req.setting("log_every"))
     _check_request(req)
     if not req.model:
         raise OptionError("Missing --model. Run 'gansuite list models' to see the choices.")
-    model = catalog.registry("models").get(req.model)
+    recorded = RunFolder(req.out).read_config().get("plugins") if (resuming or restarting) and req.out else None
+    recorded = recorded if isinstance(recorded, dict) else None
+    model = catalog.get_recorded("models", req.model, recorded)
     evals = [catalog.registry("evals").get(name) for name in dict.fromkeys(req.evals)]
     dataset_name = req.dataset
     if dataset_name is None:
@@ -227,7 +296,7 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
             raise OptionError("Missing --dataset (or an --eval that implies one). "
                               "Run 'gansuite list datasets'.")
         dataset_name = implied[0]
-    dataset = catalog.registry("datasets").get(dataset_name)
+    dataset = catalog.get_recorded("datasets", dataset_name, recorded)
     probes = {e.probe: catalog.registry("probes").get(e.probe) for e in evals}
     for e in evals:
         catalog.registry("datasets").get(e.dataset)
@@ -249,15 +318,14 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
     if req.out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise OptionError("Under torchrun pass --out RUN_DIR, so every process writes to the same run folder.")
     out = Path(req.out) if req.out else Path("runs") / f"{model.name}-{dataset.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not resuming and RunFolder(out).exists() and is_main_process():  # torchrun: rank 0 checks
-        raise OptionError(f"{out} already holds a run; pass --resume {out} to continue it, "
-                          "or choose another --out.")
+    if not resuming and not restarting and is_main_process():  # torchrun: rank 0 checks
+        check_new_out(out)
     return RunPlan(
         request=req, model=model, model_config=model_config, dataset=dataset,
         dataset_config=dataset_config, evals=evals, probes=probes, probe_configs=probe_configs,
         dedup=dedup, dedup_config=dedup_config, data_root=default_data_root(req.data_root),
         out=out, max_steps=max_steps,
-        epochs=epochs, time_budget=budget, resuming=resuming,
+        epochs=epochs, time_budget=budget, resuming=resuming, restarting=restarting,
     )
 
 

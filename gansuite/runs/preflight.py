@@ -37,7 +37,7 @@ def _build(plan: RunPlan, image_size: int, channels: int) -> GANModel:
 
     from gansuite.engine.build import build_model
 
-    torch.manual_seed(int(plan.request.seed))
+    torch.manual_seed(plan.request.setting("seed"))
     return build_model(plan.model, plan.model_config, image_size=image_size, channels=channels)
 
 
@@ -57,12 +57,30 @@ def build_probes(plan: RunPlan) -> dict[str, Any]:
     return probes
 
 
+def _check_batch_size(plan: RunPlan, model: GANModel, batch_size: int, n_images: int) -> None:
+    import os
+
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    per_rank = batch_size // world
+    has_bn = any(isinstance(m, _BatchNorm) for net in (model.generator, model.discriminator) for m in net.modules())
+    if has_bn and per_rank < 2:
+        raise OptionError(f"--batch-size {batch_size} gives {per_rank} image(s) per process, but model "
+                          f"'{plan.model.name}' uses BatchNorm, which needs at least 2; use --batch-size 2 or more.")
+    if batch_size > n_images:
+        raise OptionError(f"--batch-size {batch_size} exceeds the {n_images} training images of dataset "
+                          f"'{plan.dataset.name}'; use a smaller --batch-size.")
+
+
 def preflight(plan: RunPlan) -> Prepared:
     """Load the data, build and check the model and the probes; raises before anything is written."""
     from gansuite.engine.build import smoke_check
     from gansuite.engine.data import prepare_training_data
+    from gansuite.engine.device import resolve_device
 
     req = plan.request
+    resolve_device(req.device)  # --device cuda without CUDA: say so before loading anything
     requested = req.image_size or plan.dataset.image_size
     if requested <= 0:
         raise OptionError(f"--image-size must be a positive integer, got {requested}.")
@@ -77,25 +95,19 @@ def preflight(plan: RunPlan) -> Prepared:
     if channels != model.channels:  # the dataset's files disagree with its spec: follow the files
         model = _build(plan, model.image_size, channels)
     smoke_check(plan.model, model)
-    _check_labels(plan, model, data)
-    batch_size = int(req.batch_size or model.recipe.batch_size)
-    check_probes(build_probes(plan), model)
-    return Prepared(data=data, model=model, batch_size=batch_size)
-
-
-def _check_labels(plan: RunPlan, model: GANModel, data: TrainingData) -> None:
-    """A class-conditional model needs labels, all of them below its ``num_classes``."""
     labels = data.data.labels
-    if not model.num_classes:
-        return
-    if labels is None:
+    if model.num_classes and labels is None:
         raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
                           f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
-    low, high = (int(labels.min()), int(labels.max())) if labels.numel() else (0, 0)
-    if low < 0 or high >= model.num_classes:
-        raise OptionError(f"Dataset '{plan.dataset.name}' has labels {low}..{high}, but model "
-                          f"'{plan.model.name}' conditions on {model.num_classes} classes; pass "
-                          f"-o num_classes={high + 1} (or the option that sets its class count).")
+    if model.num_classes and labels is not None and len(labels) \
+            and not 0 <= int(labels.min()) <= int(labels.max()) < model.num_classes:
+        raise OptionError(f"Dataset '{plan.dataset.name}' has labels {int(labels.min())}..{int(labels.max())}, but "
+                          f"model '{plan.model.name}' was built for {model.num_classes} classes; set the "
+                          "model's class count to match (e.g. -o num_classes=...).")
+    batch_size = int(req.batch_size or model.recipe.batch_size)
+    _check_batch_size(plan, model, batch_size, len(data.data))
+    check_probes(build_probes(plan), model)
+    return Prepared(data=data, model=model, batch_size=batch_size)
 
 
 def check_probes(probes: dict[str, Any], model: GANModel) -> None:

@@ -57,10 +57,12 @@ class Generator(nn.Module):
             blocks.extend([nn.Tanh()] if last else [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)])
             c_in = c_out
         self.main = nn.Sequential(*blocks)
+        # ReLU + reshape to (C, 4, 4) as a module (no parameters, so checkpoints keep their keys):
+        # its output is the projection block's feature map, which probes hook.
+        self.project_out = nn.Sequential(nn.ReLU(inplace=True), nn.Unflatten(1, (start_channels, 4, 4)))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.project_bn(self.project(z)), inplace=True)
-        return self.main(h.view(-1, self.start_channels, 4, 4))
+        return self.main(self.project_out(self.project_bn(self.project(z))))
 
 
 class Discriminator(nn.Module):
@@ -160,9 +162,11 @@ class DCGAN(GANModel):
         return {"d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
 
     def generator_blocks(self) -> list[nn.Module]:
-        """The ReLU closing each hidden upsampling block of G, then the output Tanh (in order)."""
-        main = list(self.generator.main)
-        return [m for m in main if isinstance(m, nn.ReLU)] + main[-1:]
+        """G's blocks in order, each the module whose output is that block's 4-D feature map:
+        the projection (linear + BN + ReLU, reshaped to 4x4), then every (fractional-)strided
+        convolution block (its ReLU; the output layer's Tanh)."""
+        g = self.generator
+        return [g.project_out, *(m for m in g.main if isinstance(m, (nn.ReLU, nn.Tanh)))]
 
 
 def _recipe(cfg: Any) -> TrainingRecipe:

@@ -18,6 +18,8 @@ from gansuite_probes.config import (
     ArithmeticConfig,
     CASConfig,
     FIDConfig,
+    ForgettingConfig,
+    GuidedBackpropConfig,
     KIDConfig,
     LatentWalkConfig,
     MemorizationConfig,
@@ -106,6 +108,25 @@ PROBES: tuple[ProbeSpec, ...] = (
                "The classifier is trained deterministically with its own seed, so every run of an eval "
                "scores against the same classifier; ci95 is the binomial interval of the accuracy."),
     ),
+    ProbeSpec(
+        name="guided-backprop",
+        summary="Guided backpropagation of the strongest channels of D's last conv layer on their "
+                "top real images; concentration and label purity against a random D, bootstrap CIs.",
+        factory="gansuite_probes.guided_backprop:build",
+        config=GuidedBackpropConfig,
+        paper=f"{DCGAN_PAPER}, section 6.2; Springenberg et al. 2014, arXiv:1412.6806",
+        tags=("representation", "visualisation"),
+    ),
+    ProbeSpec(
+        name="forgetting",
+        summary="Zero the maps of G's second-highest block that predict a concept (a class picked by a "
+                "classifier on real labels); its probability drop against random maps and a random G.",
+        factory="gansuite_probes.forgetting:build",
+        config=ForgettingConfig,
+        paper=f"{DCGAN_PAPER}, section 6.3.1",
+        tags=("latent-space", "visualisation"),
+        notes=("Needs a model whose generator_blocks() lists G's blocks.",),
+    ),
 )
 
 
@@ -157,6 +178,15 @@ EVALS: tuple[EvalSpec, ...] = (
     _eval("cifar10-cas", "cifar10", "cas",
           "Class-conditional CIFAR-10 samples classified by a CNN trained on 10,000 labelled CIFAR-10 "
           "training images; ceiling on the 10,000 test images."),
+    _eval("digits-guided-backprop", "digits", "guided-backprop",
+          "Guided backprop of D's last conv layer on the digits test images, against a random D."),
+    _eval("cifar10-guided-backprop", "cifar10", "guided-backprop",
+          "Guided backprop of D's last conv layer on CIFAR-10 test images, against a random D."),
+    _eval("digits-forgetting", "digits", "forgetting",
+          "Forget a digit class by dropping G feature maps, against random maps and a random G.",
+          n_classifier=1438, n_pool=1000),
+    _eval("cifar10-forgetting", "cifar10", "forgetting",
+          "Forget a CIFAR-10 class by dropping G feature maps, against random maps and a random G."),
 )
 
 

@@ -72,30 +72,23 @@ def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
 
 
 def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
-    """Class labels ``0, 1, ..., K-1, 0, 1, ...`` for ``n`` samples of a class-conditional model
-    (every class equally often, up to one; no randomness), None for an unconditional one."""
+    """``n`` labels cycling through the classes (class-balanced), or None when unconditional."""
     if not model.num_classes:
         return None
     return torch.arange(n, device=device) % model.num_classes
 
 
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Samples of ``model.eval_generator()`` (an EMA copy where the model keeps one) in eval mode,
-    batched; float32 in ``[-1, 1]`` on z's device.
-
-    A class-conditional model (``num_classes > 0``) generates ``labels[i]`` for ``z[i]``;
-    without ``labels`` it gets :func:`balanced_labels`.
-    """
-    net = model.eval_generator()
-    if model.num_classes and labels is None:
-        labels = balanced_labels(model, int(z.shape[0]), z.device)
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
+    in ``[-1, 1]`` on z's device. A conditional model gets ``y``, by default class-balanced."""
+    if y is None:
+        y = balanced_labels(model, z.shape[0], z.device)
     out = []
-    with eval_mode(net):
+    with eval_mode(model.eval_generator()):
         for i in range(0, z.shape[0], batch_size):
-            y = None if labels is None else labels[i : i + batch_size].to(z.device)
-            out.append(model.generate(z[i : i + batch_size], y, net=net).float())
+            yi = None if y is None else y[i : i + batch_size]
+            out.append(model.generate(z[i : i + batch_size], yi).float())
     return torch.cat(out) if out else torch.empty(0)
 
 

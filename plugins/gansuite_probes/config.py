@@ -17,6 +17,8 @@ __all__ = [
     "KIDConfig",
     "MemorizationConfig",
     "CASConfig",
+    "GuidedBackpropConfig",
+    "ForgettingConfig",
     "PAPER_C_GRID",
 ]
 
@@ -214,3 +216,71 @@ class CASConfig:
     def __post_init__(self) -> None:
         _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
                   n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)
+
+
+@dataclass(frozen=True)
+class GuidedBackpropConfig:
+    """Guided backpropagation of D's last conv layer (paper, section 6.2), against a random D.
+
+    ``n_images`` real images of ``split`` are scanned; each channel's ``top_k`` most activating
+    images (spatial maximum) are its preferred images, and the ``n_channels`` channels with the
+    largest mean activation on their preferred images are analysed. Two numbers per D: the
+    share of guided-backprop mass in the top ``top_share`` of pixels (spatial concentration) and
+    the label purity of each channel's preferred images (labelled sets), each with a bootstrap
+    95% interval over channels.
+    """
+
+    split: str | None = _opt(None, "real images scanned (None: the eval's test split)")
+    n_images: int = _opt(2000, "real images scanned for top activations (capped at the split's size)")
+    n_channels: int = _opt(32, "strongest channels of D's last conv layer analysed (capped at its width)")
+    top_k: int = _opt(9, "top-activating images per channel")
+    top_share: float = _opt(0.05, "concentration = share of |guided gradient| in this top fraction of pixels")
+    grid_channels: int = _opt(8, "channels shown in each PNG (rows: top images, then their guided backprop)")
+    n_boot: int = _opt(2000, "bootstrap resamples over channels for the 95% intervals")
+    batch_size: int = _opt(256, "images per D forward/backward pass")
+
+    def __post_init__(self) -> None:
+        _positive(n_images=self.n_images, n_channels=self.n_channels, top_k=self.top_k,
+                  n_boot=self.n_boot, batch_size=self.batch_size)
+        if not 0 < self.top_share < 1:
+            raise ValueError(f"top_share must be in (0, 1), got {self.top_share}")
+        if self.grid_channels < 0:
+            raise ValueError(f"grid_channels must not be negative, got {self.grid_channels}")
+
+
+@dataclass(frozen=True)
+class ForgettingConfig:
+    """Forgetting a concept by dropping G feature maps (paper, section 6.3.1).
+
+    A multinomial logistic regression on ``classifier_features`` of ``n_classifier`` real
+    labelled images scores generated samples; the concept is the class G draws most often among
+    ``n_pool`` samples. A logistic regression on G's block ``block`` (default: the second-highest,
+    the one below the image; spatially pooled)
+    predicts the concept's probability; the maps with positive weight are zeroed and the same z
+    regenerated. The fall in the concept's probability is compared with dropping as many random
+    maps (``n_random_draws`` draws), and with the same procedure on a random G.
+    """
+
+    n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
+    classifier_features: Literal["discriminator", "pixels"] = _opt("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
+    classifier_l2: float = _opt(1e-3, "L2 penalty of the concept classifier (per sample)")
+    n_pool: int = _opt(2000, "generated samples the concept and the map regression are fitted on")
+    block: int = _opt(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
+    pool: Literal["mean", "max"] = _opt("mean", "spatial pooling of G's feature maps for the regression")
+    map_l2: float = _opt(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
+    n_drop: int | None = _opt(None, "drop only this many maps, those with the largest positive weights (None: every positive map, as the paper)")
+    max_eval: int = _opt(500, "concept samples (drawn again with the same z) whose probability drop is measured")
+    n_random_draws: int = _opt(20, "draws of as many random maps dropped (the control)")
+    n_boot: int = _opt(2000, "bootstrap resamples over samples for the 95% intervals")
+    grid_samples: int = _opt(8, "samples shown in each PNG (rows: before, positive maps dropped, random maps dropped)")
+    max_iter: int = _opt(200, "L-BFGS iterations of each logistic regression")
+    batch_size: int = _opt(256, "images per G/D forward pass")
+
+    def __post_init__(self) -> None:
+        _positive(n_classifier=self.n_classifier, classifier_l2=self.classifier_l2, n_pool=self.n_pool,
+                  map_l2=self.map_l2, n_drop=self.n_drop, max_eval=self.max_eval, n_random_draws=self.n_random_draws,
+                  n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size)
+        if self.grid_samples < 0:
+            raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
+        if self.block >= 0:
+            raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite import MissingDataError, OptionError, ProbeContext
+from gansuite import CorruptDataError, MissingDataError, OptionError, ProbeContext
 from gansuite_probes.common import TensorCache, content_key, generate, to_uint8
 from gansuite_probes.config import FIDConfig, KIDConfig
 
@@ -77,7 +77,12 @@ class InceptionFeatures(nn.Module):
             raise MissingDataError(f"Feature extractor weights not found: {self.path}.")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
-            self.net = torch.jit.load(str(self.path), map_location="cpu").eval()
+            try:
+                self.net = torch.jit.load(str(self.path), map_location="cpu").eval()
+            except (RuntimeError, ValueError, OSError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise CorruptDataError(f"{self.path} is not a TorchScript feature extractor ({first}); "
+                                       "pass a file saved with torch.jit.save.") from None
         self.input_size = input_size
         self.sha256 = sha256(self.path)
         if weights is None:

@@ -93,7 +93,7 @@ class LatentWalkProbe:
             # a class-conditional model keeps one class along each walk (walk w: class w mod K)
             y = balanced_labels(model, walks, ctx.device)
             y = None if y is None else y.repeat_interleave(frames)
-            x = generate(model, z.flatten(0, 1), cfg.batch_size, labels=y)
+            x = generate(model, z.flatten(0, 1), cfg.batch_size, y=y)
             f = (self._features(model, x, ctx) - mean) / scale
             x, f = x.view(walks, frames, *x.shape[1:]), f.view(walks, frames, -1)
             path = save_grid(x.flatten(0, 1), ctx.out_dir / f"latent-walk-{mode}.png", nrow=frames)

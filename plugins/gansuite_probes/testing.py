@@ -34,6 +34,8 @@ class _G(nn.Module):
         self.start = image_size // 4
         self.width = width
         self.project = nn.Linear(z_dim, width * 2 * self.start**2)
+        # ReLU + reshape as a parameter-free module: its output is the projection block's feature map
+        self.act0 = nn.Sequential(nn.ReLU(), nn.Unflatten(1, (width * 2, self.start, self.start)))
         self.up1 = nn.ConvTranspose2d(width * 2, width, 4, 2, 1)
         self.bn = nn.BatchNorm2d(width)
         self.act = nn.ReLU()
@@ -41,7 +43,7 @@ class _G(nn.Module):
         self.out = nn.Tanh()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.project(z)).view(-1, self.width * 2, self.start, self.start)
+        h = self.act0(self.project(z))
         return self.out(self.up2(self.act(self.bn(self.up1(h)))))
 
 
@@ -82,7 +84,9 @@ class TinyGAN(GANModel):
         return self.discriminator.features(x)
 
     def generator_blocks(self) -> list[nn.Module]:
-        return [self.generator.act, self.generator.out]
+        """G's blocks in order (the modules whose outputs are their 4-D feature maps)."""
+        g = self.generator
+        return [g.act0, g.act, g.out] if isinstance(g, _G) else []
 
 
 def build_tiny(config: TinyConfig | None, *, image_size: int = 16, channels: int = 3) -> TinyGAN:
