@@ -147,14 +147,21 @@ def _launch(kind: str, argv: list[str], folder: Path, evals: tuple[str, ...], in
     folder.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     log_path = folder.parent / f"{folder.name}.log"
-    if in_process:
-        rc = _in_process(kind, argv)
-    else:
-        with open(log_path, "w") as log:
-            rc = subprocess.run(_command(kind, argv), env=_env(), stdout=log, stderr=subprocess.STDOUT).returncode
+    for attempt in range(2):  # a run killed by a signal (the OOM killer on a shared machine) gets one retry
+        if in_process:
+            rc = _in_process(kind, argv)
+        else:
+            with open(log_path, "w") as log:
+                rc = subprocess.run(_command(kind, argv), env=_env(), stdout=log, stderr=subprocess.STDOUT).returncode
+        if rc >= 0 or attempt:
+            break
+        print(f"{folder.name}: killed by signal {-rc}; starting it again", flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.monotonic()
     wall = round(time.monotonic() - start, 1)
     if rc != 0:
-        raise SystemExit(f"{folder.name} failed (exit {rc}); see {log_path}")
+        print(f"{folder.name} failed (exit {rc}); see {log_path}", flush=True)
+        return {"folder": str(folder), "failed": rc}
     (folder / "wall.json").write_text(json.dumps({"wall_s": wall, "kind": kind, "argv": argv}, indent=2))
     print(f"{folder.name}: {wall:.0f} s", flush=True)
     return {"folder": str(folder), "wall_s": wall}
@@ -262,10 +269,24 @@ def run(args: argparse.Namespace) -> None:
     else:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = list(pool.map(lambda job: _launch(*job), todo))
-    record.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), wall_s=round(time.time() - start, 1),
-                  runs=results)
+    previous = _load_record(out / "driver.json")
+    record.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), runs=results,
+                  wall_s=round(time.time() - start, 1) + previous.get("wall_s", 0.0),
+                  invocations=[*previous.get("invocations", []), {"command": record["command"],
+                               "started": record["started"], "wall_s": round(time.time() - start, 1)}])
     (out / "driver.json").write_text(json.dumps(record, indent=2))
-    print(f"done in {record['wall_s']:.0f} s: {out}")
+    failed = [r["folder"] for r in results if r.get("failed")]
+    print(f"done in {record['invocations'][-1]['wall_s']:.0f} s: {out}" + (f"; failed: {failed}" if failed else ""))
+    if failed:
+        raise SystemExit(1)
+
+
+def _load_record(path: Path) -> dict[str, Any]:
+    """The driver.json of earlier invocations on the same folder (their wall time adds up)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def control(args: argparse.Namespace) -> None:
