@@ -66,18 +66,34 @@ def collect(folder: Path) -> dict[str, Any]:
         cfg, rows = _load(run / "config.json"), _load(run / "results.json")
         arch = cfg.get("architecture") or {}
         rec = {"seed": cfg["seed"], "batch": cfg["batch_size"], "n_dis": int(arch.get("n_dis", 1)),
+               "created": cfg.get("created"),
                "wall_s": (_load(run / "wall.json") or {}).get("wall_s"), "options": cfg.get("options", []),
                "eval_s": sum({r["eval"]: r.get("eval_seconds", 0) for r in rows}.values()), "rows": rows,
                "params_g": arch.get("generator_parameters"), "params_d": arch.get("discriminator_parameters"),
                "git": cfg.get("git_commit"), "torch": (cfg.get("versions") or {}).get("torch"),
                **_checkpoint(run)}
         runs[cfg["model"]].append(rec)
-    controls = {}
+    controls, spans = {}, [_span(run) for run in (folder / "runs").glob("*-s*") if run.is_dir()]
     for run in sorted((folder / "controls").glob("*-s*")):
         cfg, rows = _load(run / "config.json"), _load(run / "results.json")
         if cfg and rows:
             controls[cfg["model"]] = rows
-    return {"runs": dict(runs), "controls": controls, "driver": _load(folder / "driver.json") or {}}
+            spans.append(_span(run))
+    spans = [s for s in spans if s is not None]
+    wall = max(e for _, e in spans) - min(b for b, _ in spans) if spans else float("nan")
+    return {"runs": dict(runs), "controls": controls, "driver": _load(folder / "driver.json") or {},
+            "wall_s": wall}
+
+
+def _span(run: Path) -> tuple[float, float] | None:
+    """(start, end) of a run in epoch seconds: config.json's creation time plus its wall time."""
+    from datetime import datetime
+
+    cfg, wall = _load(run / "config.json"), _load(run / "wall.json")
+    if not cfg or not wall or not cfg.get("created"):
+        return None
+    start = datetime.strptime(cfg["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    return start, start + float(wall["wall_s"])
 
 
 def _stats(values: list[float]) -> tuple[float, float, int]:
@@ -164,7 +180,8 @@ def render(data: dict[str, Any]) -> str:
         f"evaluated with the same evals: {', '.join(settings.get('evals', []))}, plus "
         f"{', '.join(settings.get('conditional_evals', []))} for the class-conditional model. One thread per "
         f"run, {d.get('jobs', 1)} runs at a time, on a {platform.machine()} machine with two cores shared "
-        f"with other work; the whole comparison took {d.get('wall_s', float('nan')) / 60:.0f} minutes.",
+        f"with other work; from the first run's start to the last one's end the comparison took "
+        f"{data['wall_s'] / 60:.0f} minutes.",
         "",
         "Regenerate: `" + d.get("command", "python benchmarks/compare_families.py run ...") + "`, then "
         "`python benchmarks/comparison_table.py OUT --doc docs/comparison.md`.",
@@ -178,7 +195,8 @@ def render(data: dict[str, Any]) -> str:
         f"- Controls: the svm probe's randomly initialised D and the cas probe's randomly initialised G, in every "
         f"run with the run's seed; for KID, the untrained model (built under seed 0, the runs' starting point) "
         f"evaluated with {settings.get('quality_eval')} at the same sizes.",
-        f"- torch {first.get('torch')}, gansuite commit {str(first.get('git'))[:10]}.",
+        f"- torch {first.get('torch')}; gansuite commits "
+        + ", ".join(sorted({str(r.get('git'))[:10] for recs in data['runs'].values() for r in recs})) + ".",
         "",
         "## Training",
         "",
