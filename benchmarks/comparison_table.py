@@ -1,6 +1,7 @@
 """The comparison table of ``compare_families.py``, generated from its runs (docs/comparison.md).
 
-    python benchmarks/comparison_table.py runs/families-cifar10 --doc docs/comparison.md
+    python benchmarks/comparison_table.py runs/families-cifar10 --doc docs/comparison.md \
+        [--extra-run runs/projection-digits-c]
 
 Reads each run's ``results.json``, ``config.json``, ``wall.json`` and final checkpoint (steps,
 training seconds), and the untrained controls. Every number is a mean and a sample standard
@@ -227,8 +228,32 @@ def render(data: dict[str, Any]) -> str:
         "## What a CPU budget can and cannot show",
         "",
         *_reading(data, models, prefix),
+        *_extra_runs(data.get("extra", [])),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _extra_runs(runs: list[Path]) -> list[str]:
+    """A section per further run folder (``--extra-run``): what it trained and every result row."""
+    out: list[str] = []
+    for run in runs:
+        cfg, rows = _load(run / "config.json") or {}, _load(run / "results.json") or []
+        steps = _checkpoint(run).get("steps")
+        out += ["", f"## {cfg.get('model')} on {cfg.get('dataset')}, {steps} steps (run `{run.name}`)", "",
+                f"`gansuite run --model {cfg.get('model')} --dataset {cfg.get('dataset')} "
+                + "".join(f"-o {o} " for o in cfg.get("options", []))
+                + f"--max-steps {steps} --seed {cfg.get('seed')} "
+                + "".join(f"--eval {e} " for e in cfg.get("evals", [])).rstrip()
+                + f"`; the sample grid (one row per class for a conditional model) is "
+                f"`samples/step-{steps:09d}.png` in the run folder." if steps else "", "",
+                "| eval | variant | value | ± (95%) | n | detail |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            detail = (f"per class {', '.join(f'{v:.2f}' for v in r['per_class'])}; predicted "
+                      f"{r.get('predicted_classes')}" if r.get("per_class") else "")
+            ci = f"{r['ci95']:.3f}" if isinstance(r.get("ci95"), (int, float)) else "-"
+            out.append(f"| {r['eval']} | {r.get('variant', '')} | {r['value']:.3f} | {ci} | {r.get('n', '')} "
+                       f"| {detail} |")
+    return out
 
 
 def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
@@ -271,8 +296,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="the folder compare_families.py wrote")
     parser.add_argument("--doc", type=Path, help="write the markdown here (default: print it)")
+    parser.add_argument("--extra-run", type=Path, action="append", default=[],
+                        help="a further run folder whose results get a section of their own (repeatable)")
     args = parser.parse_args(argv)
     data = collect(args.folder)
+    data["extra"] = list(args.extra_run)
     if not data["runs"]:
         raise SystemExit(f"no finished runs under {args.folder / 'runs'}")
     text = render(data)
