@@ -4,7 +4,7 @@
         [--extra-run runs/projection-digits-c]
 
 Reads each run's ``results.json``, ``config.json``, ``wall.json`` and final checkpoint (steps,
-training seconds), and the untrained controls. Every number is a mean and a sample standard
+training seconds). Every number is a mean and a sample standard
 deviation over the seeds, next to its random-network control; nothing in the output is typed by
 hand except the papers' numbers and the text around the tables.
 """
@@ -59,7 +59,7 @@ def _value(rows: list[dict], eval_suffix: str, variant: str | None) -> dict | No
 
 
 def collect(folder: Path) -> dict[str, Any]:
-    """Per model: one record per seed, the control, and the driver's settings."""
+    """Per model: one record per seed; the driver's settings; the wall time the runs span."""
     runs: dict[str, list[dict]] = defaultdict(list)
     for run in sorted((folder / "runs").glob("*-s*")):
         if not run.is_dir() or not (run / "results.json").is_file():
@@ -74,16 +74,9 @@ def collect(folder: Path) -> dict[str, Any]:
                "git": cfg.get("git_commit"), "torch": (cfg.get("versions") or {}).get("torch"),
                **_checkpoint(run)}
         runs[cfg["model"]].append(rec)
-    controls, spans = {}, [_span(run) for run in (folder / "runs").glob("*-s*") if run.is_dir()]
-    for run in sorted((folder / "controls").glob("*-s*")):
-        cfg, rows = _load(run / "config.json"), _load(run / "results.json")
-        if cfg and rows:
-            controls[cfg["model"]] = rows
-            spans.append(_span(run))
-    spans = [s for s in spans if s is not None]
+    spans = [s for s in (_span(run) for run in (folder / "runs").glob("*-s*") if run.is_dir()) if s]
     wall = max(e for _, e in spans) - min(b for b, _ in spans) if spans else float("nan")
-    return {"runs": dict(runs), "controls": controls, "driver": _load(folder / "driver.json") or {},
-            "wall_s": wall}
+    return {"runs": dict(runs), "driver": _load(folder / "driver.json") or {}, "wall_s": wall}
 
 
 def _span(run: Path) -> tuple[float, float] | None:
@@ -133,17 +126,15 @@ def _speed_table(data: dict[str, Any], models: list[str]) -> list[str]:
 
 
 def _quality_table(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
-    lines = ["| model | SVM accuracy, trained D | SVM accuracy, random D | KID, trained G | KID, untrained G "
-             "(seed 0) | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | SVM accuracy, trained D | SVM accuracy, random D | KID, trained G | KID, random G "
+             "| KID, held-out real images | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for m in models:
         recs = data["runs"][m]
-        ctrl = _value(data["controls"].get(m, []), f"{prefix}-kid", None)
-        ctrl_s = f"{ctrl['value']:.4f} (± {ctrl.get('std', float('nan')):.4f} over subsets)" if ctrl else "-"
+        kid = [_fmt(_metric(recs, f"{prefix}-kid", v), 4) for v in ("trained", "random", "real")]
         cas = [_fmt(_metric(recs, f"{prefix}-cas", v)) for v in ("trained", "random", "real-test")]
         lines.append(f"| {m} | {_fmt(_metric(recs, f'{prefix}-svm', 'trained'))} | "
-                     f"{_fmt(_metric(recs, f'{prefix}-svm', 'random'))} | {_fmt(_metric(recs, f'{prefix}-kid', None), 4)} "
-                     f"| {ctrl_s} | {' | '.join(cas)} |")
+                     f"{_fmt(_metric(recs, f'{prefix}-svm', 'random'))} | {' | '.join(kid)} | {' | '.join(cas)} |")
     return lines
 
 
@@ -193,9 +184,9 @@ def render(data: dict[str, Any]) -> str:
         + "; ".join(f"{m}: {' '.join(settings.get('model_options', {}).get(m, [])) or 'defaults'}" for m in models)
         + ". Every other model option is the paper's default (`gansuite show MODEL`).",
         f"- Eval sizes: `{' '.join('-o ' + o for o in settings.get('eval_options', []))}`.",
-        f"- Controls: the svm probe's randomly initialised D and the cas probe's randomly initialised G, in every "
-        f"run with the run's seed; for KID, the untrained model (built under seed 0, the runs' starting point) "
-        f"evaluated with {settings.get('quality_eval')} at the same sizes.",
+        "- Controls, in every run with the run's seed: the svm probe's randomly initialised D; the kid and cas "
+        "probes' randomly initialised G of the same architecture; kid's held-out real images (the floor a "
+        "perfect generator would reach) and cas's real test images (the classifier's ceiling).",
         f"- torch {first.get('torch')}; gansuite commits "
         + ", ".join(sorted({str(r.get('git'))[:10] for recs in data['runs'].values() for r in recs})) + ".",
         "",
@@ -259,14 +250,14 @@ def _extra_runs(runs: list[Path]) -> list[str]:
 def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
     """Statements that follow from the numbers (computed here, so they stay true when regenerated)."""
     out = []
-    kid = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", None))[0] for m in models}
-    ctrl = {m: (_value(data["controls"].get(m, []), f"{prefix}-kid", None) or {}).get("value") for m in models}
+    kid = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", "trained"))[0] for m in models}
+    ctrl = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", "random"))[0] for m in models}
     steps = {m: _stats([r.get("steps") for r in data["runs"][m]])[0] for m in models}
     best = min(kid, key=lambda m: kid[m] if not math.isnan(kid[m]) else math.inf)
-    moved = [m for m in models if ctrl[m] is not None and kid[m] < ctrl[m]]
+    moved = [m for m in models if kid[m] < ctrl[m]]
     out.append(f"- Can: tell a model that moved from its initialisation from one that did not. KID fell below "
-               f"the untrained model's for {len(moved)} of {len(models)} families ({', '.join(moved) or 'none'}); "
-               f"the lowest mean KID was {best}'s ({kid[best]:.4f}, untrained {ctrl[best] or float('nan'):.4f}).")
+               f"the random G's for {len(moved)} of {len(models)} families ({', '.join(moved) or 'none'}); "
+               f"the lowest mean KID was {best}'s ({kid[best]:.4f}, random G {ctrl[best]:.4f}).")
     out.append("- Cannot: rank the families as their papers do. The budget buys "
                + ", ".join(f"{m} {steps[m]:.0f}" for m in models)
                + " G updates, against 100,000 or more in the papers: the cheaper the step, the further a model "
@@ -287,8 +278,8 @@ def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
                    f"(the classifier's own ceiling): the conditioning "
                    + ("is visible in the samples." if value > floor + 0.02 else "is not yet visible in the samples."))
     n_seeds = max(len(recs) for recs in data["runs"].values())
-    out.append(f"- Seeds: with {n_seeds} seeds the spread is a rough guide; KID on a few hundred samples is itself noisy "
-               "(the control's ± is its spread over subsets).")
+    out.append(f"- Seeds: with {n_seeds} seeds the spread is a rough guide; KID on a few hundred samples is itself "
+               "noisy.")
     return out
 
 

@@ -8,8 +8,9 @@
   unless given on the command line.
 - ``device``: every benchmark that takes it runs on CPU and, when available, on CUDA; without
   CUDA the CUDA case is skipped with the reason.
-- Every report's ``machine_info`` gets a ``gansuite`` entry: the hostname-independent machine
-  id ``gansuite bench`` files history under, the mode, and the versions.
+- Every report's ``machine_info`` gets a ``gansuite`` entry: the hostname-independent hardware
+  id (``gansuite bench`` stores runs under ``benchmarks/history/<hardware id>/<mode>/``), the
+  mode, and the versions.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    """Record what ``gansuite bench`` needs to file and compare this report."""
+    """Record the hardware id, the mode and the versions with the report."""
     import torch
 
     import gansuite

@@ -151,10 +151,8 @@ def cost(base: torch.Tensor, sizes: list[int], strategies: dict[str, Any]) -> di
 def save_groups_png(images: torch.Tensor, groups: list[list[int]], source: np.ndarray, path: Path,
                     n_groups: int = 32, per_row: int = 4, width: int = 3, seed: int = 0) -> None:
     """Example collision groups, false positives first, then a random sample of the rest."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     def mixed(g: list[int]) -> bool:
         return len(set(source[g].tolist())) > 1
@@ -165,7 +163,9 @@ def save_groups_png(images: torch.Tensor, groups: list[list[int]], source: np.nd
     picked = bad[:n_groups] + [good[i] for i in rng.permutation(len(good))[: max(0, n_groups - len(bad))]]
     rows = max(1, -(-len(picked) // per_row))
     cols = per_row * (width + 1) - 1
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.95), squeeze=False)
+    fig = Figure(figsize=(cols * 0.9, rows * 0.95))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for k, group in enumerate(picked):
@@ -186,7 +186,6 @@ def save_groups_png(images: torch.Tensor, groups: list[list[int]], source: np.nd
                  "an image with no true duplicate in its group)", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

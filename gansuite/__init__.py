@@ -28,6 +28,8 @@ _PUBLIC: dict[str, str] = {
                      "CorruptDataError", "IntegrityError", "RunError", "DivergenceError", "CheckpointError"),
                     "gansuite.plugin.errors"),
     **dict.fromkeys(("atomic_write", "atomic_write_bytes", "atomic_write_json"), "gansuite.plugin.files"),
+    **dict.fromkeys(("center_crop_resize", "save_image_grid"), "gansuite.plugin.images"),
+    "progress": "gansuite.plugin.progress",
 }
 
 __all__ = ["__version__", "API_VERSION", *_PUBLIC]
@@ -61,7 +63,9 @@ if TYPE_CHECKING:
     )
     from gansuite.plugin.files import atomic_write, atomic_write_bytes, atomic_write_json
     from gansuite.plugin.hookspecs import hookimpl, hookspec
+    from gansuite.plugin.images import center_crop_resize, save_image_grid
     from gansuite.plugin.model import Batch, GANModel, TrainContext, TrainingRecipe
+    from gansuite.plugin.progress import progress
     from gansuite.plugin.protocols import (
         DedupStrategy,
         ImageData,

@@ -1,5 +1,7 @@
-"""``gansuite bench``: machine ids, saving, comparing, history; and a real run that catches a
-deliberately slowed model (a plugin installed on the fly through its entry point)."""
+"""``gansuite bench`` on pytest-benchmark's storage and comparison: hardware ids, the storage
+layout, the command line, history and docs/benchmarks.md; and two real runs (slow): a
+deliberately slowed model that ``--compare`` rejects, and a deliberately slowed engine that the
+throughput gate rejects."""
 
 from __future__ import annotations
 
@@ -13,76 +15,39 @@ from typing import Any
 
 import pytest
 
-from gansuite.cli import main
 from gansuite.plugin.errors import OptionError
-from gansuite.report import bench, bench_history
+from gansuite.report import bench, bench_history, benchdoc
 
 MACHINE = "linux-x86_64-test-cpu-2cpu"
+REPO = Path(__file__).resolve().parents[1]
 
 
-def make_report(
-    speeds: dict[str, float],
-    *,
-    quick: bool = True,
-    when: str = "2024-05-01T10:00:00+00:00",
-    commit: str = "a" * 40,
-    machine: str = MACHINE,
-) -> dict[str, Any]:
+def make_report(speeds: dict[str, float], *, when: str = "2024-05-01T10:00:00+00:00", commit: str = "a" * 40,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A pytest-benchmark report: ``speeds`` maps a benchmark name to images/s (batch 16)."""
     benchmarks = []
     for name, ips in speeds.items():
         median = 16 / ips
-        benchmarks.append(
-            {
-                "name": name,
-                "fullname": f"bench_registry.py::{name}",
-                "group": None,
-                "stats": {
-                    "min": median * 0.9,
-                    "max": median * 1.1,
-                    "mean": median,
-                    "stddev": 0.0,
-                    "median": median,
-                    "iqr": 0.0,
-                    "ops": 1 / median,
-                    "rounds": 3,
-                },
-                "extra_info": {
-                    "items_per_s": ips,
-                    "unit": "images/s",
-                    "device": "cpu",
-                    "dtype": "float32",
-                    "batch_size": 16,
-                },
-            }
-        )
-    return {
-        "machine_info": {"node": "somehost", "gansuite": {"machine": machine, "quick": quick}},
-        "commit_info": {"id": commit, "dirty": False},
-        "benchmarks": benchmarks,
-        "datetime": when,
-        "version": "5.0",
-    }
+        stats = {"min": median * 0.9, "max": median * 1.1, "mean": median, "stddev": 0.0, "median": median,
+                 "iqr": 0.0, "ops": 1 / median, "rounds": 3}
+        info = {"items_per_s": ips, "unit": "images/s", "device": "cpu", "batch_size": 16, **(extra or {})}
+        benchmarks.append({"name": name, "fullname": f"bench_registry.py::{name}", "group": None,
+                           "stats": stats, "extra_info": info})
+    return {"machine_info": {"node": "somehost"}, "commit_info": {"id": commit, "dirty": False},
+            "benchmarks": benchmarks, "datetime": when, "version": "5.0"}
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+def store(root: Path, number: int, report: dict[str, Any], *, machine: str = MACHINE, quick: bool = True) -> Path:
+    """A report where pytest-benchmark's --benchmark-autosave puts it."""
+    path = bench.storage_dir(root, machine, quick) / "Linux-CPython-3.11-64bit" / f"{number:04d}_x.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+    return path
 
 
 def test_machine_id_is_sanitized_and_hostname_free() -> None:
-    details = {
-        "system": "linux",
-        "arch": "x86_64",
-        "cpu_model": "AMD EPYC 7B13 64-Core Processor",
-        "ncpu": 2,
-        "cuda_device": None,
-    }
+    details = {"system": "linux", "arch": "x86_64", "cpu_model": "AMD EPYC 7B13 64-Core Processor", "ncpu": 2,
+               "cuda_device": None}
     assert bench.machine_id(details) == "linux-x86_64-amd-epyc-7b13-64-core-2cpu"
     details["cuda_device"] = "NVIDIA H200"
     assert bench.machine_id(details) == "linux-x86_64-amd-epyc-7b13-64-core-2cpu-nvidia-h200"
@@ -92,76 +57,34 @@ def test_machine_id_is_sanitized_and_hostname_free() -> None:
     assert ours == ours.lower() and " " not in ours and "/" not in ours
 
 
-def test_compare_names_slower_benchmarks() -> None:
-    before = make_report(
-        {
-            "test_g[cpu-dcgan]": 100.0,
-            "test_d[cpu-dcgan]": 100.0,
-            "test_t[cpu-dcgan]": 100.0,
-            "test_old[cpu-x]": 5.0,
-        }
-    )
-    now = make_report(
-        {
-            "test_g[cpu-dcgan]": 85.0,
-            "test_d[cpu-dcgan]": 95.0,
-            "test_t[cpu-dcgan]": 130.0,
-            "test_new[cpu-x]": 1.0,
-        }
-    )
-    result = bench.compare_reports(now, before, 0.10)
-    assert result.slower == ["test_g[cpu-dcgan]"]
-    status = {r["benchmark"]: r["status"] for r in result.rows}
-    assert status == {
-        "test_g[cpu-dcgan]": "SLOWER",
-        "test_d[cpu-dcgan]": "ok",
-        "test_t[cpu-dcgan]": "faster",
-        "test_new[cpu-x]": "new",
-        "test_old[cpu-x]": "gone",
-    }
-    change = {r["benchmark"]: r["change"] for r in result.rows}
-    assert change["test_g[cpu-dcgan]"] == pytest.approx(-0.15)
-    # a looser threshold lets the 15% drop pass
-    assert bench.compare_reports(now, before, 0.20).slower == []
-    with pytest.raises(OptionError, match="between 0 and 1"):
-        bench.compare_reports(now, before, 10)
-
-
-def test_throughput_falls_back_to_calls_per_second() -> None:
-    report = make_report({"test_plain": 10.0})
+def test_rows_carry_throughput_and_extra_info() -> None:
+    report = make_report({"test_plain": 10.0, "test_img": 32.0}, extra={"ratio_paired": 1.2})
     del report["benchmarks"][0]["extra_info"]["items_per_s"]
-    row = bench.benchmark_rows(report)[0]
-    assert row["unit"] == "calls/s" and row["throughput"] == pytest.approx(10.0 / 16)
+    plain, img = bench.benchmark_rows(report)
+    assert plain["unit"] == "calls/s" and plain["throughput"] == pytest.approx(10.0 / 16)
+    assert img["unit"] == "images/s" and img["throughput"] == 32.0 and img["ratio_paired"] == 1.2
 
 
-def test_save_and_last_saved_by_machine_and_mode(tmp_path: Path) -> None:
-    old = bench.save_report(make_report({"t": 1.0}, when="2024-05-01T10:00:00+00:00"), tmp_path)
-    new = bench.save_report(
-        make_report({"t": 2.0}, when="2024-05-02T10:00:00+00:00", commit="b" * 40), tmp_path
-    )
-    full = bench.save_report(make_report({"t": 3.0}, when="2024-05-03T10:00:00+00:00", quick=False), tmp_path)
-    other = bench.save_report(
-        make_report({"t": 4.0}, when="2024-05-04T10:00:00+00:00", machine="m2"), tmp_path
-    )
-    assert old == tmp_path / MACHINE / f"20240501T100000Z_{'a' * 12}.json"
-    assert new.name == f"20240502T100000Z_{'b' * 12}.json" and other.parent.name == "m2"
-    found = bench.last_saved(tmp_path, MACHINE, quick=True)
-    assert found is not None and found[0] == new
-    assert bench.last_saved(tmp_path, MACHINE, quick=False)[0] == full  # type: ignore[index]
-    assert bench.last_saved(tmp_path, "m3", quick=True) is None
-    assert json.loads(new.read_text())["benchmarks"][0]["extra_info"]["items_per_s"] == 2.0
+def test_storage_is_one_folder_per_hardware_and_mode(tmp_path: Path) -> None:
+    first = store(tmp_path, 1, make_report({"t": 1.0}))
+    second = store(tmp_path, 2, make_report({"t": 2.0}))
+    full = store(tmp_path, 1, make_report({"t": 3.0}), quick=False)
+    other = store(tmp_path, 1, make_report({"t": 4.0}), machine="m2")
+    assert first.parts[-4:-1] == (MACHINE, "quick", "Linux-CPython-3.11-64bit")
+    assert bench.saved_reports(tmp_path, MACHINE, "quick") == [first, second]
+    assert bench.saved_reports(tmp_path, MACHINE, "full") == [full]
+    assert bench.saved_reports(tmp_path) == [full, first, second, other]
+    assert bench.saved_reports(tmp_path, "m3") == []
 
 
 def test_history_table_and_plot(tmp_path: Path) -> None:
     for day, ips in ((1, 100.0), (2, 90.0), (3, 120.0)):
-        report = make_report(
-            {"test_g[cpu-dcgan]": ips, "test_d[cpu-dcgan]": 2 * ips},
-            when=f"2024-05-0{day}T10:00:00+00:00",
-            commit=str(day) * 40,
-        )
-        bench.save_report(report, tmp_path)
+        report = make_report({"test_g[cpu-dcgan]": ips, "test_d[cpu-dcgan]": 2 * ips},
+                             when=f"2024-05-0{day}T10:00:00+00:00", commit=str(day) * 40)
+        store(tmp_path, day, report)
     frame = bench_history.history_table(tmp_path, MACHINE)
-    assert len(frame) == 6 and set(frame["commit"]) == {"11111111", "22222222", "33333333"}
+    assert len(frame) == 6 and list(dict.fromkeys(frame["commit"])) == ["11111111", "22222222", "33333333"]
+    assert set(frame["mode"]) == {"quick"}
     wide = bench_history.history_pivot(frame, last=2)
     assert list(wide.columns[-2:]) == ["2024-05-02 10:00 22222222", "2024-05-03 10:00 33333333"]
     row = wide[wide["benchmark"] == "test_g[cpu-dcgan]"].iloc[0]
@@ -170,43 +93,89 @@ def test_history_table_and_plot(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_save_compare_history(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    calls: list[tuple[Any, bool]] = []
-    reports = [
-        make_report({"test_g[cpu-slow]": 100.0, "test_d[cpu-slow]": 50.0}),
-        make_report({"test_g[cpu-slow]": 60.0, "test_d[cpu-slow]": 50.0}, when="2024-05-02T10:00:00+00:00"),
-    ]
+def test_cli_drives_pytest_benchmark_storage_and_compare(tmp_path: Path, cli: Any, monkeypatch) -> None:
+    calls: list[list[str]] = []
+    codes = iter([0, 0, 1, 5])
 
-    def fake_run(pattern: Any, *, quick: bool, json_path: Path, **_: Any) -> dict[str, Any]:
-        calls.append((pattern, quick))
-        return reports[len(calls) - 1]
+    def fake(args: list[str], *, quick: bool, bench_dir: Path | None = None) -> int:
+        calls.append(list(args))
+        code = next(codes)
+        if code == 5:
+            raise OptionError("No benchmark matches that PATTERN")
+        return code
 
-    monkeypatch.setattr(bench, "run_benchmarks", fake_run)
-    hist = str(tmp_path / "history")
-    code, out, err = cli(capsys, "bench", "--quick", "--save", "--history-dir", hist, "slow")
-    assert code == 0, err
-    assert calls == [("slow", True)] and "Saved" in out
-    code, out, err = cli(capsys, "bench", "--quick", "--compare", "--threshold", "10%", "--history-dir", hist)
-    assert code == 1
-    assert "test_g[cpu-slow]" in err and "test_d[cpu-slow]" not in err and "-40.0%" in out
-    code, out, err = cli(
-        capsys,
-        "bench",
-        "history",
-        "--machine",
-        MACHINE,
-        "--history-dir",
-        hist,
-        "--plot",
-        str(tmp_path / "h.png"),
-    )
-    assert code == 0, err
-    assert "test_g[cpu-slow]" in out and "100" in out
+    monkeypatch.setattr(bench, "machine_id", lambda details=None: MACHINE)
+    monkeypatch.setattr(bench, "run_benchmarks", fake)
+    hist, report = tmp_path / "history", str(tmp_path / "latest.json")
+    storage = f"--benchmark-storage=file://{bench.storage_dir(hist, MACHINE, True).resolve()}"
+
+    res = cli("bench", "--quick", "--save", "--history-dir", str(hist), "--json", report, "slow")
+    assert res.returncode == 0, res.stderr
+    assert storage in calls[0] and "--benchmark-autosave" in calls[0] and calls[0][-2:] == ["-k", "slow"]
+    assert not any(a.startswith("--benchmark-compare") for a in calls[0])
+
+    res = cli("bench", "--quick", "--compare", "--history-dir", str(hist), "--json", report)
+    assert res.returncode == 0 and "nothing to compare with" in res.stderr  # nothing stored yet
+    assert not any(a.startswith("--benchmark-compare") for a in calls[1])
+
+    store(hist, 1, make_report({"t": 1.0}))
+    res = cli("bench", "--quick", "--compare", "--compare-fail", "min:5%", "--history-dir", str(hist),
+              "--json", report)
+    assert res.returncode == 1 and "regressed against the stored run" in res.stderr
+    assert calls[2][-2:] == ["--benchmark-compare", "--benchmark-compare-fail=min:5%"]
+
+    res = cli("bench", "--history-dir", str(hist), "--json", report, "nothing-matches")
+    assert res.returncode == 2 and "No benchmark matches" in res.stderr
+    res = cli("bench", "a", "b")
+    assert res.returncode == 2 and "one PATTERN" in res.stderr
+
+
+def test_cli_history(tmp_path: Path, cli: Any) -> None:
+    hist = tmp_path / "history"
+    store(hist, 1, make_report({"test_g[cpu-slow]": 100.0}, commit="1" * 40))
+    store(hist, 2, make_report({"test_g[cpu-slow]": 60.0}, when="2024-05-02T10:00:00+00:00", commit="2" * 40))
+    res = cli("bench", "history", "--machine", MACHINE, "--history-dir", str(hist), "--plot", str(tmp_path / "h.png"))
+    assert res.returncode == 0, res.stderr
+    line = next(line for line in res.stdout.splitlines() if "test_g[cpu-slow]" in line)
+    assert line.split()[-2:] == ["100", "60"]
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
-    code, _, err = cli(capsys, "bench", "a", "b")
-    assert code == 2 and "one PATTERN" in err
+    res = cli("bench", "history", "--machine", "nowhere", "--history-dir", str(hist))
+    assert res.returncode == 2 and MACHINE in res.stderr
+
+
+def test_report_page_from_stored_runs_and_records(tmp_path: Path, cli: Any) -> None:
+    hist, results = tmp_path / "history", tmp_path / "results"
+    gate = f"{benchdoc.GATE_BENCHMARK}[cpu-32-dcgan]"
+    for day, ratio in ((1, 1.1), (2, 0.9), (3, 1.3)):
+        extra = {"ratio_paired": ratio, "ratio_floor": 0.85, "model": "dcgan", "image_size": 32,
+                 "engine_images_per_s": 50.0 * ratio, "baseline_images_per_s": 50.0}
+        store(hist, day, make_report({gate: 64.0, "test_other": 8.0}, when=f"2024-05-0{day}T10:00:00+00:00",
+                                     extra=extra))
+    results.mkdir()
+    (results / "svm.json").write_text(json.dumps({
+        "title": "An SVM run", "command": "gansuite run --model dcgan", "notes": ["features: 7,168"],
+        "rows": [{"eval": "x-svm", "metric": "accuracy", "value": 0.679}, {"eval": "x-svm", "value": 0.609}],
+    }))
+    res = cli("bench", "report", "--out", str(tmp_path / "b.md"), "--history-dir", str(hist),
+              "--results-dir", str(results))
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "b.md").read_text()
+    assert f"| {MACHINE} | quick | dcgan 32x32 | cpu | 3 | 0.9 / 1.1 / 1.3 | 0.85 | 65 | 50 |" in page
+    assert "| test_other | 8 | images/s | 3 |" in page
+    assert "### An SVM run" in page and "`gansuite run --model dcgan`" in page and "- features: 7,168" in page
+    assert "| x-svm | accuracy | 0.679 |" in page and "| x-svm |  | 0.609 |" in page
+    (results / "bad.json").write_text("[]")
+    res = cli("bench", "report", "--out", str(tmp_path / "b.md"), "--history-dir", str(hist),
+              "--results-dir", str(results))
+    assert res.returncode == 2 and "bad.json is not a result record" in res.stderr
+
+
+def test_docs_benchmarks_md_is_generated_from_the_committed_files(tmp_path: Path, cli: Any) -> None:
+    """docs/benchmarks.md is what 'gansuite bench report' makes of benchmarks/history and results."""
+    res = cli("bench", "report", "--out", str(tmp_path / "b.md"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "b.md").read_text() == (REPO / "docs" / "benchmarks.md").read_text(), (
+        "docs/benchmarks.md is stale: run 'gansuite bench report'")
 
 
 SLEEPY_PLUGIN = '''
@@ -214,8 +183,7 @@ SLEEPY_PLUGIN = '''
 import os
 import time
 
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.specs import ModelSpec
+from gansuite import GANModel, ModelSpec, TrainingRecipe, hookimpl
 
 
 @hookimpl
@@ -226,9 +194,8 @@ def register_models(register):
 
 def build(config, *, image_size, channels):
     import torch
-    from torch import nn
     import torch.nn.functional as F
-    from gansuite.plugin.protocols import TrainingRecipe
+    from torch import nn
 
     class G(nn.Module):
         def __init__(self):
@@ -237,8 +204,7 @@ def build(config, *, image_size, channels):
 
         def forward(self, z):
             time.sleep(float(os.environ.get("SLEEPY_GAN_DELAY", "0")))
-            x = torch.tanh(self.lin(z)).view(-1, channels, 8, 8)
-            return F.interpolate(x, size=image_size)
+            return F.interpolate(torch.tanh(self.lin(z)).view(-1, channels, 8, 8), size=image_size)
 
     class D(nn.Module):
         def __init__(self):
@@ -252,84 +218,84 @@ def build(config, *, image_size, channels):
         def forward(self, x):
             return self.head(F.leaky_relu(self.conv(x)).flatten(1)).squeeze(1)
 
-    class Model:
-        z_dim, recipe = 8, TrainingRecipe(batch_size=16)
-
+    class Sleepy(GANModel):
         def __init__(self):
             self.generator, self.discriminator = G(), D()
-            self.image_size, self.channels = image_size, channels
+            self.z_dim, self.image_size, self.channels = 8, image_size, channels
+            self.recipe = TrainingRecipe(batch_size=16)
 
-        def sample_z(self, n, *, generator=None, device=None):
-            return torch.randn(n, 8, generator=generator, device=device)
-
-        def features(self, x):
-            return self.discriminator.features(x)
-
-        def d_loss(self, real, fake):
-            return F.softplus(-real).mean() + F.softplus(fake).mean()
-
-        def g_loss(self, fake):
-            return F.softplus(-fake).mean()
-
-        def optimizers(self):
-            return (torch.optim.Adam(self.generator.parameters()),
-                    torch.optim.Adam(self.discriminator.parameters()))
-
-    return Model()
+    return Sleepy()
 '''
 
 
-def _install_sleepy(site: Path) -> None:
+def _install(site: Path, dist: str, module: str, source: str) -> None:
     """A distribution on sys.path with an entry point in the group ``gansuite`` (no pip needed)."""
-    site.mkdir()
-    (site / "sleepy_gan_plugin.py").write_text(textwrap.dedent(SLEEPY_PLUGIN))
-    info = site / "sleepy_gan-0.1.dist-info"
+    site.mkdir(exist_ok=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sleepy-gan\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[gansuite]\nsleepy = sleepy_gan_plugin\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[gansuite]\n{module} = {module}\n")
+
+
+def _env(site: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]), **extra}
+    env.pop("GANSUITE_DEBUG", None)
+    return env
 
 
 @pytest.mark.slow
 def test_compare_fails_on_a_slowed_model(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    _install_sleepy(site)
-    hist, report = tmp_path / "history", tmp_path / "latest.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    for key in ("GANSUITE_DISABLE_PLUGINS", "GANSUITE_DEBUG"):
-        env.pop(key, None)
-    args = [
-        sys.executable,
-        "-m",
-        "gansuite",
-        "bench",
-        "--quick",
-        "--history-dir",
-        str(hist),
-        "--json",
-        str(report),
-        "sleepy-gan and cpu and (generator_forward or train_step)",
-    ]
+    _install(site, "sleepy-gan", "sleepy_gan_plugin", SLEEPY_PLUGIN)
+    hist = tmp_path / "history"
+    args = [sys.executable, "-m", "gansuite", "bench", "--quick", "--history-dir", str(hist), "--json",
+            str(tmp_path / "latest.json"), "sleepy-gan and cpu and (generator_forward or train_step)"]
+    plugins = {"GANSUITE_LOAD_PLUGINS": "gansuite,sleepy-gan"}
 
-    first = subprocess.run(
-        [*args, "--save"], env={**env, "SLEEPY_GAN_DELAY": "0"}, capture_output=True, text=True, timeout=300
-    )
+    first = subprocess.run([*args, "--save"], env=_env(site, SLEEPY_GAN_DELAY="0", **plugins),
+                           capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
-    saved = list(hist.glob("*/*.json"))
-    assert len(saved) == 1
-    names = {b["name"] for b in json.loads(saved[0].read_text())["benchmarks"]}
+    (saved,) = bench.saved_reports(hist, mode="quick")
+    names = {b["name"] for b in json.loads(saved.read_text())["benchmarks"]}
     assert names == {"test_generator_forward[sleepy-gan-cpu]", "test_train_step[sleepy-gan-cpu]"}
-    info = json.loads(saved[0].read_text())["benchmarks"][0]["extra_info"]
+    info = json.loads(saved.read_text())["benchmarks"][0]["extra_info"]
     assert info["plugin_distribution"] == "sleepy-gan" and info["unit"] == "images/s"
 
-    second = subprocess.run(
-        [*args, "--compare"],
-        env={**env, "SLEEPY_GAN_DELAY": "0.5"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert second.returncode == 1, second.stdout[-2000:] + second.stderr[-2000:]
-    slower_line = [line for line in second.stderr.splitlines() if line.startswith("Slower than")]
-    assert slower_line, second.stderr[-2000:]
-    assert "test_generator_forward[sleepy-gan-cpu]" in slower_line[0]
-    assert "test_train_step[sleepy-gan-cpu]" in slower_line[0]
+    second = subprocess.run([*args, "--compare"], env=_env(site, SLEEPY_GAN_DELAY="0.5", **plugins),
+                            capture_output=True, text=True, timeout=600)
+    out = second.stdout + second.stderr
+    assert second.returncode == 1, out[-3000:]
+    regressed = out[out.index("Performance has regressed:"):].splitlines()[1:3]
+    assert {line.split()[0] for line in regressed} == {"test_generator_forward[sleepy-gan-cpu]",
+                                                       "test_train_step[sleepy-gan-cpu]"}, out[-3000:]
+    assert all("Field 'median' has failed PercentageRegressionCheck" in line for line in regressed)
+
+
+SLOWED_ENGINE = '''
+"""A pytest plugin that makes every engine step train three times (the throughput gate must notice)."""
+from gansuite.engine.step import GANStep
+
+_step = GANStep.__call__
+
+
+def _thrice(self, *args, **kwargs):
+    _step(self, *args, **kwargs)
+    _step(self, *args, **kwargs)
+    return _step(self, *args, **kwargs)
+
+
+GANStep.__call__ = _thrice
+'''
+
+
+@pytest.mark.slow
+def test_throughput_gate_fails_on_a_slowed_engine(tmp_path: Path) -> None:
+    (tmp_path / "slowed_engine.py").write_text(SLOWED_ENGINE)
+    cmd = [sys.executable, "-m", "pytest", "-c", "benchmarks/pytest.ini", "benchmarks/bench_train_throughput.py",
+           "-p", "slowed_engine", "-p", "no:cacheprovider", "-q", "-k", "cpu-32-dcgan]", "--benchmark-disable-gc"]
+    res = subprocess.run(cmd, env=_env(tmp_path, GANSUITE_BENCH_QUICK="1"), cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out[-3000:]
+    assert "the engine trains dcgan 32x32 at" in out and "below the floor of" in out, out[-3000:]

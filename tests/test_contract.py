@@ -186,10 +186,10 @@ def test_a_conditional_model_with_too_few_classes_for_the_data_is_refused(capsys
 
     _install(cond_gan=lambda c, *, image_size, channels: Four(image_size, channels, []))
     code, _, err = _cli(capsys, "run", "--model", "cond-gan", "--out", str(tmp_path / "r"), *TRAIN)
-    assert code == 2 and "built for 4 classes" in err and not (tmp_path / "r").exists(), err
+    assert code == 2 and "conditions on 4 classes" in err and not (tmp_path / "r").exists(), err
 
 
-def test_resuming_a_run_whose_plugin_is_disabled_says_so(capsys, tmp_path, monkeypatch):
+def test_resuming_a_run_whose_plugin_is_disabled_says_so(capsys, tmp_path, monkeypatch, example_plugin):
     out = tmp_path / "r"
     code, _, err = _cli(capsys, "run", "--model", "example-wgan-gp", "--out", str(out), "-o", "width=4",
                         "-o", "n_critic=1", *TRAIN)
@@ -201,7 +201,7 @@ def test_resuming_a_run_whose_plugin_is_disabled_says_so(capsys, tmp_path, monke
         assert code == 2 and "GANSUITE_DISABLE_PLUGINS disables" in err and "plugin 'example'" in err, err
 
 
-def test_precision_is_recorded_in_config_and_rows(capsys, tmp_path):
+def test_precision_is_recorded_in_config_and_rows(capsys, tmp_path, example_plugin):
     out = tmp_path / "r"
     code, _, err = _cli(capsys, "run", "--model", "tiny-gan", "--out", str(out), "--precision", "fp32",
                         "--eval", "fake-pixel-stats", *TRAIN)

@@ -8,16 +8,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine.runfolder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # torchrun starts three processes per test
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_") or k == "GANSUITE_LOAD_PLUGINS"}
     env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args]
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=180)

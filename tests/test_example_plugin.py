@@ -1,8 +1,30 @@
-"""The example third-party package, installed like any user's plugin, needs no core change."""
+"""The example third-party package, installed like any user's plugin, needs no core change.
+
+These tests opt into it (``example_plugin``); the rest of the suite runs without it.
+"""
 
 from __future__ import annotations
 
 import json
+
+import pytest
+
+from gansuite.plugin.manager import build_catalog
+
+pytestmark = pytest.mark.usefixtures("example_plugin")
+
+
+def test_example_plugin_is_installed_and_discovered():
+    catalog = build_catalog()
+    by_name = {r.info.name: r for r in catalog.plugins}
+    assert "example" in by_name, "install it: pip install -e examples/gansuite-example"
+    record = by_name["example"]
+    assert record.info.distribution == "gansuite-example"
+    assert record.registered == {"models": ["tiny-gan", "example-wgan-gp"], "datasets": ["npz-images"],
+                                 "probes": ["pixel-stats"], "evals": ["fake-pixel-stats"]}
+    spec = catalog.registry("models").get("tiny-gan")
+    assert spec.plugin is not None and spec.plugin.version == "0.1.0"
+    assert catalog.errors() == []
 
 
 def test_listed_shown_and_in_plugins(cli):
@@ -14,6 +36,8 @@ def test_listed_shown_and_in_plugins(cli):
     plugins = json.loads(cli("plugins", "--json").stdout)
     example = next(p for p in plugins if p["name"] == "example")
     assert example["distribution"] == "gansuite-example" and example["errors"] == []
+    info = json.loads(cli("show", "tiny-gan", "--json").stdout)
+    assert {"name": "width", "type": "int", "default": 16, "help": "channels of the first conv"} in info["options"]
 
 
 def test_runs_end_to_end(cli, tmp_path):

@@ -17,6 +17,7 @@ ARGS = ["--model", "dcgan", "--dataset", "fake", "-o", "ngf=8", "-o", "ndf=8", "
         "--no-progress", "--seed", "3"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_cleanly_and_resumes(tmp_path, sig):
     out = tmp_path / "run"

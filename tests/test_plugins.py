@@ -6,6 +6,8 @@ import json
 import textwrap
 from types import ModuleType
 
+import pytest
+
 from gansuite.plugin.hookspecs import hookimpl
 from gansuite.plugin.manager import HOOKS, build_catalog
 from gansuite.plugin.specs import DatasetSpec, ModelSpec
@@ -22,32 +24,20 @@ def test_reference_plugins_come_through_the_entry_point_group():
         assert by_name[name].errors == []
 
 
-def test_example_plugin_is_installed_and_discovered():
-    catalog = build_catalog()
-    by_name = {r.info.name: r for r in catalog.plugins}
-    assert "example" in by_name, "install it: pip install -e examples/gansuite-example"
-    record = by_name["example"]
-    assert record.info.distribution == "gansuite-example"
-    assert record.registered == {"models": ["tiny-gan", "example-wgan-gp"], "datasets": ["npz-images"],
-                                 "probes": ["pixel-stats"], "evals": ["fake-pixel-stats"]}
-    spec = catalog.registry("models").get("tiny-gan")
-    assert spec.plugin is not None and spec.plugin.version == "0.1.0"
-
-
 def test_disable_plugins(monkeypatch):
-    monkeypatch.setenv("GANSUITE_DISABLE_PLUGINS", "example, dedup")
+    monkeypatch.setenv("GANSUITE_DISABLE_PLUGINS", "probes, dedup")
     catalog = build_catalog()
     names = {r.info.name for r in catalog.plugins}
-    assert "example" not in names and "dedup" not in names
-    assert "tiny-gan" not in catalog.registry("models")
+    assert "probes" not in names and "dedup" not in names and "dcgan" in names
+    assert "digits-svm" not in catalog.registry("evals") and len(catalog.registry("dedup")) == 0
 
 
 def test_trace_plugins(monkeypatch, capsys):
     monkeypatch.setenv("GANSUITE_TRACE_PLUGINS", "1")
     build_catalog()
     err = capsys.readouterr().err
-    assert "gansuite[trace]: example: loaded gansuite_example from gansuite-example 0.1.0" in err
-    assert "registered model 'tiny-gan'" in err
+    assert "gansuite[trace]: dcgan: loaded gansuite_dcgan from gansuite 0.1.0" in err
+    assert "registered model 'dcgan'" in err
 
 
 def _plugin(**hooks):
@@ -59,13 +49,12 @@ def _plugin(**hooks):
 
 def test_duplicate_name_across_plugins_names_both_and_keeps_others():
     def models(register):
-        register(ModelSpec(name="tiny-gan", summary="again", factory="x:y"))
+        register(ModelSpec(name="dcgan", summary="again", factory="x:y"))
 
     catalog = build_catalog(extra_plugins={"copycat": _plugin(register_models=models)})
-    errors = catalog.errors()
-    assert len(errors) == 1
-    assert "copycat" in errors[0] and "example" in errors[0] and "gansuite-example" in errors[0]
-    assert catalog.registry("models").get("tiny-gan").summary.startswith("A two-conv")
+    (error,) = [e for e in catalog.errors() if "copycat" in e]
+    assert "Model 'dcgan' is registered by both" in error and "gansuite" in error
+    assert catalog.registry("models").get("dcgan").summary != "again"
 
 
 def test_invalid_registration_is_reported_and_others_keep_working():
@@ -79,14 +68,14 @@ def test_invalid_registration_is_reported_and_others_keep_working():
     errors = "\n".join(catalog.errors())
     assert "Plugin 'broken'" in errors and "kebab-case" in errors
     assert "register_datasets must register DatasetSpec objects, got ModelSpec" in errors
-    assert "tiny-gan" in catalog.registry("models")
+    assert "dcgan" in catalog.registry("models")
 
 
 def test_misspelled_hook_is_reported_not_fatal():
     catalog = build_catalog(extra_plugins={"typo": _plugin(register_modles=lambda register: None)})
-    (error,) = catalog.errors()
+    (error,) = [e for e in catalog.errors() if "typo" in e]
     assert "Plugin 'typo'" in error and "unknown hook" in error and "register_modles" in error
-    assert "tiny-gan" in catalog.registry("models")
+    assert "dcgan" in catalog.registry("models")
 
 
 def _write_dist(site, dist, module, source):
@@ -97,21 +86,47 @@ def _write_dist(site, dist, module, source):
     (info / "entry_points.txt").write_text(f"[gansuite]\n{module} = {module}\n")
 
 
-def test_broken_installed_plugin_is_named_by_distribution(tmp_path, cli):
-    _write_dist(tmp_path, "gansuite-broken", "broken_plug", "raise ImportError('needs libfoo')\n")
-    _write_dist(tmp_path, "gansuite-good", "good_plug", """
-        from gansuite.plugin.hookspecs import hookimpl
-        from gansuite.plugin.specs import DatasetSpec
+GOOD_PLUGIN = """
+    from gansuite.plugin.hookspecs import hookimpl
+    from gansuite.plugin.specs import DatasetSpec
 
-        @hookimpl
-        def register_datasets(register):
-            register(DatasetSpec(name="good-data", summary="from an installed package", factory="x:y"))
-    """)
-    res = cli("list", "datasets", "--json", env={"PYTHONPATH": str(tmp_path)})
+    @hookimpl
+    def register_datasets(register):
+        register(DatasetSpec(name="good-data", summary="from an installed package", factory="x:y"))
+"""
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """Two distributions on sys.path with entry points in the group: one broken, one good."""
+    _write_dist(tmp_path, "gansuite-broken", "broken_plug", "raise ImportError('needs libfoo')\n")
+    _write_dist(tmp_path, "gansuite-good", "good_plug", GOOD_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_broken_installed_plugin_is_named_by_distribution(installed, cli):
+    res = cli("list", "datasets", "--json", env={"GANSUITE_LOAD_PLUGINS": "gansuite,gansuite-broken,good_plug"})
     assert res.returncode == 0, res.stderr
     assert "gansuite-broken" in res.stderr and "needs libfoo" in res.stderr
     assert "Traceback" not in res.stderr
     assert "good-data" in [d["name"] for d in json.loads(res.stdout)]
+
+
+def test_load_plugins_keeps_every_other_installed_plugin_out(installed, monkeypatch, capsys):
+    """The allow-list (what the test suite itself runs under): only the named ones load."""
+    catalog = build_catalog()  # GANSUITE_LOAD_PLUGINS=gansuite, from conftest
+    assert catalog.errors() == [] and "good-data" not in catalog.registry("datasets")
+    assert {r.info.distribution for r in catalog.plugins} == {"gansuite"}
+    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "good_plug")  # by entry-point name
+    monkeypatch.setenv("GANSUITE_TRACE_PLUGINS", "1")
+    catalog = build_catalog()
+    assert [r.info.name for r in catalog.plugins] == ["good_plug"]
+    assert "dcgan: left out by GANSUITE_LOAD_PLUGINS" in capsys.readouterr().err
+    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "")  # set but empty: none
+    assert build_catalog().plugins == []
+    monkeypatch.delenv("GANSUITE_LOAD_PLUGINS")  # unset: every installed plugin
+    assert {"gansuite", "gansuite-broken", "gansuite-good"} <= {r.info.distribution for r in build_catalog().plugins}
 
 
 def test_every_hook_is_documented_and_tested():

@@ -143,7 +143,7 @@ def test_json_and_markdown(runs: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_filter(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     frame = results.results_table([runs])
-    only = results.filter_table(frame, results.parse_filters(["model=dcgan*", "metric=accuracy"]))
+    only = results.filter_table(frame, [("model", "dcgan*"), ("metric", "accuracy")])
     assert set(only["run"]) == {"dcgan-a", "dcgan-b"} and len(only) == 4
     either = results.filter_table(frame, [("seed", "0"), ("seed", "2")])
     assert set(either["run"]) == {"dcgan-a", "other-c"}
@@ -152,7 +152,7 @@ def test_filter(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "results", str(runs), "--filter", "colour=red")
     assert code == 2 and "Unknown filter column 'colour'" in err and "Traceback" not in err
     code, _, err = cli(capsys, "results", str(runs), "--filter", "model")
-    assert code == 2 and "Malformed filter" in err
+    assert code == 2 and "Malformed filter 'model': use --filter key=value" in err
 
 
 def test_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

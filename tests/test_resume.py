@@ -34,6 +34,7 @@ CASES = {  # the default step, and a model's own step with fresh critic batches 
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_")}
+    env["GANSUITE_LOAD_PLUGINS"] = "gansuite,gansuite-example"  # the wgan-gp-ema case is the example's model
     env["OMP_NUM_THREADS"] = "1"  # deterministic kernels, and leaves the CPU to the other run
     return env
 
@@ -78,6 +79,7 @@ def _kill_after_first_checkpoint(run_dir: Path, args: list[str]) -> int:
     return ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_sigkill_then_resume_is_bit_identical(tmp_path, case):
     args = CASES[case]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
+from gansuite_probes import testing
 
 from gansuite.plugin.errors import OptionError
 from gansuite.plugin.hookspecs import hookimpl
@@ -12,51 +13,57 @@ from gansuite.plugin.manager import build_catalog
 from gansuite.plugin.specs import EvalSpec
 from gansuite.runs.plan import DEFAULT_TIME_BUDGET, RunRequest, plan_run
 
+MODEL = "probe-test-gan"  # the probes plugin's tiny test model, registered here
+
 
 def _catalog_with(*evals: EvalSpec):
     module = ModuleType("extra_evals")
     module.register_evals = hookimpl(lambda register: [register(e) for e in evals])
-    return build_catalog(extra_plugins={"extra": module})
+    return build_catalog(extra_plugins={"extra": module, "probe-test": testing.hooks})
+
+
+def _catalog():
+    return _catalog_with()
 
 
 def test_eval_implies_dataset_and_its_training_budget(tmp_path):
-    catalog = _catalog_with(EvalSpec(name="long-eval", summary="", dataset="fake", probe="pixel-stats",
+    catalog = _catalog_with(EvalSpec(name="long-eval", summary="", dataset="fake", probe="svm",
                                      train_budget=1234.0))
-    plan = plan_run(RunRequest(model="tiny-gan", evals=("long-eval",), out=tmp_path / "r"), catalog)
+    plan = plan_run(RunRequest(model=MODEL, evals=("long-eval",), out=tmp_path / "r"), catalog)
     assert plan.dataset.name == "fake"
     assert plan.time_budget == 1234.0 and plan.max_steps is None
 
 
 def test_explicit_stop_wins_over_eval_budget(tmp_path):
-    catalog = _catalog_with(EvalSpec(name="long-eval", summary="", dataset="fake", probe="pixel-stats",
+    catalog = _catalog_with(EvalSpec(name="long-eval", summary="", dataset="fake", probe="svm",
                                      train_budget=1234.0))
-    plan = plan_run(RunRequest(model="tiny-gan", evals=("long-eval",), max_steps=7, out=tmp_path / "r"), catalog)
+    plan = plan_run(RunRequest(model=MODEL, evals=("long-eval",), max_steps=7, out=tmp_path / "r"), catalog)
     assert plan.time_budget is None and plan.max_steps == 7
 
 
 def test_default_budget_without_evals(tmp_path):
-    plan = plan_run(RunRequest(model="tiny-gan", dataset="fake", out=tmp_path / "r"), build_catalog())
+    plan = plan_run(RunRequest(model=MODEL, dataset="fake", out=tmp_path / "r"), _catalog())
     assert plan.time_budget == DEFAULT_TIME_BUDGET
 
 
 def test_evals_on_different_datasets_need_dataset(tmp_path):
     with pytest.raises(OptionError, match="use different datasets"):
-        plan_run(RunRequest(model="tiny-gan", evals=("fake-pixel-stats", "digits-svm"), out=tmp_path / "r"),
-                 build_catalog())
+        plan_run(RunRequest(model=MODEL, evals=("cifar10-fid", "digits-svm"), out=tmp_path / "r"),
+                 _catalog())
 
 
 def test_eval_params_are_defaults_user_options_win(tmp_path):
-    plan = plan_run(RunRequest(model="tiny-gan", evals=("fake-pixel-stats",), options=("n_samples=9",),
-                               out=tmp_path / "r"), build_catalog())
-    assert plan.probe_configs["fake-pixel-stats"].n_samples == 9
-    plan = plan_run(RunRequest(model="tiny-gan", evals=("fake-pixel-stats",), out=tmp_path / "r"), build_catalog())
-    assert plan.probe_configs["fake-pixel-stats"].n_samples == 128
+    plan = plan_run(RunRequest(model=MODEL, evals=("digits-svm",), options=("val_size=9",),
+                               out=tmp_path / "r"), _catalog())
+    assert plan.probe_configs["digits-svm"].val_size == 9
+    plan = plan_run(RunRequest(model=MODEL, evals=("digits-svm",), out=tmp_path / "r"), _catalog())
+    assert plan.probe_configs["digits-svm"].val_size == 300
 
 
 def test_torchrun_needs_an_explicit_out(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(OptionError, match="Under torchrun pass --out"):
-        plan_run(RunRequest(model="tiny-gan", dataset="fake"), build_catalog())
+        plan_run(RunRequest(model=MODEL, dataset="fake"), _catalog())
 
 
 def test_run_table_shows_probe_details(capsys):

@@ -48,7 +48,7 @@ def study_cmd(*args: str) -> list[str]:
 
 
 def env() -> dict[str, str]:
-    out = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = {**os.environ, "OMP_NUM_THREADS": "1", "GANSUITE_LOAD_PLUGINS": "gansuite,gansuite-example"}  # tiny-gan
     out.pop("GANSUITE_DEBUG", None)
     return out
 

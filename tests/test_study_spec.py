@@ -21,6 +21,7 @@ from gansuite.study.plan import next_action, plan_cells
 from gansuite.study.spec import SpecError, load_spec, parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("example_plugin")  # the specs here name the example's tiny-gan
 EXAMPLE = REPO / "examples" / "studies" / "digits.toml"
 
 GOOD = """

@@ -1,6 +1,7 @@
 """The ``gansuite`` command line: one small module per command, loaded on demand.
 
-This module is the one error boundary: a :class:`gansuite.plugin.errors.GansuiteError` becomes one
+This module is the one error boundary (:meth:`LazyGroup.main`, which ``click.testing.CliRunner``
+invokes too): a :class:`gansuite.plugin.errors.GansuiteError` becomes one
 line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
 ``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C, SIGTERM and SIGHUP become the same one
 line and exit status 2, saying how to resume; so does a file-system error (a full disk, a path
@@ -13,7 +14,8 @@ import errno
 import importlib
 import os
 import sys
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -87,6 +89,23 @@ class LazyGroup(click.Group):
             raise click.UsageError(f"Unknown command '{name}'.{hint} Run 'gansuite --help'.")
         return super().resolve_command(ctx, args)
 
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             **kwargs: Any) -> Any:
+        """Run the command line: exit 0, or 1 when a command says so, or 2 with one line per
+        problem on stderr; stop signals become the same one line."""
+        from gansuite.engine.interrupt import stop_signals
+
+        args = list(sys.argv[1:] if args is None else args)
+        if "--traceback" in args:
+            os.environ["GANSUITE_DEBUG"] = "1"
+        kwargs["standalone_mode"] = False
+        run = super().main
+        with stop_signals():
+            rc = _guarded(lambda: run(args=args, prog_name=prog_name or "gansuite", **kwargs))
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+        return rc
+
 
 def _debug() -> bool:
     return os.environ.get("GANSUITE_DEBUG", "") not in {"", "0"}
@@ -109,7 +128,7 @@ def cli(ctx: click.Context, show_traceback: bool) -> None:
         os.environ["GANSUITE_DEBUG"] = "1"
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     for line in str(message).strip().splitlines() or ["error"]:
         click.echo(f"Error: {line}", err=True)
     sys.exit(code)
@@ -140,22 +159,10 @@ def os_error_line(exc: OSError) -> str:
             "'gansuite run --resume RUN_DIR').")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and of ``python -m gansuite``."""
-    from gansuite.engine.interrupt import stop_signals
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--traceback" in args:
-        os.environ["GANSUITE_DEBUG"] = "1"
-    with stop_signals():
-        _main(args)
-
-
-def _main(args: list[str]) -> None:
+def _guarded(call: Callable[[], Any]) -> Any:
+    """``call()``, with every failure a user can act on turned into :func:`_fail`."""
     try:
-        rc = cli.main(args=args, prog_name="gansuite", standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
+        return call()
     except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt
         name = getattr(exc.__cause__ or exc.__context__, "signal_name", "")
         _fail(_INTERRUPTED.format(by=f" by {name}" if name and name != "SIGINT" else ""), 2)
@@ -180,3 +187,8 @@ def _main(args: list[str]) -> None:
         if _debug():
             raise
         _fail(os_error_line(exc), 2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script and of ``python -m gansuite``."""
+    cli.main(args=argv, prog_name="gansuite")

@@ -1,14 +1,13 @@
-"""``gansuite bench [--quick] [--save] [--compare] [PATTERN]`` and ``gansuite bench history``."""
+"""``gansuite bench [--quick] [--save] [--compare] [PATTERN]``, ``gansuite bench history`` and
+``gansuite bench report``."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-__all__ = ["bench_cmd", "history_cmd"]
+__all__ = ["bench_cmd", "history_cmd", "report_cmd"]
 
 
 class BenchGroup(click.Group):
@@ -47,178 +46,118 @@ class BenchGroup(click.Group):
         return super().parse_args(ctx, rest)
 
 
-def _threshold(value: Any) -> float:
-    text = str(value).strip()
-    try:
-        number = float(text.rstrip("%"))
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a number (use 0.1 or 10%).") from None
-    return number / 100 if text.endswith("%") or number >= 1 else number
-
-
 def _history_root(value: Path | None) -> Path:
     from gansuite.report import bench
 
     return value if value is not None else bench.benchmarks_dir() / "history"
 
 
-@click.group(
-    "bench", cls=BenchGroup, invoke_without_command=True, subcommand_metavar="[PATTERN] | history [OPTIONS]"
-)
-@click.option("--quick", is_flag=True, help="The short pass (small batches, few rounds), as CI runs it.")
-@click.option("--save", is_flag=True, help="Store the report under benchmarks/history/<machine>/.")
-@click.option(
-    "--compare",
-    "compare",
-    is_flag=True,
-    help="Fail (exit 1) when a benchmark is slower than the last saved run of this machine.",
-)
-@click.option(
-    "--threshold",
-    default="10%",
-    show_default=True,
-    metavar="FRACTION",
-    help="How much slower counts as slower for --compare (0.1 or 10%).",
-)
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the pytest-benchmark JSON report [benchmarks/reports/latest.json].",
-)
-@click.option(
+_HISTORY_DIR = click.option(
     "--history-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The history folder [benchmarks/history].",
+    help="The storage root: <hardware id>/<quick|full>/ folders [benchmarks/history].",
 )
+
+
+@click.group(
+    "bench", cls=BenchGroup, invoke_without_command=True,
+    subcommand_metavar="[PATTERN] | history [OPTIONS] | report [OPTIONS]",
+)
+@click.option("--quick", is_flag=True, help="The short pass (small batches, few rounds), as CI runs it.")
+@click.option("--save", is_flag=True, help="Store the run (pytest-benchmark --benchmark-autosave).")
+@click.option("--compare", is_flag=True,
+              help="Fail (exit 1) when a benchmark regressed against the last stored run of this hardware "
+                   "and mode (pytest-benchmark --benchmark-compare with --benchmark-compare-fail).")
+@click.option("--compare-fail", "compare_fail", default=None, metavar="EXPR",
+              help="pytest-benchmark's regression rule for --compare, e.g. median:15% or min:5% [median:10%].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the pytest-benchmark JSON report [benchmarks/reports/latest.json].")
+@_HISTORY_DIR
 @click.pass_context
-def bench_cmd(
-    ctx: click.Context,
-    quick: bool,
-    save: bool,
-    compare: bool,
-    threshold: str,
-    json_path: Path | None,
-    history_dir: Path | None,
-) -> None:
-    """Run the throughput benchmarks (pytest-benchmark); track them over time.
+def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compare_fail: str | None,
+              json_path: Path | None, history_dir: Path | None) -> None:
+    """Run the throughput benchmarks (pytest-benchmark); store and compare them per hardware.
 
     PATTERN selects benchmarks by name, as a pytest -k expression: 'dcgan', 'train_step and
     cpu', 'not cuda'. Every model, dedup strategy and probe solver in the registry is
-    benchmarked, a third party's included.
+    benchmarked, a third party's included. Runs are stored, and compared, by pytest-benchmark
+    under benchmarks/history/<hardware id>/<quick|full>/.
 
     \b
     Examples:
       gansuite bench --quick --save
-      gansuite bench --quick --compare --threshold 15%
+      gansuite bench --quick --compare --compare-fail median:15%
       gansuite bench 'dcgan and train_step'
       gansuite bench history
+      gansuite bench report
     """
     if ctx.invoked_subcommand is not None:
         return
+    from gansuite.plugin.errors import RunError
     from gansuite.report import bench
 
-    limit = _threshold(threshold)
-    pattern = ctx.meta.get("bench.pattern")
+    root, machine = _history_root(history_dir), bench.machine_id()
+    storage = bench.storage_dir(root, machine, quick)
+    if compare and not bench.saved_reports(root, machine, bench.mode_name(quick)):
+        click.echo(f"No stored {bench.mode_name(quick)} run for {machine} under {storage}: nothing to "
+                   "compare with (store one with --save).", err=True)
+        compare = False
     json_path = json_path or bench.benchmarks_dir() / "reports" / "latest.json"
-    report = bench.run_benchmarks(pattern, quick=quick, json_path=json_path)
-    root = _history_root(history_dir)
-    machine = bench.report_machine(report)
-    previous = bench.last_saved(root, machine, quick) if compare else None
-    _print_summary(report, machine, json_path)
-    if save:
-        click.echo(f"Saved {bench.save_report(report, root)}")
-    if compare:
-        _compare(report, previous, limit, machine, quick)
-
-
-def _print_summary(report: dict[str, Any], machine: str, json_path: Path) -> None:
-    import pandas as pd
-
-    from gansuite.report import bench
-
-    frame = pd.DataFrame(bench.benchmark_rows(report))
-    click.echo(f"\nThroughput on {machine} (report: {json_path}):")
-    if frame.empty:
-        click.echo("(no benchmarks ran)")
-        return
-    shown = frame[["benchmark", "throughput", "unit", "median_s", "rounds", "device", "dtype", "batch_size"]]
-    click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-
-
-def _compare(report: dict[str, Any], previous: Any, limit: float, machine: str, quick: bool) -> None:
-    import pandas as pd
-
-    from gansuite.report import bench
-
-    mode = "quick" if quick else "full"
-    if previous is None:
-        click.echo(f"No saved {mode} run for {machine}: nothing to compare (save one with --save).")
-        return
-    path, old = previous
-    result = bench.compare_reports(report, old, limit)
-    click.echo(f"\nCompared with {path.name} ({mode}, threshold {limit:.0%}):")
-    frame = pd.DataFrame(result.rows)
-    frame["change"] = frame["change"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}")
-    click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if result.slower:
-        click.echo(f"Slower than {path.name} by more than {limit:.0%}: {', '.join(result.slower)}", err=True)
-        sys.exit(1)  # 1, not 2: the run worked, the numbers are worse
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    args = bench.pytest_args(ctx.meta.get("bench.pattern"), storage=storage, json_path=json_path, save=save,
+                             compare_fail=(compare_fail or bench.DEFAULT_COMPARE_FAIL) if compare else None)
+    code = bench.run_benchmarks(args, quick=quick)
+    if code == 1:
+        click.echo("Error: a benchmark failed" + (" or regressed against the stored run" if compare else "")
+                   + " (pytest exit status 1; see above).", err=True)
+        ctx.exit(1)
+    if code:
+        raise RunError(f"The benchmark run stopped with pytest exit status {code} (see above).")
 
 
 @bench_cmd.command("history")
-@click.option("--machine", default=None, help="A machine id, or 'all' [this machine].")
-@click.option(
-    "--last",
-    default=6,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="How many saved runs the table shows (the PNG shows all).",
-)
-@click.option(
-    "--plot",
-    "plot",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the PNG [benchmarks/reports/history-<machine>.png].",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv"]),
-    default="table",
-    show_default=True,
-    help="table: throughput per benchmark and run; csv: every saved result, one per row.",
-)
-@click.option(
-    "--history-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The history folder [benchmarks/history].",
-)
-def history_cmd(
-    machine: str | None, last: int, plot: Path | None, fmt: str, history_dir: Path | None
-) -> None:
-    """Saved benchmark runs as a table, and a PNG of throughput over commits per benchmark."""
+@click.option("--machine", default=None, help="A hardware id, or 'all' [this machine].")
+@click.option("--last", default=6, show_default=True, type=click.IntRange(min=1),
+              help="How many stored runs the table shows (the PNG shows all).")
+@click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the PNG [benchmarks/reports/history-<machine>.png].")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True,
+              help="table: throughput per benchmark and run; csv: every stored result, one per row.")
+@_HISTORY_DIR
+def history_cmd(machine: str | None, last: int, plot: Path | None, fmt: str, history_dir: Path | None) -> None:
+    """Stored benchmark runs as a table, and a PNG of throughput over commits per benchmark."""
     from gansuite.plugin.errors import OptionError
     from gansuite.report import bench, bench_history
+    from gansuite.report.texttable import frame_table
 
     root = _history_root(history_dir)
     wanted = None if machine == "all" else (machine or bench.machine_id())
     frame = bench_history.history_table(root, wanted)
     if frame.empty:
         known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        hint = f" Saved machines: {', '.join(known)} (pass --machine ID or --machine all)." if known else ""
-        raise OptionError(
-            f"No saved benchmark runs for {wanted or 'any machine'} under {root}; "
-            f"run 'gansuite bench --quick --save' first.{hint}"
-        )
+        hint = f" Stored machines: {', '.join(known)} (pass --machine ID or --machine all)." if known else ""
+        raise OptionError(f"No stored benchmark runs for {wanted or 'any machine'} under {root}; "
+                          f"run 'gansuite bench --quick --save' first.{hint}")
     if fmt == "csv":
         click.echo(frame.to_csv(index=False).rstrip("\n"))
     else:
-        wide = bench_history.history_pivot(frame, last)
-        click.echo(wide.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""))
+        click.echo(frame_table(bench_history.history_pivot(frame, last), float_format=".4g"))
     png = plot or bench.benchmarks_dir() / "reports" / f"history-{wanted or 'all'}.png"
     click.echo(f"Wrote {bench_history.plot_history(frame, png)}", err=True)
+
+
+@bench_cmd.command("report")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the page [docs/benchmarks.md].")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The recorded runs [benchmarks/results].")
+@_HISTORY_DIR
+def report_cmd(out: Path | None, results_dir: Path | None, history_dir: Path | None) -> None:
+    """Regenerate docs/benchmarks.md from the stored runs and the recorded results."""
+    from gansuite.report import bench, benchdoc
+
+    root = bench.benchmarks_dir()
+    page = benchdoc.write(out or root.parent / "docs" / "benchmarks.md", _history_root(history_dir),
+                          results_dir or root / "results")
+    click.echo(f"Wrote {page}", err=True)

@@ -79,12 +79,18 @@ def results_cmd(
         return
 
     frame = results.results_table(runs_dir or (Path("runs"),), train=train, warn=_warn)
-    frame = results.filter_table(frame, results.parse_filters(filters))
+    frame = results.filter_table(frame, _filters(filters))
     shown = frame if all_columns or fmt in {"csv", "json"} else frame[results.display_columns(frame)]
     click.echo(results.format_table(shown, fmt))
     if plot is not None:
         out = results.plot_results(frame, plot)
         click.echo(f"Wrote {out}", err=True)
+
+
+def _filters(filters: tuple[str, ...]) -> list[tuple[str, str]]:
+    from gansuite.plugin.options import parse_pairs
+
+    return parse_pairs(filters, flag="--filter", what="filter", example="model=dcgan")
 
 
 def _study_results(path: Path, fmt: str, filters: tuple[str, ...], plot: Path | None) -> None:
@@ -96,7 +102,7 @@ def _study_results(path: Path, fmt: str, filters: tuple[str, ...], plot: Path | 
     study = StudyFolder(path)
     rows = study_rows(study)
     if filters and not rows.empty:
-        rows = results.filter_table(rows, results.parse_filters(filters))
+        rows = results.filter_table(rows, _filters(filters))
     tables = StudyTables(study, rows)
     click.echo(format_tables(tables, fmt))
     if plot is not None:

@@ -2,13 +2,12 @@
 
 - ``auto``: CUDA when available, else CPU. ``cuda`` without CUDA is a one-line error.
 - CUDA: ``cudnn.benchmark``, TF32 matmuls, bf16 autocast. CPU: fp32 only (bf16 convolutions
-  are ~20x slower on CPUs without AMX/AVX-512 BF16), no denormals.
+  are far slower on CPUs without bf16 hardware), no denormals.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,21 +37,18 @@ def resolve_device(name: str | Any, *, local_rank: int = 0) -> Any:
     return torch.device("cpu")
 
 
-def configure_backends(device: Any, *, deterministic: bool = False) -> None:
+def configure_backends(device: Any) -> None:
     """Process-wide speed settings for ``device`` (safe to call more than once)."""
     import torch
 
     if device.type == "cuda":
         torch.cuda.set_device(device)
-        torch.backends.cudnn.benchmark = not deterministic
-        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     else:
         # Denormal floats (tiny gradients late in training) take a slow path on x86.
         torch.set_flush_denormal(True)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from gansuite.engine.device import resolve_device
 from gansuite.plugin.errors import OptionError, RunError
 
 __all__ = ["DistContext", "init", "shutdown", "BatchSampler", "seed_for"]
@@ -33,12 +34,6 @@ class DistContext:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-    def barrier(self) -> None:
-        if self.enabled:
-            import torch.distributed as dist
-
-            dist.barrier()
 
     def any_true(self, flag: bool, device: Any) -> bool:
         """True when ``flag`` is true on any rank (collective: every rank must call it)."""
@@ -75,12 +70,10 @@ def init(device_name: str) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext()
-    import torch
     import torch.distributed as dist
 
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    wants_cuda = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
-    backend = "nccl" if wants_cuda else "gloo"
+    backend = "nccl" if resolve_device(device_name, local_rank=local).type == "cuda" else "gloo"
     if not dist.is_initialized():
         try:
             dist.init_process_group(backend=backend)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from gansuite.engine.step import GANStep, normalize_batch
 from gansuite.engine.steplog import StepLog
 from gansuite.plugin.errors import CheckpointError, DivergenceError, GansuiteError, PluginError
 from gansuite.plugin.model import Batch, GANModel, adapt_model
+from gansuite.plugin.progress import progress
 
 if TYPE_CHECKING:
     from gansuite.engine.data import TrainingData
@@ -236,7 +236,7 @@ class _Trainer:
         statistics, leaving every buffer untouched."""
         import torch
 
-        from gansuite.engine.plots import save_image_grid
+        from gansuite.plugin.images import save_image_grid
 
         if not self.ctx.is_main:
             return
@@ -284,12 +284,8 @@ def train(model: GANModel, cfg: TrainConfig, folder: RunFolder, data: TrainingDa
 
 
 def _progress(trainer: _Trainer, total: float) -> Any:
-    from tqdm.auto import tqdm
-
-    show = trainer.cfg.progress and trainer.ctx.is_main
-    return tqdm(total=None if math.isinf(total) else int(total), initial=trainer.step, unit="step",
-                file=sys.stderr, dynamic_ncols=True, disable=None if show else True,
-                desc=trainer.cfg.model_name)
+    return progress(total=total, initial=trainer.step, unit="step", desc=trainer.cfg.model_name,
+                    enabled=trainer.cfg.progress and trainer.ctx.is_main, leave=True)
 
 
 def _loop(t: _Trainer) -> TrainOutcome:

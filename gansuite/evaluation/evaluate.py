@@ -118,9 +118,10 @@ def _match_channels(data: ImageData, channels: int, name: str) -> ImageData:
         images = data.images.expand(-1, 3, -1, -1).contiguous()
     elif have == 3 and channels == 1:
         import torch
+        from torchvision.transforms.v2.functional import rgb_to_grayscale
 
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        images = (data.images.float() * weights).sum(1, keepdim=True).round_().clamp_(0, 255).to(torch.uint8)
+        # in float, rounded: uint8 in torchvision truncates, and grey -> RGB -> grey must round-trip
+        images = rgb_to_grayscale(data.images.float()).round_().clamp_(0, 255).to(torch.uint8)
     else:
         raise DataError(f"Dataset '{name}' has {have}-channel images but the model takes {channels}; "
                         "choose a model config with matching channels.")
@@ -283,7 +284,7 @@ def evaluate_run(
     from gansuite.engine.lock import RunLock
 
     with RunLock(folder.path):  # results.json and samples/ get written: one writer at a time
-        model, ckpt_config = load_run_model(Path(run_dir), _resolve_device(device))
+        model, ckpt_config = load_run_model(Path(run_dir), device)
         config = {**recorded, **(ckpt_config or {})}
         session = EvalSession(
             catalog=catalog, folder=folder, model=model, model_spec=model_spec, model_config=model_config,
@@ -294,12 +295,3 @@ def evaluate_run(
         )
         return evaluate_session(session, evals, probes, probe_configs)
 
-
-def _resolve_device(device: str) -> str:
-    if device not in {"cpu", "cuda", "auto"}:
-        raise OptionError(f"--device must be cpu, cuda or auto, got {device!r}.")
-    if device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device

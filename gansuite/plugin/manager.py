@@ -5,6 +5,9 @@ The reference plugins under ``plugins/`` are installed with gansuite and declare
 way in. Nothing happens at import time; :func:`get_catalog` does the work once per process.
 
 Environment switches:
+- ``GANSUITE_LOAD_PLUGINS=a,b``: load only these entry-point names (or distribution names);
+  set but empty, load none. Unset: load every installed plugin. The test suite sets it so that
+  no test depends on what else is installed.
 - ``GANSUITE_DISABLE_PLUGINS=a,b``: skip these entry-point names (or distribution names).
 - ``GANSUITE_TRACE_PLUGINS=1``: print every load and registration to stderr.
 """
@@ -75,14 +78,16 @@ class Catalog:
         try:
             return self.registry(kind).get(name)
         except UnknownNameError:
-            disabled, loaded = _disabled(), {p.info.name for p in self.plugins}
+            loaded = {p.info.name for p in self.plugins}
             for plugin, dist in (recorded or {}).items():
                 dist_name = str(dist).split(" ")[0]
-                if plugin in disabled or dist_name in disabled:
+                switch = _switched_off(plugin, dist_name)
+                if switch:
+                    what = "disables" if switch == "GANSUITE_DISABLE_PLUGINS" else "leaves out"
+                    fix = "remove it from" if switch == "GANSUITE_DISABLE_PLUGINS" else "add it to"
                     raise UnknownNameError(
                         f"This run's {kind[:-1] if kind.endswith('s') else kind} '{name}' may come from plugin "
-                        f"'{plugin}' ({dist}), which GANSUITE_DISABLE_PLUGINS disables; remove '{plugin}' "
-                        "from it to use this run.") from None
+                        f"'{plugin}' ({dist}), which {switch} {what}; {fix} {switch} to use this run.") from None
                 if plugin not in loaded:
                     raise UnknownNameError(
                         f"This run used plugin '{plugin}' ({dist}), which is not installed, and "
@@ -110,9 +115,21 @@ def _trace(msg: str) -> None:
         print(f"gansuite[trace]: {msg}", file=sys.stderr)
 
 
-def _disabled() -> set[str]:
-    raw = os.environ.get("GANSUITE_DISABLE_PLUGINS", "")
-    return {p.strip() for p in raw.split(",") if p.strip()}
+def _names(variable: str) -> set[str] | None:
+    """The comma-separated names in an environment variable; None when it is unset."""
+    raw = os.environ.get(variable)
+    return None if raw is None else {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _switched_off(name: str, distribution: str) -> str | None:
+    """The environment switch that keeps a plugin out (by entry-point or distribution name), if any."""
+    keys = {name, distribution}
+    allowed = _names("GANSUITE_LOAD_PLUGINS")
+    if allowed is not None and not keys & allowed:
+        return "GANSUITE_LOAD_PLUGINS"
+    if keys & (_names("GANSUITE_DISABLE_PLUGINS") or set()):
+        return "GANSUITE_DISABLE_PLUGINS"
+    return None
 
 
 def _cause(exc: BaseException) -> str:
@@ -211,12 +228,12 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
     pm.add_hookspecs(hookspecs)
     registries = {kind: Registry[Any](SPEC_TYPES[kind].kind, kind) for kind in HOOKS}
     records: list[PluginRecord] = []
-    disabled = _disabled()
     loaded: list[tuple[object, PluginRecord]] = []
     for ep, info in _entry_points():
         record = PluginRecord(info)
-        if info.name in disabled or info.distribution in disabled:
-            _trace(f"{info.name}: disabled by GANSUITE_DISABLE_PLUGINS")
+        switch = _switched_off(info.name, info.distribution)
+        if switch:
+            _trace(f"{info.name}: left out by {switch}")
             continue
         records.append(record)
         try:
@@ -262,8 +279,3 @@ def reset_catalog(catalog: Catalog | None = None) -> None:
     global _CATALOG
     _CATALOG = catalog
 
-
-def on_error_lines(callback: Callable[[str], None]) -> None:
-    """Report every plugin error through ``callback`` (the CLI prints them as warnings)."""
-    for line in get_catalog().errors():
-        callback(line)

@@ -26,13 +26,15 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def parse_pairs(pairs: Sequence[str]) -> list[tuple[str, str]]:
-    """``["a=1", "b.c=x"]`` -> ``[("a", "1"), ("b.c", "x")]``; malformed pairs are errors."""
+def parse_pairs(pairs: Sequence[str], *, flag: str = "-o", what: str = "option",
+                example: str = "ngf=64") -> list[tuple[str, str]]:
+    """``["a=1", "b.c=x"]`` -> ``[("a", "1"), ("b.c", "x")]``; malformed pairs are errors that
+    name the command-line ``flag`` they came from (``-o``, ``--filter``)."""
     out, errors = [], []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            errors.append(f"Malformed option {pair!r}: use -o key=value (e.g. -o ngf=64).")
+            errors.append(f"Malformed {what} {pair!r}: use {flag} key=value (e.g. {flag} {example}).")
             continue
         out.append((key.strip(), value.strip()))
     if errors:
@@ -204,18 +206,13 @@ def config_dict(config: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
 
 
-def build_configs(specs: Sequence[Spec], pairs: Sequence[tuple[str, str]],
-                  base: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """Route ``pairs`` and build every spec's config; all bad fields are reported together.
-
-    ``base`` gives typed defaults per spec name (an eval's params) that the user's pairs override.
-    """
+def build_configs(specs: Sequence[Spec], pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Route ``pairs`` and build every spec's config; all bad fields are reported together."""
     routed, errors = route_overrides(pairs, specs)
     configs: dict[str, Any] = {}
     for spec in specs:
-        values = {**dict((base or {}).get(spec.name, {})), **routed.get(spec.name, {})}
         try:
-            configs[spec.name] = build_config(spec, values)
+            configs[spec.name] = build_config(spec, routed.get(spec.name, {}))
         except OptionError as exc:
             errors.extend(str(exc).splitlines())
     if errors:

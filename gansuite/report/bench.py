@@ -1,18 +1,15 @@
-"""Throughput benchmarks tracked over time: run, save, compare, and the history table.
+"""``gansuite bench``: pytest-benchmark runs, stored and compared by pytest-benchmark itself.
 
-The benchmarks themselves are pytest-benchmark files (``benchmarks/bench_*.py``); this module
-runs them in a subprocess (``python -m pytest benchmarks --benchmark-json ...``) and works on
-the JSON report pytest-benchmark writes:
+The benchmarks are pytest-benchmark files (``benchmarks/bench_*.py``), run in a subprocess.
+pytest-benchmark stores the runs (``--benchmark-storage``, ``--benchmark-autosave``) and fails a
+run that regressed against the last stored one (``--benchmark-compare`` with
+``--benchmark-compare-fail``). What this module adds is the storage folder: one per hardware id
+and mode, ``benchmarks/history/<hardware id>/<quick|full>/``, so runs of the same hardware line
+up whoever made them and a quick pass is never compared with a full one. pytest-benchmark keeps
+its own ``<os>-<python>-<bits>`` folder inside, and files ``NNNN_<commit>_<date>.json``.
 
-- :func:`save_report` stores it as ``benchmarks/history/<machine>/<date>_<commit>.json``. The
-  machine id is hostname-independent (``linux-x86_64-amd-epyc-7b13-2cpu``, plus the CUDA device
-  when there is one), so runs of the same hardware line up whoever made them.
-- :func:`compare_reports` flags every benchmark whose throughput fell by more than a threshold
-  against the last saved run of the same machine and the same mode (quick or full).
-- :mod:`gansuite.report.bench_history` turns the saved runs into a table and a PNG.
-
-Throughput is a benchmark's ``extra_info["items_per_s"]`` when it records one (images/s or
-items/s, from the median round), else calls per second from the median.
+:func:`benchmark_rows` reads a stored report for the history plot and ``docs/benchmarks.md``:
+throughput is a benchmark's ``extra_info["items_per_s"]`` when it records one, else calls/s.
 """
 
 from __future__ import annotations
@@ -25,35 +22,31 @@ import re
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gansuite.engine.runfolder import atomic_write_json
 from gansuite.plugin.errors import OptionError, RunError
 
 __all__ = [
     "QUICK_ENV",
-    "DEFAULT_THRESHOLD",
+    "DEFAULT_COMPARE_FAIL",
     "benchmarks_dir",
-    "machine_id",
     "machine_details",
-    "run_benchmarks",
-    "benchmark_rows",
-    "save_report",
+    "machine_id",
+    "mode_name",
+    "storage_dir",
     "saved_reports",
-    "last_saved",
-    "Comparison",
-    "compare_reports",
-    "report_quick",
-    "report_time",
     "load_report",
+    "report_time",
+    "benchmark_rows",
+    "pytest_args",
+    "run_benchmarks",
 ]
 
 QUICK_ENV = "GANSUITE_BENCH_QUICK"
-DEFAULT_THRESHOLD = 0.10
-_REPO = Path(__file__).resolve().parents[1]
+DEFAULT_COMPARE_FAIL = "median:10%"
+_REPO = Path(__file__).resolve().parents[2]
 
 
 def benchmarks_dir() -> Path:
@@ -67,6 +60,7 @@ def benchmarks_dir() -> Path:
     )
 
 
+# -- the hardware id ----------------------------------------------------------------------------
 def _slug(text: str) -> str:
     text = re.sub(r"\((r|tm)\)|cpu @.*$|processor|\bwith\b.*$", " ", text.lower())
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
@@ -92,24 +86,19 @@ def _cpu_model() -> str:
 
 
 def _cuda_name() -> str | None:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return str(torch.cuda.get_device_name(0))
+    import torch
+
+    return str(torch.cuda.get_device_name(0)) if torch.cuda.is_available() else None
 
 
 def machine_details() -> dict[str, Any]:
     """What identifies this machine's hardware (recorded in every report)."""
-    cuda = _cuda_name()
     return {
         "system": platform.system().lower(),
         "arch": platform.machine().lower(),
         "cpu_model": _cpu_model(),
         "ncpu": os.cpu_count() or 1,
-        "cuda_device": cuda,
+        "cuda_device": _cuda_name(),
     }
 
 
@@ -122,126 +111,21 @@ def machine_id(details: dict[str, Any] | None = None) -> str:
     return "-".join(p for p in parts if p)
 
 
-def run_benchmarks(
-    pattern: str | None = None,
-    *,
-    quick: bool = False,
-    json_path: Path,
-    bench_dir: Path | None = None,
-    extra_args: Sequence[str] = (),
-    env: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Run the pytest-benchmark suite in a subprocess and return its JSON report.
-
-    ``pattern`` is a pytest ``-k`` expression over benchmark names (``dcgan``, ``train_step and
-    cpu``). Output streams to the terminal. Raises :class:`OptionError` when nothing matches and
-    :class:`RunError` when a benchmark fails.
-    """
-    bench_dir = bench_dir or benchmarks_dir()
-    json_path = Path(json_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(bench_dir),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--benchmark-json",
-        str(json_path),
-        "--benchmark-sort",
-        "fullname",
-        "--benchmark-columns",
-        "min,median,iqr,rounds",
-    ]
-    if pattern:
-        cmd += ["-k", pattern]
-    cmd += list(extra_args)
-    full_env = {**os.environ, **(env or {}), QUICK_ENV: "1" if quick else "0"}
-    code = subprocess.run(cmd, cwd=bench_dir.parent, env=full_env).returncode
-    if code == 5:
-        raise OptionError(
-            f"No benchmark matches {pattern!r}; names look like "
-            "'test_train_step[cpu-dcgan]' (a pytest -k expression)."
-        )
-    if code != 0:
-        raise RunError(f"The benchmark run failed (pytest exit status {code}, see above); nothing saved.")
-    try:
-        return dict(json.loads(json_path.read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"pytest-benchmark wrote no readable report at {json_path}: {exc}.") from None
+# -- storage ------------------------------------------------------------------------------------
+def mode_name(quick: bool) -> str:
+    return "quick" if quick else "full"
 
 
-def _gansuite_info(report: dict[str, Any]) -> dict[str, Any]:
-    return dict(report.get("machine_info", {}).get("gansuite", {}))
+def storage_dir(history_root: Path, machine: str, quick: bool) -> Path:
+    """pytest-benchmark's ``--benchmark-storage`` for one hardware id and mode."""
+    return Path(history_root) / machine / mode_name(quick)
 
 
-def report_machine(report: dict[str, Any]) -> str:
-    """The machine id recorded in a report (computed here for reports made elsewhere)."""
-    return str(_gansuite_info(report).get("machine") or machine_id())
-
-
-def report_quick(report: dict[str, Any]) -> bool:
-    return bool(_gansuite_info(report).get("quick", False))
-
-
-def _throughput(bench: dict[str, Any]) -> float:
-    extra = bench.get("extra_info") or {}
-    value = extra.get("items_per_s")
-    if isinstance(value, (int, float)) and value > 0:
-        return float(value)
-    median = float(bench["stats"]["median"])
-    return 1.0 / median if median > 0 else math.nan
-
-
-def benchmark_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per benchmark of a report: name, throughput, unit, median, device..."""
-    rows = []
-    for bench in report.get("benchmarks", []):
-        extra = bench.get("extra_info") or {}
-        rows.append(
-            {
-                "benchmark": bench.get("fullname", bench["name"]).split("::")[-1],
-                "group": bench.get("group"),
-                "throughput": _throughput(bench),
-                "unit": extra.get("unit", "items/s") if "items_per_s" in extra else "calls/s",
-                "median_s": float(bench["stats"]["median"]),
-                "min_s": float(bench["stats"]["min"]),
-                "rounds": int(bench["stats"]["rounds"]),
-                "device": extra.get("device", "cpu"),
-                "dtype": extra.get("dtype"),
-                "batch_size": extra.get("batch_size"),
-            }
-        )
-    return rows
-
-
-def save_report(report: dict[str, Any], history_root: Path) -> Path:
-    """Store ``report`` as ``<history_root>/<machine>/<date>_<commit>.json``; returns the path."""
-    commit = report.get("commit_info") or {}
-    sha = str(commit.get("id") or "nocommit")[:12] + ("-dirty" if commit.get("dirty") else "")
-    when = report_time(report).strftime("%Y%m%dT%H%M%SZ")
-    path = Path(history_root) / report_machine(report) / f"{when}_{sha}.json"
-    atomic_write_json(path, report)
-    return path
-
-
-def report_time(report: dict[str, Any]) -> datetime:
-    try:
-        return datetime.fromisoformat(str(report["datetime"]))
-    except (KeyError, ValueError):
-        return datetime.now()
-
-
-def saved_reports(history_root: Path, machine: str | None = None) -> list[Path]:
-    """Saved report files, oldest first (file names start with the UTC date)."""
+def saved_reports(history_root: Path, machine: str | None = None, mode: str | None = None) -> list[Path]:
+    """Stored reports (``<machine>/<mode>/<platform>/NNNN_*.json``), in storage order."""
     root = Path(history_root)
-    if not root.is_dir():
-        return []
-    folders = [root / machine] if machine else sorted(p for p in root.iterdir() if p.is_dir())
-    files = [f for d in folders if d.is_dir() for f in d.glob("*.json")]
-    return sorted(files, key=lambda f: (f.name, f.parent.name))
+    pattern = f"{machine or '*'}/{mode or '*'}/*/[0-9][0-9][0-9][0-9]_*.json"
+    return sorted(root.glob(pattern), key=lambda p: (p.parents[2].name, p.parents[1].name, p.name))
 
 
 def load_report(path: Path) -> dict[str, Any]:
@@ -251,63 +135,62 @@ def load_report(path: Path) -> dict[str, Any]:
         raise RunError(f"Cannot read the saved benchmark report {path}: {exc}.") from None
 
 
-def last_saved(history_root: Path, machine: str, quick: bool) -> tuple[Path, dict[str, Any]] | None:
-    """The most recent saved report of ``machine`` made in the same mode (quick or full)."""
-    for path in reversed(saved_reports(history_root, machine)):
-        report = load_report(path)
-        if report_quick(report) == quick:
-            return path, report
-    return None
+def report_time(report: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(report["datetime"]))
+    except (KeyError, ValueError):
+        return datetime.fromtimestamp(0, tz=timezone.utc)
 
 
-@dataclass
-class Comparison:
-    """Per-benchmark throughput change against a previous report."""
-
-    threshold: float
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def slower(self) -> list[str]:
-        """Names of the benchmarks slower than the threshold allows."""
-        return [r["benchmark"] for r in self.rows if r["status"] == "SLOWER"]
+def _throughput(bench: dict[str, Any]) -> float:
+    value = (bench.get("extra_info") or {}).get("items_per_s")
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    median = float(bench["stats"]["median"])
+    return 1.0 / median if median > 0 else math.nan
 
 
-def compare_reports(
-    current: dict[str, Any], previous: dict[str, Any], threshold: float = DEFAULT_THRESHOLD
-) -> Comparison:
-    """Throughput of each benchmark now vs before; ``SLOWER`` below ``(1 - threshold)`` x before."""
-    if not 0 < threshold < 1:
-        raise OptionError(f"--threshold must lie between 0 and 1 (0.1 = 10%), got {threshold}.")
-    before = {r["benchmark"]: r for r in benchmark_rows(previous)}
-    result = Comparison(threshold)
-    for row in benchmark_rows(current):
-        old = before.pop(row["benchmark"], None)
-        if old is None:
-            result.rows.append({**_cmp_row(row, None), "status": "new"})
-            continue
-        change = row["throughput"] / old["throughput"] - 1 if old["throughput"] > 0 else math.nan
-        status = "SLOWER" if change < -threshold else ("faster" if change > threshold else "ok")
-        result.rows.append({**_cmp_row(row, old), "change": change, "status": status})
-    for name, old in before.items():
-        result.rows.append(
-            {
-                "benchmark": name,
-                "before": old["throughput"],
-                "now": math.nan,
-                "unit": old["unit"],
-                "change": math.nan,
-                "status": "gone",
-            }
-        )
-    return result
+def benchmark_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per benchmark of a report: name, throughput and unit, median time, rounds,
+    then everything the benchmark put in ``extra_info``."""
+    rows = []
+    for bench in report.get("benchmarks", []):
+        extra = dict(bench.get("extra_info") or {})
+        rows.append({
+            **extra,
+            "benchmark": bench.get("fullname", bench["name"]).split("::")[-1],
+            "throughput": _throughput(bench),
+            "unit": extra.get("unit", "items/s") if "items_per_s" in extra else "calls/s",
+            "median_s": float(bench["stats"]["median"]),
+            "rounds": int(bench["stats"]["rounds"]),
+        })
+    return rows
 
 
-def _cmp_row(row: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "benchmark": row["benchmark"],
-        "before": old["throughput"] if old else math.nan,
-        "now": row["throughput"],
-        "unit": row["unit"],
-        "change": math.nan,
-    }
+# -- running ------------------------------------------------------------------------------------
+def pytest_args(pattern: str | None, *, storage: Path, json_path: Path, save: bool = False,
+                compare_fail: str | None = None) -> list[str]:
+    """The pytest command line of one benchmark run (after ``python -m pytest benchmarks``)."""
+    args = ["-p", "no:cacheprovider", "-q", f"--benchmark-storage=file://{Path(storage).resolve()}",
+            f"--benchmark-json={json_path}", "--benchmark-sort=fullname",
+            "--benchmark-columns=min,median,iqr,ops,rounds"]
+    if save:
+        args.append("--benchmark-autosave")
+    if compare_fail:
+        args += ["--benchmark-compare", f"--benchmark-compare-fail={compare_fail}"]
+    if pattern:
+        args += ["-k", pattern]
+    return args
+
+
+def run_benchmarks(args: Sequence[str], *, quick: bool, bench_dir: Path | None = None) -> int:
+    """Run ``python -m pytest benchmarks ARGS`` (output streams to the terminal); returns pytest's
+    exit status. Raises :class:`OptionError` when no benchmark matches the ``-k`` pattern."""
+    bench_dir = bench_dir or benchmarks_dir()
+    cmd = [sys.executable, "-m", "pytest", str(bench_dir), *args]
+    env = {**os.environ, QUICK_ENV: "1" if quick else "0"}
+    code = subprocess.run(cmd, cwd=bench_dir.parent, env=env).returncode
+    if code == 5:
+        raise OptionError("No benchmark matches that PATTERN; names look like "
+                          "'test_train_step[dcgan-cpu]' (a pytest -k expression).")
+    return code

@@ -1,4 +1,5 @@
-"""The saved benchmark runs as a table (pandas) and a PNG: ``gansuite bench history``."""
+"""The stored benchmark runs as a table (pandas) and a PNG of throughput over commits: what
+``gansuite bench history`` shows (pytest-benchmark compares runs in time; this is images/s)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.engine.runfolder import atomic_write_bytes
 from gansuite.plugin.errors import OptionError
-from gansuite.report.bench import benchmark_rows, load_report, report_quick, report_time, saved_reports
+from gansuite.plugin.files import atomic_write_bytes
+from gansuite.report.bench import benchmark_rows, load_report, report_time, saved_reports
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,7 +18,8 @@ __all__ = ["history_table", "history_pivot", "plot_history"]
 
 
 def history_table(history_root: Path, machine: str | None = None) -> pd.DataFrame:
-    """Every saved benchmark result as a long table: machine, date, commit, mode, benchmark..."""
+    """Every stored benchmark result as a long table, oldest run first: machine, mode, date,
+    commit, file, benchmark, throughput, unit, median_s, rounds, device."""
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
@@ -25,35 +27,22 @@ def history_table(history_root: Path, machine: str | None = None) -> pd.DataFram
         report = load_report(path)
         commit = report.get("commit_info") or {}
         base = {
-            "machine": path.parent.name,
-            "date": report_time(report).strftime("%Y-%m-%d %H:%M"),
+            "machine": path.parents[2].name,
+            "mode": path.parents[1].name,
+            "when": report_time(report),
             "commit": str(commit.get("id") or "")[:8] + ("+" if commit.get("dirty") else ""),
-            "mode": "quick" if report_quick(report) else "full",
-            "file": path.name,
+            "file": path.relative_to(history_root).as_posix(),
         }
         rows.extend({**base, **row} for row in benchmark_rows(report))
-    columns = [
-        "machine",
-        "date",
-        "commit",
-        "mode",
-        "file",
-        "benchmark",
-        "group",
-        "throughput",
-        "unit",
-        "median_s",
-        "min_s",
-        "rounds",
-        "device",
-        "dtype",
-        "batch_size",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["machine", "mode", "when", "commit", "file", "benchmark", "throughput", "unit", "median_s",
+               "rounds", "device"]
+    frame = pd.DataFrame(rows, columns=columns).sort_values("when", kind="stable")
+    frame.insert(2, "date", frame.pop("when").map(lambda t: t.strftime("%Y-%m-%d %H:%M")))
+    return frame.reset_index(drop=True)
 
 
 def history_pivot(frame: pd.DataFrame, last: int = 6) -> pd.DataFrame:
-    """Throughput per benchmark (rows) and saved run (columns, the ``last`` most recent)."""
+    """Throughput per benchmark (rows) and stored run (columns, the ``last`` most recent)."""
     if frame.empty:
         return frame
     runs = list(dict.fromkeys(frame["file"]))[-last:]
@@ -72,28 +61,25 @@ def history_pivot(frame: pd.DataFrame, last: int = 6) -> pd.DataFrame:
 
 
 def plot_history(frame: pd.DataFrame, png: Path) -> Path:
-    """One small panel per benchmark: throughput over saved runs (x: date and commit)."""
+    """One small panel per benchmark: throughput over stored runs (x: date and commit)."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     if frame.empty:
-        raise OptionError("No saved benchmark runs to plot; save one with 'gansuite bench --save'.")
+        raise OptionError("No stored benchmark runs to plot; store one with 'gansuite bench --save'.")
     keys = sorted(frame.groupby(["machine", "mode", "benchmark"]).groups)
     ncols = min(3, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 2.8 * nrows), squeeze=False)
+    fig = Figure(figsize=(5.0 * ncols, 2.8 * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, (machine, mode, name) in zip(axes.flat, keys, strict=False):
         part = frame[(frame["machine"] == machine) & (frame["mode"] == mode) & (frame["benchmark"] == name)]
         ax.plot(range(len(part)), part["throughput"], "o-", ms=4)
-        ax.set_xticks(
-            range(len(part)),
-            [f"{d[5:10]}\n{c}" for d, c in zip(part["date"], part["commit"], strict=True)],
-            fontsize=6,
-        )
+        ax.set_xticks(range(len(part)), [f"{d[5:10]}\n{c}" for d, c in zip(part["date"], part["commit"], strict=True)],
+                      fontsize=6)
         ax.set_ylim(bottom=0)
         ax.set_title(f"{name} ({mode})", fontsize=8)
         ax.set_ylabel(str(part["unit"].iloc[0]), fontsize=7)
@@ -104,6 +90,5 @@ def plot_history(frame: pd.DataFrame, png: Path) -> Path:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
     atomic_write_bytes(Path(png), buffer.getvalue())
     return Path(png)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from gansuite.engine.runfolder import RunFolder, atomic_write_bytes
 from gansuite.plugin.errors import CheckpointError, OptionError
+from gansuite.report.texttable import cell_text, frame_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,6 @@ __all__ = [
     "run_rows",
     "results_table",
     "filter_table",
-    "parse_filters",
     "compare_runs",
     "display_columns",
     "config_differences",
@@ -126,10 +126,7 @@ def _train_rows(folder: RunFolder) -> list[dict[str, Any]]:
 
 
 def _device(config: dict[str, Any]) -> Any:
-    for key in ("device_resolved", "resolved_device", "device"):
-        if config.get(key):
-            return config[key]
-    return None
+    return config.get("device_resolved") or config.get("device")
 
 
 def run_rows(path: Path | str, *, name: str | None = None, train: bool = True,
@@ -197,20 +194,6 @@ def results_table(paths: Iterable[Path | str], *, train: bool = True,
     return frame.reset_index(drop=True)
 
 
-def parse_filters(pairs: Sequence[str]) -> list[tuple[str, str]]:
-    """``["model=dcgan*", "eval=digits-svm"]`` -> pairs; malformed ones raise OptionError."""
-    out, errors = [], []
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            errors.append(f"Malformed filter {pair!r}: use --filter key=value (e.g. --filter model=dcgan).")
-        else:
-            out.append((key.strip(), value.strip()))
-    if errors:
-        raise OptionError("\n".join(errors))
-    return out
-
-
 def filter_table(frame: pd.DataFrame, filters: Sequence[tuple[str, str]]) -> pd.DataFrame:
     """Rows matching every ``(column, pattern)``: a case-insensitive fnmatch glob on the text.
 
@@ -223,16 +206,10 @@ def filter_table(frame: pd.DataFrame, filters: Sequence[tuple[str, str]]) -> pd.
         wanted.setdefault(key, []).append(pattern)
     mask = [True] * len(frame)
     for key, patterns in wanted.items():
-        texts = frame[key].map(_text)
+        texts = frame[key].map(cell_text)
         col = [any(fnmatch.fnmatchcase(t.lower(), p.lower()) for p in patterns) for t in texts]
         mask = [a and b for a, b in zip(mask, col, strict=True)]
     return frame[mask].reset_index(drop=True)
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value)
 
 
 def _label_columns(frame: pd.DataFrame) -> list[str]:
@@ -249,7 +226,7 @@ def _label_columns(frame: pd.DataFrame) -> list[str]:
         values = frame[col]
         if is_float_dtype(values) and not (values.dropna() % 1 == 0).all():
             continue
-        texts = values.map(_text)
+        texts = values.map(cell_text)
         if (texts.groupby([frame["run"], frame["eval"], frame["metric"]]).nunique() > 1).any():
             labels.append(col)
     return labels
@@ -286,7 +263,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str, *,
         for key in keys:
             if key not in frame.columns:
                 frame[key] = None
-            frame[key] = frame[key].map(_text)
+            frame[key] = frame[key].map(cell_text)
     left = a[[*keys, "value"]].rename(columns={"value": "value_a"})
     right = b[[*keys, "value"]].rename(columns={"value": "value_b"})
     merged = pd.merge(left, right, on=keys, how="outer", sort=False)
@@ -322,34 +299,11 @@ def format_table(frame: pd.DataFrame, fmt: str) -> str:
         return str(frame.to_csv(index=False)).rstrip("\n")
     if fmt == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
-    if fmt == "markdown":
-        return _markdown(frame)
-    if fmt == "table":
-        if frame.empty:
+    if fmt in ("table", "markdown"):
+        if frame.empty and fmt == "table":
             return "(no rows)"
-        from pandas.api.types import is_numeric_dtype
-
-        frame = frame.assign(
-            **{c: frame[c].map(_text) for c in frame.columns if not is_numeric_dtype(frame[c])}
-        )
-        return str(frame.to_string(index=False, na_rep="", float_format=_fmt_float))
+        return frame_table(frame, markdown=fmt == "markdown")
     raise OptionError(f"Unknown format '{fmt}'. Choose one of: table, csv, markdown, json.")
-
-
-def _fmt_float(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    def cell(v: Any) -> str:
-        text = _fmt_float(v) if isinstance(v, float) and not math.isnan(v) else _text(v)
-        return text.replace("|", "\\|")
-
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
 
 
 def plot_results(frame: pd.DataFrame, png: Path | str) -> Path:
@@ -358,10 +312,8 @@ def plot_results(frame: pd.DataFrame, png: Path | str) -> Path:
 
     Needs at least two runs; raises :class:`OptionError` otherwise.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     frame = frame.dropna(subset=["value"])
     if frame["run"].nunique() < 2:
@@ -369,14 +321,16 @@ def plot_results(frame: pd.DataFrame, png: Path | str) -> Path:
     labels = _label_columns(frame)
     frame = frame.assign(
         _bar=[
-            "\n".join(t for t in (_text(v) for v in row) if t)
+            "\n".join(t for t in (cell_text(v) for v in row) if t)
             for row in frame[["model", *labels]].itertuples(index=False)
         ]
     )
     panels = sorted(frame.groupby(["eval", "metric"]).groups)
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, (ev, metric) in zip(axes.flat, panels, strict=False):
         part = frame[(frame["eval"] == ev) & (frame["metric"] == metric)]
         bars = sorted(part["_bar"].unique())
@@ -398,7 +352,6 @@ def plot_results(frame: pd.DataFrame, png: Path | str) -> Path:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
     out = Path(png)
     atomic_write_bytes(out, buffer.getvalue())
     return out

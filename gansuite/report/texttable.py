@@ -1,11 +1,13 @@
-"""A plain aligned text table (torch-free; shared by the CLI and the evaluation host)."""
+"""gansuite's one table renderer: aligned text or markdown (torch- and pandas-free at import;
+shared by the CLI, the evaluation host, results, benchmarks and docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["text_table", "result_rows_table", "CORE_COLUMNS"]
+__all__ = ["text_table", "markdown_table", "frame_table", "cell_text", "result_rows_table", "CORE_COLUMNS"]
 
 
 def text_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -15,6 +17,30 @@ def text_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def markdown_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """The same rows as a GitHub-flavoured markdown table (``|`` in cells escaped)."""
+
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(headers), "|" + "|".join("---" for _ in headers) + "|", *(line(r) for r in rows)])
+
+
+def cell_text(value: Any, float_format: str = ".6g") -> str:
+    """A cell as text: ``None`` and NaN empty, floats through ``float_format``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return format(value, float_format)
+    return str(value)
+
+
+def frame_table(frame: Any, *, markdown: bool = False, float_format: str = ".6g") -> str:
+    """A pandas DataFrame (its columns, no index) through :func:`text_table` or :func:`markdown_table`."""
+    rows = [[cell_text(v, float_format) for v in row] for row in frame.itertuples(index=False)]
+    return (markdown_table if markdown else text_table)(rows, [str(c) for c in frame.columns])
 
 
 CORE_COLUMNS: tuple[tuple[str, str, str], ...] = (

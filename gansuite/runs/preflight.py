@@ -95,15 +95,7 @@ def preflight(plan: RunPlan) -> Prepared:
     if channels != model.channels:  # the dataset's files disagree with its spec: follow the files
         model = _build(plan, model.image_size, channels)
     smoke_check(plan.model, model)
-    labels = data.data.labels
-    if model.num_classes and labels is None:
-        raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
-                          f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
-    if model.num_classes and labels is not None and len(labels) \
-            and not 0 <= int(labels.min()) <= int(labels.max()) < model.num_classes:
-        raise OptionError(f"Dataset '{plan.dataset.name}' has labels {int(labels.min())}..{int(labels.max())}, but "
-                          f"model '{plan.model.name}' was built for {model.num_classes} classes; set the "
-                          "model's class count to match (e.g. -o num_classes=...).")
+    _check_labels(plan, model, data)
     batch_size = int(req.batch_size or model.recipe.batch_size)
     _check_batch_size(plan, model, batch_size, len(data.data))
     check_probes(build_probes(plan), model)

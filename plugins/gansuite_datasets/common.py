@@ -9,45 +9,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import torch
-
-from gansuite import ImageData, MissingDataError, OptionError, Verification
+from gansuite import ImageData, MissingDataError, OptionError, Verification, center_crop_resize
 
 __all__ = [
     "BaseDataset",
-    "resize_images",
     "resize_crop_pil",
     "md5sum",
     "verify_md5",
     "missing_files_error",
     "online",
 ]
-
-_CHUNK = 2048
-
-
-def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
-    """uint8 ``NCHW`` images resized to ``size`` x ``size`` (bilinear, antialiased).
-
-    Non-square images are center-cropped to a square first. Works in chunks so a 50,000-image
-    split never needs a full float copy.
-    """
-    if size is None:
-        return images
-    n, c, h, w = images.shape
-    if h == size and w == size:
-        return images
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    images = images[:, :, top : top + side, left : left + side]
-    out = torch.empty((n, c, size, size), dtype=torch.uint8)
-    for start in range(0, n, _CHUNK):
-        chunk = images[start : start + _CHUNK].float()
-        chunk = torch.nn.functional.interpolate(
-            chunk, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size
-        )
-        out[start : start + _CHUNK] = chunk.round_().clamp_(0, 255).to(torch.uint8)
-    return out
 
 
 def resize_crop_pil(img: Any, size: int) -> Any:
@@ -137,7 +108,8 @@ class BaseDataset:
         """Read ``split`` into memory as uint8 ``NCHW``, resized to ``image_size`` if given."""
         self._check_split(split)
         data = self._load(split, image_size)
-        data.images = resize_images(data.images, image_size)
+        if image_size is not None:
+            data.images = center_crop_resize(data.images, image_size)
         data.meta.setdefault("split", split)
         data.meta.setdefault("dataset", self.name)
         return data

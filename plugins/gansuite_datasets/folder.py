@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gansuite import CorruptDataError, DataError, ImageData, MissingDataError
+from gansuite import CorruptDataError, DataError, ImageData, MissingDataError, progress
 from gansuite_datasets.common import BaseDataset, resize_crop_pil
 from gansuite_datasets.config import ImageFolderConfig, LsunConfig
 
@@ -39,9 +38,7 @@ def _decode(blob: bytes | Path, name: str, size: int) -> np.ndarray:
 
 
 def _decode_all(items: Iterable[tuple[str, bytes | Path]], total: int | None, size: int, desc: str) -> torch.Tensor:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(items, total=total, desc=desc, unit="img", file=sys.stderr, disable=not sys.stderr.isatty())
+    bar = progress(items, total=total, desc=desc, unit="img")
     arrays = [_decode(blob, name, size) for name, blob in bar]
     if not arrays:
         return torch.empty((0, 3, size, size), dtype=torch.uint8)
@@ -81,7 +78,8 @@ class ImageFolder(BaseDataset):
         size = image_size or self.config.size
         images = _decode_all(((str(p), p) for p in files), len(files), size, "reading images")
         rel = [p.relative_to(folder).parts for p in files]
-        labels, classes = None, ()
+        labels: torch.Tensor | None = None
+        classes: tuple[str, ...] = ()
         if all(len(parts) >= 2 for parts in rel):
             classes = tuple(sorted({parts[0] for parts in rel}))
             index = {c: i for i, c in enumerate(classes)}

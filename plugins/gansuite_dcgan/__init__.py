@@ -39,7 +39,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             "Widths: ngf=ndf=64 at 32x32, as in the authors' 32x32 (SVHN) network whose D has 64, "
             "128, 256 channels (7,168 probe features); 128 at 64x64 and above, as in their "
             "LSUN/faces code and Figure 1 (4x4x1024 at 64x64). -o ngf=128 -o ndf=128 at 32x32 gives "
-            "the wider net (14,336 features; ~3.6x the training time on a CPU).",
+            "the wider net (14,336 features; several times the training time on a CPU: docs/benchmarks.md).",
             "G's projection is a bias-free matrix multiply followed by BatchNorm over every "
             "projected unit, as in the authors' code; D's last conv is flattened into one logit.",
             "Losses are binary cross-entropy on logits; G uses the non-saturating -log D(G(z)).",

@@ -1,14 +1,15 @@
 """The image-side layers of DCGAN (G's output transposed conv, D's input conv), faster on a CPU.
 
 A stride-2 transposed convolution with few output channels (an RGB image) is the slowest
-convolution of a DCGAN step on a CPU: oneDNN runs it at ~35 GFLOP/s where the other layers reach
-~200. It appears twice per iteration: as G's output layer, and as the input gradient of D's first
+convolution of a DCGAN step on a CPU: oneDNN runs it at a fraction of the rate the other layers
+reach. It appears twice per iteration: as G's output layer, and as the input gradient of D's first
 conv (which the G step needs). Both are computed here by *polyphase decomposition*: each of the
 four output phases ``y[2i + a, 2j + b]`` is a stride-1 convolution of the input with a sub-kernel
 of the 5x5 (or 4x4) kernel, so one stride-1 3x3 convolution to ``4 * C_out`` channels followed by
 ``pixel_shuffle(2)`` gives the same map (the same products and sums, in another order: results
-agree to float rounding). It does ~1.4x the multiply-adds (zero taps pad the sub-kernels to 3x3)
-but at the fast kernels' rate: 9.4 -> 3.7 ms at 32x32, batch 128, on a 2-core Zen 4.
+agree to float rounding). It does more multiply-adds (zero taps pad the four sub-kernels to 3x3:
+36 taps where the 5x5 kernel has 25) but at the fast kernels' rate (the gain per step:
+docs/benchmarks.md).
 
 Everything else is PyTorch's own: the forward of D's conv, and every weight/bias gradient, are
 ``torch.ops.aten.convolution_backward``. The layers are plain ``nn.Conv2d``/``nn.ConvTranspose2d``

@@ -123,6 +123,9 @@ class DCGAN(GANModel):
     reused G output with D frozen) on the non-saturating losses below.
     """
 
+    generator: Generator
+    discriminator: Discriminator
+
     def __init__(self, generator: Generator, discriminator: Discriminator, *, z_dim: int, image_size: int,
                  channels: int, recipe: TrainingRecipe, z_prior: str = "uniform",
                  details: dict[str, Any] | None = None) -> None:

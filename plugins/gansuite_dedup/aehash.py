@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gansuite import atomic_write_bytes
+from gansuite import atomic_write_bytes, center_crop_resize, progress
 from gansuite_dedup.buckets import group_equal_codes, pack_bits
 from gansuite_dedup.config import AEHashConfig
 
@@ -28,30 +27,17 @@ __all__ = ["AutoEncoder", "AEHashDedup", "ae_hash", "center_crops", "fingerprint
 
 SIDE = 32
 CODE = 128
-_CHUNK = 8192
 _HASH_CHUNK = 2048
 
 
 def center_crops(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``NCHW`` -> uint8 ``(N, 3, 32, 32)``: square center crop, resize, gray repeated."""
     n, c, h, w = images.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    images = images[:, :, top : top + side, left : left + side]
     if c == 1:
-        images = images.expand(n, 3, side, side)
+        images = images.expand(n, 3, h, w)
     elif c != 3:
         images = images[:, :3]
-    if side == SIDE:
-        return images.contiguous()
-    out = torch.empty((n, 3, SIDE, SIDE), dtype=torch.uint8)
-    for start in range(0, n, _CHUNK):
-        chunk = torch.nn.functional.interpolate(
-            images[start : start + _CHUNK].float(), size=(SIDE, SIDE), mode="bilinear",
-            align_corners=False, antialias=side > SIDE,
-        )
-        out[start : start + _CHUNK] = chunk.round_().clamp_(0, 255).to(torch.uint8)
-    return out
+    return center_crop_resize(images, SIDE)
 
 
 def fingerprint(crops: torch.Tensor, config: AEHashConfig) -> str:
@@ -66,6 +52,8 @@ def fingerprint(crops: torch.Tensor, config: AEHashConfig) -> str:
 
 class AutoEncoder(nn.Module):
     """3072-128-3072 with a ReLU code; inputs are pixels in [0, 1] minus the dataset mean."""
+
+    mean: torch.Tensor
 
     def __init__(self, dropout: float = 0.5) -> None:
         super().__init__()
@@ -99,13 +87,6 @@ class AutoEncoder(nn.Module):
         return out
 
 
-def _progress(enabled: bool, total: int, desc: str):  # noqa: ANN202 - tqdm or a no-op
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", unit_scale=True, file=sys.stderr,
-                disable=not enabled or not sys.stderr.isatty(), leave=False)
-
-
 def train_autoencoder(crops: torch.Tensor, config: AEHashConfig) -> AutoEncoder:
     """Fit the denoising autoencoder on (at most ``max_train`` of) ``crops``."""
     gen = torch.Generator().manual_seed(config.seed)
@@ -117,7 +98,7 @@ def train_autoencoder(crops: torch.Tensor, config: AEHashConfig) -> AutoEncoder:
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     model.train()
     n = len(crops)
-    with _progress(config.progress, n * config.epochs, "ae-hash training") as bar:
+    with progress(total=n * config.epochs, desc="ae-hash training", unit="img", enabled=config.progress) as bar:
         for _ in range(config.epochs):
             order = torch.randperm(n, generator=gen)
             for start in range(0, n, config.batch_size):

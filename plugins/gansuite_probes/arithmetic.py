@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from gansuite import GANModel, ProbeContext
-from gansuite_probes.common import balanced_labels, extract_features, generate, save_grid
+from gansuite import GANModel, ProbeContext, save_image_grid
+from gansuite_probes.common import balanced_labels, extract_features, generate
 from gansuite_probes.config import ArithmeticConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
 from gansuite_probes.svm import labelled, subset
@@ -80,7 +80,7 @@ class ArithmeticProbe:
         z = model.sample_z(cfg.n_pool, generator=gen).to(ctx.device)
         # a class-conditional model: sample i keeps its label y_pool[i] through the arithmetic
         y_pool = balanced_labels(model, cfg.n_pool, ctx.device)
-        x = generate(model, z, cfg.batch_size, y=y_pool)
+        x = generate(model, z, cfg.batch_size, labels=y_pool)
         scores = clf.scores(x)
         top2 = scores.topk(2, dim=1).values
         labels, margin = scores.argmax(1).cpu(), (top2[:, 0] - top2[:, 1]).cpu()
@@ -99,10 +99,10 @@ class ArithmeticProbe:
             offset = z[ex_a].mean(0) - z[ex_b].mean(0)
             z_t = z[targets]
             y_t = None if y_pool is None else y_pool[targets.to(y_pool.device)]
-            moved = clf.predict(generate(model, z_t + offset, cfg.batch_size, y=y_t)).cpu()
+            moved = clf.predict(generate(model, z_t + offset, cfg.batch_size, labels=y_t)).cpu()
             direction = torch.randn(targets.numel(), z.shape[1], generator=gen).to(z.device)
             direction = direction / direction.norm(dim=1, keepdim=True) * offset.norm()
-            random_moved = clf.predict(generate(model, z_t + direction, cfg.batch_size, y=y_t)).cpu()
+            random_moved = clf.predict(generate(model, z_t + direction, cfg.batch_size, labels=y_t)).cpu()
             hits += int((moved == a).sum())
             base_hits += int((random_moved == a).sum())
             trials += int(targets.numel())
@@ -111,7 +111,7 @@ class ArithmeticProbe:
         figure = None
         if grids:
             per_row = grids[0].shape[0]
-            figure = str(save_grid(torch.cat(grids), ctx.out_dir / "arithmetic.png", nrow=per_row))
+            figure = str(save_image_grid(torch.cat(grids), ctx.out_dir / "arithmetic.png", nrow=per_row))
         nan = float("nan")
         common = {"n_pairs": len(pairs), "n_trials": trials, "n_pool": cfg.n_pool, "exemplars": cfg.exemplars,
                   "classes_found": int(torch.unique(labels[labels >= 0]).numel()), "classifier_accuracy": clf_acc}
@@ -131,7 +131,7 @@ class ArithmeticProbe:
         noise = (torch.rand(cfg.n_neighbours, z.shape[1], generator=gen) * 2 - 1) * cfg.noise
         y = None if y_pool is None else y_pool[target : target + 1]
         neighbours = generate(model, result_z.unsqueeze(0) + noise.to(z.device), cfg.batch_size,
-                              y=None if y is None else y.expand(cfg.n_neighbours))
-        result = generate(model, result_z.unsqueeze(0), cfg.batch_size, y=y)
+                              labels=None if y is None else y.expand(cfg.n_neighbours))
+        result = generate(model, result_z.unsqueeze(0), cfg.batch_size, labels=y)
         pixel = (x[ex_a].mean(0) - x[ex_b].mean(0) + x[target]).clamp(-1, 1).unsqueeze(0)
         return torch.cat([x[ex_a], x[ex_b], x[target : target + 1], result, pixel, neighbours]).cpu()

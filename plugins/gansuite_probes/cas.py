@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite import GANModel, OptionError, ProbeContext
+from gansuite import GANModel, OptionError, ProbeContext, save_image_grid
 from gansuite_probes.common import (
     TensorCache,
     Timer,
@@ -26,7 +26,6 @@ from gansuite_probes.common import (
     content_key,
     eval_mode,
     generate,
-    save_grid,
     to_float,
 )
 from gansuite_probes.config import CASConfig
@@ -162,7 +161,7 @@ class CASProbe:
         z = model.sample_z(cfg.n_samples, generator=gen).to(ctx.device)
         y = balanced_labels(ctx.model, cfg.n_samples, ctx.device)  # the classes asked for
         assert y is not None  # run() checked ctx.model is conditional
-        x = generate(model, z, cfg.batch_size, y=y if model.num_classes else None)
+        x = generate(model, z, cfg.batch_size, labels=y if model.num_classes else None)
         pred = predict(net, x, ctx.device, cfg.batch_size)
         hit = (pred == y.cpu()).double()
         acc = float(hit.mean())
@@ -174,5 +173,5 @@ class CASProbe:
         if variant == "trained":
             per_row = max(1, min(10, cfg.n_samples // k))
             order = torch.cat([torch.nonzero(y.cpu() == c).flatten()[:per_row] for c in range(k)])
-            row["figure"] = str(save_grid(x[order.to(x.device)], ctx.out_dir / "cas-samples.png", nrow=per_row))
+            row["figure"] = str(save_image_grid(x[order.to(x.device)], ctx.out_dir / "cas-samples.png", nrow=per_row))
         return row

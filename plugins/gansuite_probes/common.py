@@ -1,10 +1,9 @@
-"""Helpers shared by the probes: image conversion, batched generation, D features, PNGs."""
+"""Helpers shared by the probes: image conversion, batched generation, D features, timing."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gansuite import GANModel, atomic_write_bytes
+from gansuite import GANModel, atomic_write_bytes, progress
 
 __all__ = [
     "to_float",
@@ -24,8 +23,6 @@ __all__ = [
     "balanced_labels",
     "extract_features",
     "feature_layout",
-    "save_grid",
-    "progress",
     "Timer",
     "content_key",
     "TensorCache",
@@ -63,27 +60,20 @@ def model_device(model: GANModel) -> torch.device:
     return torch.device("cpu")
 
 
-def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
-    """A tqdm bar on stderr (disabled when not a TTY or when asked)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled or not sys.stderr.isatty(),
-                dynamic_ncols=True, leave=False)
-
-
 def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
-    """``n`` labels cycling through the classes (class-balanced), or None when unconditional."""
+    """Class labels ``0, 1, ..., K-1, 0, 1, ...`` for ``n`` samples of a class-conditional model
+    (every class equally often, up to one; no randomness), None for an unconditional one."""
     if not model.num_classes:
         return None
     return torch.arange(n, device=device) % model.num_classes
 
 
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256, y: torch.Tensor | None = None) -> torch.Tensor:
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
     """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
-    in ``[-1, 1]`` on z's device. A conditional model gets ``y``, by default class-balanced."""
-    if y is None:
-        y = balanced_labels(model, z.shape[0], z.device)
+    in ``[-1, 1]`` on z's device. A conditional model gets ``labels``, by default class-balanced."""
+    y = labels if labels is not None else balanced_labels(model, z.shape[0], z.device)
     out = []
     with eval_mode(model.eval_generator()):
         for i in range(0, z.shape[0], batch_size):
@@ -122,7 +112,7 @@ def extract_features(
     device = torch.device(device) if device is not None else model_device(model)
     n = int(images.shape[0])
     out: torch.Tensor | None = None
-    with eval_mode(model.discriminator), progress(n, desc, show_progress) as bar:
+    with eval_mode(model.discriminator), progress(total=n, desc=desc, unit="img", enabled=show_progress) as bar:
         for i in range(0, n, batch_size):
             chunk = images[i : i + batch_size]
             x = to_float(chunk, device) if chunk.dtype == torch.uint8 else chunk.to(device).float()
@@ -135,19 +125,6 @@ def extract_features(
     if out is None:
         raise ValueError("no images to extract features from")
     return out
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, padding: int = 2) -> Path:
-    """Save float ``[-1, 1]`` or uint8 images as one PNG grid, written atomically."""
-    from torchvision.utils import save_image
-
-    x = images.detach().cpu()
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else (x.float().clamp(-1, 1) + 1) / 2
-    buf = io.BytesIO()
-    save_image(x, buf, nrow=max(1, nrow), padding=padding, pad_value=1.0, format="png")
-    path = Path(path)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
 
 
 class Timer:

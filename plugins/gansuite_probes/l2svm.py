@@ -86,8 +86,8 @@ SMALL_PROBLEM = 1 << 25  # feature-matrix entries below which a CPU fit runs on 
 @contextlib.contextmanager
 def _threads_for(X: torch.Tensor) -> Iterator[None]:
     """One CPU thread for small problems: their many tiny parallel regions gain little from
-    threads and, on a busy machine, wait on descheduled ones (measured 30x slower at 2,000 x 7,168
-    with two threads on two loaded cores)."""
+    threads and, on a busy machine, wait on descheduled ones (two threads on two loaded cores were
+    many times slower at 2,000 x 7,168)."""
     if X.device.type != "cpu" or X.numel() >= SMALL_PROBLEM or torch.get_num_threads() == 1:
         yield
         return

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from gansuite import GANModel, ProbeContext
-from gansuite_probes.common import balanced_labels, extract_features, generate, save_grid
+from gansuite import GANModel, ProbeContext, save_image_grid
+from gansuite_probes.common import balanced_labels, extract_features, generate
 from gansuite_probes.config import LatentWalkConfig
 
 __all__ = ["LatentWalkProbe", "build", "interpolate", "slerp"]
@@ -93,10 +93,10 @@ class LatentWalkProbe:
             # a class-conditional model keeps one class along each walk (walk w: class w mod K)
             y = balanced_labels(model, walks, ctx.device)
             y = None if y is None else y.repeat_interleave(frames)
-            x = generate(model, z.flatten(0, 1), cfg.batch_size, y=y)
+            x = generate(model, z.flatten(0, 1), cfg.batch_size, labels=y)
             f = (self._features(model, x, ctx) - mean) / scale
             x, f = x.view(walks, frames, *x.shape[1:]), f.view(walks, frames, -1)
-            path = save_grid(x.flatten(0, 1), ctx.out_dir / f"latent-walk-{mode}.png", nrow=frames)
+            path = save_image_grid(x.flatten(0, 1), ctx.out_dir / f"latent-walk-{mode}.png", nrow=frames)
             for space, steps, ref in (("pixel", _steps(x), ref_pixel), ("feature", _steps(f), ref_feature)):
                 per_walk_sharp = steps.max(dim=1).values / steps.mean(dim=1).clamp_min(1e-12)
                 common = {"variant": mode, "space": space, "n_walks": walks, "frames": frames,

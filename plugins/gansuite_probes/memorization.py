@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from gansuite import OptionError, ProbeContext
-from gansuite_probes.common import extract_features, generate, save_grid, to_float
+from gansuite import OptionError, ProbeContext, save_image_grid
+from gansuite_probes.common import extract_features, generate, to_float
 from gansuite_probes.config import MemorizationConfig
 from gansuite_probes.l2svm import Standardizer
 
@@ -75,7 +75,7 @@ class MemorizationProbe:
             frac = float((d_gen.double().cpu() < threshold).double().mean())
             closest = d_gen.argsort()[: cfg.n_pairs]
             pairs = torch.stack([fake[closest].cpu(), to_float(search[nn_idx[closest].cpu()])], dim=1)
-            path = save_grid(pairs.flatten(0, 1), ctx.out_dir / f"memorization-{space}.png", nrow=2 * 4)
+            path = save_image_grid(pairs.flatten(0, 1), ctx.out_dir / f"memorization-{space}.png", nrow=2 * 4)
             rows.append({
                 "metric": "memorization_score", "variant": space, "value": frac,
                 "expected": cfg.quantile, "ratio": frac / cfg.quantile, "threshold": float(threshold),

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from gansuite import DataError, GANModel, ImageData, OptionError, ProbeContext
-from gansuite_probes.common import Timer, extract_features, feature_layout, progress
+from gansuite import DataError, GANModel, ImageData, OptionError, ProbeContext, progress
+from gansuite_probes.common import Timer, extract_features, feature_layout
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
 
@@ -138,7 +138,7 @@ class SVMProbe:
         n = int(feats.train.shape[0])
         n_val = min(cfg.val_size, n // 4) if len(cfg.c_grid) > 1 else 0
         fits = (len(cfg.c_grid) if n_val > 0 else 0) + 1
-        with Timer(device) as timer, progress(fits, f"L2-SVM ({variant})", show_progress, unit="fit") as bar:
+        with Timer(device) as timer, progress(total=fits, desc=f"L2-SVM ({variant})", unit="fit", enabled=show_progress) as bar:
             search: list[tuple[float, float]] = []
             init = None
             n_search = 0

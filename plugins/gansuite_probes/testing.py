@@ -67,6 +67,9 @@ class _D(nn.Module):
 class TinyGAN(GANModel):
     """Two conv layers each way; uniform z like DCGAN."""
 
+    generator: _G
+    discriminator: _D
+
     def __init__(self, config: TinyConfig, image_size: int, channels: int) -> None:
         if image_size % 4:
             raise ValueError(f"image_size must be a multiple of 4, got {image_size}")

@@ -10,6 +10,11 @@ import pytest
 from .helpers import TINY, gs
 
 
+@pytest.fixture(autouse=True)
+def _example(example_plugin: None) -> None:
+    """The bad-input cases use the example plugin's tiny-gan and fake-pixel-stats."""
+
+
 @pytest.fixture(scope="session")
 def _trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny trained run (4 steps, checkpoints at 2 and 4), made once per session."""

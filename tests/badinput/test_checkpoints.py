@@ -24,13 +24,15 @@ def _other_runs(tmp_path_factory):
     from gansuite.plugin.manager import reset_catalog
 
     base = tmp_path_factory.mktemp("others")
-    reset_catalog()
-    for name, args in (("tiny", ["--model", "tiny-gan", "--dataset", "fake", "-o", "n=64", "--batch-size", "8",
-                                 "--device", "cpu", "--no-progress"]),
-                       ("wide", [*TINY[:4], "-o", "ngf=8", "-o", "ndf=8", *TINY[8:]])):
-        res = gs("run", *args, "--max-steps", "2", "--checkpoint-every", "2", "--out", base / name)
+    with pytest.MonkeyPatch.context() as mp:  # tiny-gan is the example plugin's
+        mp.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,gansuite-example")
         reset_catalog()
-        assert res.code == 0, res.err
+        for name, args in (("tiny", ["--model", "tiny-gan", "--dataset", "fake", "-o", "n=64", "--batch-size", "8",
+                                     "--device", "cpu", "--no-progress"]),
+                           ("wide", [*TINY[:4], "-o", "ngf=8", "-o", "ndf=8", *TINY[8:]])):
+            res = gs("run", *args, "--max-steps", "2", "--checkpoint-every", "2", "--out", base / name)
+            reset_catalog()
+            assert res.code == 0, res.err
     return base
 
 

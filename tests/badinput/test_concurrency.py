@@ -7,6 +7,8 @@ import os
 import signal
 import socket
 
+import pytest
+
 from .helpers import TINY, finish, gs, lock_held, one_line, spawn, wait_for
 
 LONG = (*TINY, "-o", "n=256", "--max-steps", "100000", "--checkpoint-every", "1000", "--log-every", "1")
@@ -29,6 +31,7 @@ def _stop(proc) -> None:
     assert res.code == 2 and "Interrupted at step" in res.err, res.err
 
 
+@pytest.mark.slow  # real processes
 def test_second_writer_is_refused_nothing_mixed(tmp_path):
     out = tmp_path / "r"
     first = _start_long_run(out)
@@ -52,6 +55,7 @@ def test_second_writer_is_refused_nothing_mixed(tmp_path):
     assert not lock_held(out)
 
 
+@pytest.mark.slow  # real processes
 def test_two_new_runs_started_together(tmp_path):
     out = tmp_path / "r"
     procs = [spawn("run", *TINY, "--max-steps", "3", "--log-every", "1", "--seed", str(seed), "--out", out)
@@ -78,6 +82,7 @@ def test_stale_lock_of_a_killed_process_is_taken_over(trained):
     assert not lock_held(trained)
 
 
+@pytest.mark.slow  # real processes
 def test_sigkilled_writer_leaves_a_lock_the_next_one_takes(tmp_path):
     out = tmp_path / "r"
     first = _start_long_run(out)

@@ -88,6 +88,7 @@ def _limited(limit: int):
     return set_limit
 
 
+@pytest.mark.slow  # a real process under a file-size limit
 def test_full_disk_while_checkpointing_keeps_the_last_checkpoint(trained):
     """A real write failure (a file-size limit: the kernel refuses the write as a full disk would)."""
     proc = subprocess.run([sys.executable, "-m", "gansuite", "run", "--resume", str(trained), "--max-steps", "6"],

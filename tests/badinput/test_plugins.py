@@ -16,6 +16,7 @@ TINY_DATA = ("--dataset", "fake", "-o", "fake.n=32", "--batch-size", "8", "--dev
 def badplug(tmp_path, monkeypatch):
     folder = install_badplug(tmp_path / "site")
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,gansuite-example,badplug")
     yield folder
     sys.modules.pop("badplug", None)
 

@@ -11,13 +11,16 @@ from gansuite.engine import checkpoint as ckpt
 from .badplug_source import install_badplug
 from .helpers import TINY, finish, lock_held, one_line, spawn, wait_for
 
+pytestmark = pytest.mark.slow  # real processes and signals
+
 
 @pytest.fixture
 def plug(tmp_path):
     folder = install_badplug(tmp_path / "site")
     markers = tmp_path / "markers"
     markers.mkdir()
-    return {"PYTHONPATH": str(folder), "BADPLUG_MARKERS": str(markers)}, markers
+    return {"PYTHONPATH": str(folder), "BADPLUG_MARKERS": str(markers),
+            "GANSUITE_LOAD_PLUGINS": "gansuite,gansuite-example,badplug"}, markers
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
