@@ -9,11 +9,11 @@ per training step (one thread, this process's CPU time, on real batches), and ea
 for the budget divided by that many steps, so the comparison does not depend on what else the
 machine is doing. Each (model, seed) is one ``gansuite run`` process with one thread (on a
 shared 2-core machine, two OpenMP threads waiting at barriers made a run many times slower),
-evaluated with the preset's evals. An untrained copy of each model (built under seed 0: the
-runs' own starting point) gets the sample-quality eval: the control the KID number needs (the
-svm and cas probes carry their random-network controls themselves). Finished runs are kept:
-rerunning continues where it stopped. ``driver.json`` in the output folder records the preset,
-the calibration, the step counts, the commands and each run's wall time.
+evaluated with the preset's evals; each eval reports its own random-network control (the svm
+probe a random D, kid and cas a random G of the run's seed; kid also held-out real images).
+Finished runs are kept: rerunning continues where it stopped. ``driver.json`` in the output
+folder records the preset, the calibration, the step counts, the commands and each run's wall
+time.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class Preset:
     dataset: str
     evals: tuple[str, ...]
     conditional_evals: tuple[str, ...]
-    quality_eval: str  # the eval the untrained controls get
     eval_options: tuple[str, ...]
     model_options: dict[str, tuple[str, ...]]
     seeds: tuple[int, ...]
@@ -62,14 +61,12 @@ TINY = {"dcgan": ("dcgan.ngf=8", "dcgan.ndf=8"), "wgan-gp": ("wgan-gp.dim=8",),
 PRESETS = {
     "cifar10": Preset(
         dataset="cifar10", evals=("cifar10-svm", "cifar10-kid"), conditional_evals=("cifar10-cas",),
-        quality_eval="cifar10-kid",
         eval_options=("svm.max_train=5000", "svm.max_test=2000", "svm.val_size=1000",
                       "svm.search_max_train=4000", "kid.n_samples=100", "kid.n_reference=500",
                       "kid.subset_size=100", "kid.subsets=50", "cas.n_samples=1000"),
         model_options=QUARTER, seeds=(0, 1, 2), cpu_budget=45.0, extra=("--allow-unverified",)),
     "digits": Preset(
         dataset="digits", evals=("digits-svm", "digits-kid"), conditional_evals=("digits-cas",),
-        quality_eval="digits-kid",
         eval_options=("svm.max_iter=20", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600",
                       "svm.max_test=200", "kid.n_samples=40", "kid.n_reference=40", "kid.subset_size=20",
                       "kid.subsets=10", "cas.n_samples=100", "cas.max_test=200"),
@@ -126,12 +123,9 @@ def _in_process(kind: str, argv: list[str]) -> int:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        if kind == "run":
-            from gansuite.cli import main as gansuite_main
+        from gansuite.cli import main as gansuite_main
 
-            gansuite_main(["run", *argv])
-        else:
-            main(["control", *argv])
+        gansuite_main([kind, *argv])
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     finally:
@@ -147,21 +141,28 @@ def _launch(kind: str, argv: list[str], folder: Path, evals: tuple[str, ...], in
     folder.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     log_path = folder.parent / f"{folder.name}.log"
-    if in_process:
-        rc = _in_process(kind, argv)
-    else:
-        with open(log_path, "w") as log:
-            rc = subprocess.run(_command(kind, argv), env=_env(), stdout=log, stderr=subprocess.STDOUT).returncode
+    for attempt in range(2):  # a run killed by a signal (the OOM killer on a shared machine) gets one retry
+        if in_process:
+            rc = _in_process(kind, argv)
+        else:
+            with open(log_path, "w") as log:
+                rc = subprocess.run(_command(kind, argv), env=_env(), stdout=log, stderr=subprocess.STDOUT).returncode
+        if rc >= 0 or attempt:
+            break
+        print(f"{folder.name}: killed by signal {-rc}; starting it again", flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.monotonic()
     wall = round(time.monotonic() - start, 1)
     if rc != 0:
-        raise SystemExit(f"{folder.name} failed (exit {rc}); see {log_path}")
+        print(f"{folder.name} failed (exit {rc}); see {log_path}", flush=True)
+        return {"folder": str(folder), "failed": rc}
     (folder / "wall.json").write_text(json.dumps({"wall_s": wall, "kind": kind, "argv": argv}, indent=2))
     print(f"{folder.name}: {wall:.0f} s", flush=True)
     return {"folder": str(folder), "wall_s": wall}
 
 
 def jobs(preset: Preset, args: argparse.Namespace) -> list[tuple[str, list[str], Path, tuple[str, ...]]]:
-    """Every run (seed-major, so an interrupted comparison has whole seeds), then the controls."""
+    """Every run, seed-major (so an interrupted comparison has whole seeds)."""
     out = Path(args.out)
     todo = []
     for seed in preset.seeds[: args.seeds]:
@@ -169,12 +170,6 @@ def jobs(preset: Preset, args: argparse.Namespace) -> list[tuple[str, list[str],
             folder = out / "runs" / f"{model}-s{seed}"
             evals = preset.evals + (preset.conditional_evals if model in CONDITIONAL else ())
             todo.append(("run", run_args(preset, model, seed, folder, args), folder, evals))
-    for model in args.models:
-        folder = out / "controls" / f"{model}-s0"
-        argv = ["--preset", args.preset, "--model", model, "--out-run", str(folder), "--out", str(out),
-                *(["--data-root", str(args.data_root)] if args.data_root else []),
-                *[x for o in args.option for x in ("-o", o)]]
-        todo.append(("control", argv, folder, (preset.quality_eval,)))
     return todo
 
 
@@ -262,36 +257,24 @@ def run(args: argparse.Namespace) -> None:
     else:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             results = list(pool.map(lambda job: _launch(*job), todo))
-    record.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), wall_s=round(time.time() - start, 1),
-                  runs=results)
+    previous = _load_record(out / "driver.json")
+    record.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), runs=results,
+                  wall_s=round(time.time() - start, 1) + previous.get("wall_s", 0.0),
+                  invocations=[*previous.get("invocations", []), {"command": record["command"],
+                               "started": record["started"], "wall_s": round(time.time() - start, 1)}])
     (out / "driver.json").write_text(json.dumps(record, indent=2))
-    print(f"done in {record['wall_s']:.0f} s: {out}")
+    failed = [r["folder"] for r in results if r.get("failed")]
+    print(f"done in {record['invocations'][-1]['wall_s']:.0f} s: {out}" + (f"; failed: {failed}" if failed else ""))
+    if failed:
+        raise SystemExit(1)
 
 
-def control(args: argparse.Namespace) -> None:
-    """Evaluate an untrained model (built as ``gansuite run`` builds it under seed 0) with the
-    preset's sample-quality eval, into a run folder of its own."""
-    from gansuite.engine.runfolder import RunFolder
-    from gansuite.runs.evals import run_evals
-    from gansuite.runs.plan import RunRequest, plan_run
-    from gansuite.runs.preflight import preflight
-
-    preset = PRESETS[args.preset]
-    evals = (preset.quality_eval,)
-    req = RunRequest(model=args.model, dataset=preset.dataset, evals=evals, data_root=args.data_root,
-                     out=Path(args.out_run), seed=0, device="cpu", max_steps=1, progress=False,
-                     options=tuple(_options(preset, args.model, evals, args)),
-                     allow_unverified="--allow-unverified" in preset.extra)
-    plan = plan_run(req)
-    prepared = preflight(plan)
-    folder = RunFolder(plan.out).create()
-    config = plan.config_json(image_size=prepared.model.image_size, batch_size=prepared.batch_size)
-    config.update(prepared.data.provenance(), control="untrained", max_steps=0)
-    folder.write_config(config)
-    model = prepared.model
-    for net in (model.generator, model.discriminator, model.eval_generator()):
-        net.eval()
-    run_evals(plan, folder, model, config)
+def _load_record(path: Path) -> dict[str, Any]:
+    """The driver.json of earlier invocations on the same folder (their wall time adds up)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -313,13 +296,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=int, help="only the preset's first N seeds")
     r.add_argument("--in-process", action="store_true",
                    help="run every job in this process, one after another (no start-up cost per run)")
-    c = sub.add_parser("control", help="(internal) evaluate an untrained model")
-    c.add_argument("--out-run", required=True)
     k = sub.add_parser("calibrate", help="(internal) CPU seconds per training step of one model")
-    for p in (c, k):
-        p.add_argument("--preset", choices=sorted(PRESETS), default="cifar10")
-        p.add_argument("--model", required=True)
-    for p in (r, c, k):
+    k.add_argument("--preset", choices=sorted(PRESETS), default="cifar10")
+    k.add_argument("--model", required=True)
+    for p in (r, k):
         p.add_argument("--out", required=True, help="the comparison's folder")
         p.add_argument("--data-root", type=Path)
         p.add_argument("-o", "--option", action="append", default=[], help="extra -o for the evals' probes")
@@ -328,7 +308,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    {"run": run, "control": control, "calibrate": calibrate}[args.command](args)
+    {"run": run, "calibrate": calibrate}[args.command](args)
 
 
 if __name__ == "__main__":

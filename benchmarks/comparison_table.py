@@ -1,9 +1,10 @@
 """The comparison table of ``compare_families.py``, generated from its runs (docs/comparison.md).
 
-    python benchmarks/comparison_table.py runs/families-cifar10 --doc docs/comparison.md
+    python benchmarks/comparison_table.py runs/families-cifar10 --doc docs/comparison.md \
+        [--extra-run runs/projection-digits-c]
 
 Reads each run's ``results.json``, ``config.json``, ``wall.json`` and final checkpoint (steps,
-training seconds), and the untrained controls. Every number is a mean and a sample standard
+training seconds). Every number is a mean and a sample standard
 deviation over the seeds, next to its random-network control; nothing in the output is typed by
 hand except the papers' numbers and the text around the tables.
 """
@@ -58,7 +59,7 @@ def _value(rows: list[dict], eval_suffix: str, variant: str | None) -> dict | No
 
 
 def collect(folder: Path) -> dict[str, Any]:
-    """Per model: one record per seed, the control, and the driver's settings."""
+    """Per model: one record per seed; the driver's settings; the wall time the runs span."""
     runs: dict[str, list[dict]] = defaultdict(list)
     for run in sorted((folder / "runs").glob("*-s*")):
         if not run.is_dir() or not (run / "results.json").is_file():
@@ -66,18 +67,27 @@ def collect(folder: Path) -> dict[str, Any]:
         cfg, rows = _load(run / "config.json"), _load(run / "results.json")
         arch = cfg.get("architecture") or {}
         rec = {"seed": cfg["seed"], "batch": cfg["batch_size"], "n_dis": int(arch.get("n_dis", 1)),
+               "created": cfg.get("created"),
                "wall_s": (_load(run / "wall.json") or {}).get("wall_s"), "options": cfg.get("options", []),
                "eval_s": sum({r["eval"]: r.get("eval_seconds", 0) for r in rows}.values()), "rows": rows,
                "params_g": arch.get("generator_parameters"), "params_d": arch.get("discriminator_parameters"),
                "git": cfg.get("git_commit"), "torch": (cfg.get("versions") or {}).get("torch"),
                **_checkpoint(run)}
         runs[cfg["model"]].append(rec)
-    controls = {}
-    for run in sorted((folder / "controls").glob("*-s*")):
-        cfg, rows = _load(run / "config.json"), _load(run / "results.json")
-        if cfg and rows:
-            controls[cfg["model"]] = rows
-    return {"runs": dict(runs), "controls": controls, "driver": _load(folder / "driver.json") or {}}
+    spans = [s for s in (_span(run) for run in (folder / "runs").glob("*-s*") if run.is_dir()) if s]
+    wall = max(e for _, e in spans) - min(b for b, _ in spans) if spans else float("nan")
+    return {"runs": dict(runs), "driver": _load(folder / "driver.json") or {}, "wall_s": wall}
+
+
+def _span(run: Path) -> tuple[float, float] | None:
+    """(start, end) of a run in epoch seconds: config.json's creation time plus its wall time."""
+    from datetime import datetime
+
+    cfg, wall = _load(run / "config.json"), _load(run / "wall.json")
+    if not cfg or not wall or not cfg.get("created"):
+        return None
+    start = datetime.strptime(cfg["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    return start, start + float(wall["wall_s"])
 
 
 def _stats(values: list[float]) -> tuple[float, float, int]:
@@ -116,17 +126,15 @@ def _speed_table(data: dict[str, Any], models: list[str]) -> list[str]:
 
 
 def _quality_table(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
-    lines = ["| model | SVM accuracy, trained D | SVM accuracy, random D | KID, trained G | KID, untrained G "
-             "(seed 0) | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | SVM accuracy, trained D | SVM accuracy, random D | KID, trained G | KID, random G "
+             "| KID, held-out real images | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for m in models:
         recs = data["runs"][m]
-        ctrl = _value(data["controls"].get(m, []), f"{prefix}-kid", None)
-        ctrl_s = f"{ctrl['value']:.4f} (± {ctrl.get('std', float('nan')):.4f} over subsets)" if ctrl else "-"
+        kid = [_fmt(_metric(recs, f"{prefix}-kid", v), 4) for v in ("trained", "random", "real")]
         cas = [_fmt(_metric(recs, f"{prefix}-cas", v)) for v in ("trained", "random", "real-test")]
         lines.append(f"| {m} | {_fmt(_metric(recs, f'{prefix}-svm', 'trained'))} | "
-                     f"{_fmt(_metric(recs, f'{prefix}-svm', 'random'))} | {_fmt(_metric(recs, f'{prefix}-kid', None), 4)} "
-                     f"| {ctrl_s} | {' | '.join(cas)} |")
+                     f"{_fmt(_metric(recs, f'{prefix}-svm', 'random'))} | {' | '.join(kid)} | {' | '.join(cas)} |")
     return lines
 
 
@@ -164,7 +172,8 @@ def render(data: dict[str, Any]) -> str:
         f"evaluated with the same evals: {', '.join(settings.get('evals', []))}, plus "
         f"{', '.join(settings.get('conditional_evals', []))} for the class-conditional model. One thread per "
         f"run, {d.get('jobs', 1)} runs at a time, on a {platform.machine()} machine with two cores shared "
-        f"with other work; the whole comparison took {d.get('wall_s', float('nan')) / 60:.0f} minutes.",
+        f"with other work; from the first run's start to the last one's end the comparison took "
+        f"{data['wall_s'] / 60:.0f} minutes.",
         "",
         "Regenerate: `" + d.get("command", "python benchmarks/compare_families.py run ...") + "`, then "
         "`python benchmarks/comparison_table.py OUT --doc docs/comparison.md`.",
@@ -175,10 +184,11 @@ def render(data: dict[str, Any]) -> str:
         + "; ".join(f"{m}: {' '.join(settings.get('model_options', {}).get(m, [])) or 'defaults'}" for m in models)
         + ". Every other model option is the paper's default (`gansuite show MODEL`).",
         f"- Eval sizes: `{' '.join('-o ' + o for o in settings.get('eval_options', []))}`.",
-        f"- Controls: the svm probe's randomly initialised D and the cas probe's randomly initialised G, in every "
-        f"run with the run's seed; for KID, the untrained model (built under seed 0, the runs' starting point) "
-        f"evaluated with {settings.get('quality_eval')} at the same sizes.",
-        f"- torch {first.get('torch')}, gansuite commit {str(first.get('git'))[:10]}.",
+        "- Controls, in every run with the run's seed: the svm probe's randomly initialised D; the kid and cas "
+        "probes' randomly initialised G of the same architecture; kid's held-out real images (the floor a "
+        "perfect generator would reach) and cas's real test images (the classifier's ceiling).",
+        f"- torch {first.get('torch')}; gansuite commits "
+        + ", ".join(sorted({str(r.get('git'))[:10] for recs in data['runs'].values() for r in recs})) + ".",
         "",
         "## Training",
         "",
@@ -209,21 +219,45 @@ def render(data: dict[str, Any]) -> str:
         "## What a CPU budget can and cannot show",
         "",
         *_reading(data, models, prefix),
+        *_extra_runs(data.get("extra", [])),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _extra_runs(runs: list[Path]) -> list[str]:
+    """A section per further run folder (``--extra-run``): what it trained and every result row."""
+    out: list[str] = []
+    for run in runs:
+        cfg, rows = _load(run / "config.json") or {}, _load(run / "results.json") or []
+        steps = _checkpoint(run).get("steps")
+        out += ["", f"## {cfg.get('model')} on {cfg.get('dataset')}, {steps} steps (run `{run.name}`)", "",
+                f"`gansuite run --model {cfg.get('model')} --dataset {cfg.get('dataset')} "
+                + "".join(f"-o {o} " for o in cfg.get("options", []))
+                + f"--max-steps {steps} --seed {cfg.get('seed')} "
+                + "".join(f"--eval {e} " for e in cfg.get("evals", [])).rstrip()
+                + f"`; the sample grid (one row per class for a conditional model) is "
+                f"`samples/step-{steps:09d}.png` in the run folder." if steps else "", "",
+                "| eval | variant | value | ± (95%) | n | detail |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            detail = (f"per class {', '.join(f'{v:.2f}' for v in r['per_class'])}; predicted "
+                      f"{r.get('predicted_classes')}" if r.get("per_class") else "")
+            ci = f"{r['ci95']:.3f}" if isinstance(r.get("ci95"), (int, float)) else "-"
+            out.append(f"| {r['eval']} | {r.get('variant', '')} | {r['value']:.3f} | {ci} | {r.get('n', '')} "
+                       f"| {detail} |")
+    return out
 
 
 def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
     """Statements that follow from the numbers (computed here, so they stay true when regenerated)."""
     out = []
-    kid = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", None))[0] for m in models}
-    ctrl = {m: (_value(data["controls"].get(m, []), f"{prefix}-kid", None) or {}).get("value") for m in models}
+    kid = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", "trained"))[0] for m in models}
+    ctrl = {m: _stats(_metric(data["runs"][m], f"{prefix}-kid", "random"))[0] for m in models}
     steps = {m: _stats([r.get("steps") for r in data["runs"][m]])[0] for m in models}
     best = min(kid, key=lambda m: kid[m] if not math.isnan(kid[m]) else math.inf)
-    moved = [m for m in models if ctrl[m] is not None and kid[m] < ctrl[m]]
+    moved = [m for m in models if kid[m] < ctrl[m]]
     out.append(f"- Can: tell a model that moved from its initialisation from one that did not. KID fell below "
-               f"the untrained model's for {len(moved)} of {len(models)} families ({', '.join(moved) or 'none'}); "
-               f"the lowest mean KID was {best}'s ({kid[best]:.4f}, untrained {ctrl[best] or float('nan'):.4f}).")
+               f"the random G's for {len(moved)} of {len(models)} families ({', '.join(moved) or 'none'}); "
+               f"the lowest mean KID was {best}'s ({kid[best]:.4f}, random G {ctrl[best]:.4f}).")
     out.append("- Cannot: rank the families as their papers do. The budget buys "
                + ", ".join(f"{m} {steps[m]:.0f}" for m in models)
                + " G updates, against 100,000 or more in the papers: the cheaper the step, the further a model "
@@ -244,8 +278,8 @@ def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
                    f"(the classifier's own ceiling): the conditioning "
                    + ("is visible in the samples." if value > floor + 0.02 else "is not yet visible in the samples."))
     n_seeds = max(len(recs) for recs in data["runs"].values())
-    out.append(f"- Seeds: with {n_seeds} seeds the spread is a rough guide; KID on a few hundred samples is itself noisy "
-               "(the control's ± is its spread over subsets).")
+    out.append(f"- Seeds: with {n_seeds} seeds the spread is a rough guide; KID on a few hundred samples is itself "
+               "noisy.")
     return out
 
 
@@ -253,8 +287,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="the folder compare_families.py wrote")
     parser.add_argument("--doc", type=Path, help="write the markdown here (default: print it)")
+    parser.add_argument("--extra-run", type=Path, action="append", default=[],
+                        help="a further run folder whose results get a section of their own (repeatable)")
     args = parser.parse_args(argv)
     data = collect(args.folder)
+    data["extra"] = list(args.extra_run)
     if not data["runs"]:
         raise SystemExit(f"no finished runs under {args.folder / 'runs'}")
     text = render(data)

@@ -98,9 +98,10 @@ MODELS: tuple[ModelSpec, ...] = (
             "Backbone: the SN paper's standard CNN (its Table 3) instead of the ResNets of the projection "
             "paper's CIFAR-10 runs (G: ResNet ch=256, D: SN-ResNet ch=128), which cost several times more "
             "on a CPU.",
-            "D's head: the last conv activation, summed over space, feeds both the linear term and the "
-            "projection (as in the projection paper's discriminators) instead of the standard CNN's "
-            "dense layer over the flattened 4x4 map.",
+            "phi(x) is the standard CNN's flattened last conv activation (what its dense output layer "
+            "reads); the projection paper's ResNet discriminators sum their last activation over space "
+            "instead (tried here: with the standard CNN, D then separated real from generated digits by "
+            "total activation alone and G stopped improving).",
             "Conditional BatchNorm in G's three upsampling blocks; the BatchNorm after G's dense layer "
             "stays unconditional.",
             "Each G update uses batch_size samples; the authors' CIFAR-10 config draws 128.",
@@ -108,8 +109,9 @@ MODELS: tuple[ModelSpec, ...] = (
             "updates from the start (-o lr_decay=linear with --max-steps 50000).",
         ),
         notes=(
-            "D(x, y) = psi(phi(x)) + <V[y], phi(x)>, psi and the class embedding V spectrally normalised; "
-            "features(x) (the svm probe's input) needs no label: it returns D's conv activations.",
+            "D(x, y) = psi(phi(x)) + <V[y], phi(x)>: psi is the standard CNN's dense output layer, V a class "
+            "embedding of phi's size, both spectrally normalised; features(x) (the svm probe's input) needs "
+            "no label: it returns D's conv activations.",
             "Trained with the dataset's labels (real images) and labels drawn uniformly (generated ones); "
             "-o num_classes sets the class count (default 10); a dataset without labels, or with labels "
             "beyond num_classes, is refused before training.",

@@ -145,15 +145,17 @@ class Discriminator(nn.Module):
 
 
 class ProjectionDiscriminator(nn.Module):
-    """The projection discriminator (Miyato & Koyama 2018): with ``phi(x)`` the last conv
-    activation summed over space, ``D(x, y) = psi(phi(x)) + <V[y], phi(x)>``; ``psi`` and the
-    class embedding ``V`` are spectrally normalised like the convolutions."""
+    """The projection discriminator (Miyato & Koyama 2018): with ``phi(x)`` D's last conv
+    activation, flattened, ``D(x, y) = psi(phi(x)) + <V[y], phi(x)>``: ``psi`` is the
+    unconditional D's linear output layer, ``V`` a class embedding of phi's size; both are
+    spectrally normalised like the convolutions."""
 
-    def __init__(self, stack: ConvStack, num_classes: int, std: float | None = None) -> None:
+    def __init__(self, stack: ConvStack, final_size: int, num_classes: int, std: float | None = None) -> None:
         super().__init__()
         self.stack = stack
-        self.head = maybe_sn(nn.Linear(stack.out_channels, 1), True, std)
-        embed = nn.Embedding(num_classes, stack.out_channels)
+        dim = stack.out_channels * final_size * final_size
+        self.head = maybe_sn(nn.Linear(dim, 1), True, std)
+        embed = nn.Embedding(num_classes, dim)
         nn.init.xavier_uniform_(embed.weight)
         self.embed = maybe_sn(embed, True)
 
@@ -162,7 +164,7 @@ class ProjectionDiscriminator(nn.Module):
         return self.stack.features(x)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.stack(x).sum(dim=(2, 3))
+        phi = self.stack(x).flatten(1)
         out = self.head(phi).squeeze(1)
         if y is not None:
             out = out + (self.embed(y) * phi).sum(1)

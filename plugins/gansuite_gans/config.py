@@ -34,7 +34,8 @@ class FamilyConfig:
                             "grids use it")
     ema_decay: float = _opt(0.999, "EMA decay per G update")
     lr_decay: Literal["none", "linear"] = _opt("none", "linear: both learning rates fall linearly to 0 "
-                                                       "over the run (needs --max-steps or --epochs)")
+                                                       "over the run's step limit (--max-steps or --epochs; "
+                                                       "raising it on --resume stretches the rest)")
     r1_gamma: float = _opt(0.0, "R1 penalty weight gamma (Mescheder et al. 2018): gamma/2 E|grad D(x)|^2 "
                                 "on real images; 0 = off")
 

@@ -10,7 +10,8 @@
   256, 256, 512 channels (ch/8 ... ch), LeakyReLU 0.1, a linear output; every weight
   spectrally normalised.
 - ``sngan-projection``: the same networks made class-conditional: conditional BatchNorm in G's
-  upsampling blocks, a projection head on D's sum-pooled last activation.
+  upsampling blocks, and D's output ``psi(phi(x)) + <V[y], phi(x)>`` with ``phi`` the flattened
+  last activation (the dense layer's input) and ``V`` a class embedding.
 
 At other sizes (multiples of 8) the networks start from image_size / 8 instead of 4.
 """
@@ -82,7 +83,7 @@ def build_sngan_projection(cfg: Any, *, image_size: int | None = None, channels:
     """Class-conditional SN-GAN: projection D, conditional BatchNorm in G (``ProjectionConfig``)."""
     size = _size(cfg, image_size)
     stack = ConvStack(channels, sn_layers(cfg.ch), cfg.leaky_slope, sn=True, std=0.02)
-    disc = ProjectionDiscriminator(stack, cfg.num_classes, std=0.02)
+    disc = ProjectionDiscriminator(stack, size // 8, cfg.num_classes, std=0.02)
     return FamilyGAN(_sn_generator(cfg, size, channels, cfg.num_classes), disc, cfg=cfg, image_size=size,
                      channels=channels, loss="hinge", num_classes=cfg.num_classes,
                      details=_sn_details(cfg, channels))

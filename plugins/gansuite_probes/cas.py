@@ -159,18 +159,19 @@ class CASProbe:
         cfg = self.config
         gen = torch.Generator().manual_seed(ctx.seed)
         z = model.sample_z(cfg.n_samples, generator=gen).to(ctx.device)
-        y = balanced_labels(model, cfg.n_samples, ctx.device)
-        assert y is not None  # check_model: the model is conditional
-        x = generate(model, z, cfg.batch_size, labels=y)
+        y = balanced_labels(ctx.model, cfg.n_samples, ctx.device)  # the classes asked for
+        assert y is not None  # run() checked ctx.model is conditional
+        x = generate(model, z, cfg.batch_size, labels=y if model.num_classes else None)
         pred = predict(net, x, ctx.device, cfg.batch_size)
         hit = (pred == y.cpu()).double()
         acc = float(hit.mean())
-        per_class = [round(float(hit[y.cpu() == c].mean()), 4) for c in range(model.num_classes)]
+        k = ctx.model.num_classes
+        per_class = [round(float(hit[y.cpu() == c].mean()), 4) for c in range(k)]
         row = {"metric": "cas", "value": acc, "ci95": binomial_ci95(acc, cfg.n_samples), "n": cfg.n_samples,
                "per_class": per_class,
-               "predicted_classes": torch.bincount(pred, minlength=model.num_classes).tolist()}
+               "predicted_classes": torch.bincount(pred, minlength=k).tolist()}
         if variant == "trained":
-            per_row = max(1, min(10, cfg.n_samples // model.num_classes))
-            order = torch.cat([torch.nonzero(y.cpu() == c).flatten()[:per_row] for c in range(model.num_classes)])
+            per_row = max(1, min(10, cfg.n_samples // k))
+            order = torch.cat([torch.nonzero(y.cpu() == c).flatten()[:per_row] for c in range(k)])
             row["figure"] = str(save_image_grid(x[order.to(x.device)], ctx.out_dir / "cas-samples.png", nrow=per_row))
         return row
