@@ -7,6 +7,7 @@ import contextlib
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -237,10 +238,28 @@ def test_projection_step_uses_the_labels() -> None:
 
 # -- before a run -----------------------------------------------------------------------------
 def test_conditional_model_with_too_few_classes_stops_before_training(cli, tmp_path: Path) -> None:
-    out = cli("run", "--model", "sngan-projection", "--dataset", "fake", "-o", "ch=16", "-o", "num_classes=5",
-              "-o", "n=64", "--max-steps", "1", "--out", str(tmp_path / "r"), "--no-progress", "--device", "cpu")
-    assert out.returncode == 2 and "num_classes" in out.stderr
+    out = cli("run", "--model", "sngan-projection", "--dataset", "fake", "-o", "ch=16",
+              "-o", "sngan-projection.num_classes=5", "-o", "n=64", "--max-steps", "1",
+              "--out", str(tmp_path / "r"), "--no-progress", "--device", "cpu")
+    assert out.returncode == 2
+    assert "conditions on 5 classes" in out.stderr and "-o sngan-projection.num_classes=10" in out.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_conditional_models_need_labels_within_num_classes() -> None:
+    from gansuite.runs.preflight import _check_labels
+
+    _, model = make("sngan-projection")
+    plan = SimpleNamespace(model=SimpleNamespace(name="sngan-projection"), dataset=SimpleNamespace(name="d"))
+
+    def data(labels):
+        return SimpleNamespace(data=SimpleNamespace(labels=labels))
+
+    _check_labels(plan, model, data(torch.arange(10)))  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="no labels"):
+        _check_labels(plan, model, data(None))  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="num_classes=12"):
+        _check_labels(plan, model, data(torch.arange(12)))  # type: ignore[arg-type]
 
 
 def test_time_budget_run_with_linear_decay_says_what_to_pass(cli, tmp_path: Path) -> None:

@@ -102,6 +102,22 @@ def preflight(plan: RunPlan) -> Prepared:
     return Prepared(data=data, model=model, batch_size=batch_size)
 
 
+def _check_labels(plan: RunPlan, model: GANModel, data: TrainingData) -> None:
+    """A class-conditional model needs labels, all of them below its ``num_classes``."""
+    labels = data.data.labels
+    if not model.num_classes:
+        return
+    if labels is None:
+        raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
+                          f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
+    low, high = (int(labels.min()), int(labels.max())) if labels.numel() else (0, 0)
+    if low < 0 or high >= model.num_classes:
+        raise OptionError(f"Dataset '{plan.dataset.name}' has labels {low}..{high}, but model "
+                          f"'{plan.model.name}' conditions on {model.num_classes} classes; pass "
+                          f"-o {plan.model.name}.num_classes={high + 1} (or the option that sets its "
+                          f"class count).")
+
+
 def check_probes(probes: dict[str, Any], model: GANModel) -> None:
     """Each probe's optional ``check_model(model)``: it raises (an :class:`OptionError`) when the
     probe cannot evaluate this model, so the run stops before training, not after."""
