@@ -15,11 +15,19 @@ import torch
 
 from gansuite.errors import DataError, OptionError
 from gansuite.protocols import GANModel, ImageData, ProbeContext
-from gansuite_probes.common import Timer, extract_features, feature_layout, progress
+from gansuite_probes.common import (
+    Timer,
+    bootstrap_ci,
+    ci_fields,
+    extract_features,
+    feature_layout,
+    mean_ci,
+    progress,
+)
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
 
-__all__ = ["SVMProbe", "build", "labelled", "subset", "select_c"]
+__all__ = ["SVMProbe", "build", "labelled", "subset", "select_c", "gain_row"]
 
 
 def build(config: SVMConfig) -> SVMProbe:
@@ -56,19 +64,16 @@ class _Features:
 
 def select_c(
     X_fit: torch.Tensor, y_fit: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
-    num_classes: int, config: SVMConfig, bar: Any = None, iterations: int | None = None,
+    num_classes: int, config: SVMConfig, bar: Any = None,
 ) -> tuple[SVMFit, list[tuple[float, float]]]:
-    """Fit every C of the grid (ascending, warm-started); the best fit on validation and the search.
-
-    Each fit runs ``iterations`` L-BFGS iterations (``config.max_iter`` when not given).
-    """
-    iterations = iterations or config.max_iter
+    """Fit every C of the grid (ascending, warm-started, each to convergence); the best fit on
+    validation (the smallest C among ties) and the search ``[(C, validation accuracy), ...]``."""
     best: SVMFit | None = None
     best_acc = -1.0
     search: list[tuple[float, float]] = []
     previous: SVMFit | None = None
     for C in sorted(config.c_grid):
-        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=iterations, tol=config.tol, init=previous)
+        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=config.max_iter, tol=config.tol, init=previous)
         acc = accuracy(fit.predict(X_val), y_val)
         search.append((C, acc))
         if acc > best_acc:
@@ -79,6 +84,21 @@ def select_c(
             bar.update(1)
     assert best is not None  # c_grid is never empty (checked by SVMConfig)
     return best, search
+
+
+def gain_row(trained: dict[str, Any], random: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Accuracy of the trained D minus that of the random D, paired (same draws / test images)."""
+    if trained["protocol"] == "few-label":
+        diff = torch.tensor(random["errors"], dtype=torch.float64) - torch.tensor(trained["errors"], dtype=torch.float64)
+        value, std, half = mean_ci(diff)
+        ci = {"ci95": half, "ci95_low": value - half, "ci95_high": value + half, "std": std}
+    else:
+        ours = torch.tensor(trained.pop("_correct"), dtype=torch.float64)
+        theirs = torch.tensor(random.pop("_correct"), dtype=torch.float64)
+        value, lo, hi = bootstrap_ci(lambda i: (ours[i] - theirs[i]).mean(), (ours.numel(),), seed=seed)
+        ci = ci_fields(value, lo, hi)
+    return {"metric": "gain_over_random", "variant": "trained-random", "value": value, **ci,
+            "protocol": trained["protocol"], "better": "higher (0: D learned nothing a random D lacks)"}
 
 
 class SVMProbe:
@@ -115,6 +135,10 @@ class SVMProbe:
             row["time_s"] = round(row["time_features_s"] + row["time_svm_s"], 2)
             rows.append(row)
             del feats
+        if len(rows) == 2:
+            rows.append(gain_row(rows[0], rows[1], ctx.seed))
+        for row in rows:
+            row.pop("_correct", None)
         return rows
 
     def _features(self, model: GANModel, train: torch.Tensor, test: torch.Tensor, ctx: ProbeContext,
@@ -142,22 +166,27 @@ class SVMProbe:
         with Timer(device) as timer, progress(fits, f"L2-SVM ({variant})", show_progress, unit="fit") as bar:
             search: list[tuple[float, float]] = []
             init = None
-            n_search = 0
+            n_search = n
             if n_val > 0:
                 stop = n if cfg.search_max_train is None else min(n, n_val + cfg.search_max_train)
                 n_search = stop - n_val
                 init, search = select_c(feats.train[n_val:stop], y_train[n_val:stop], feats.train[:n_val],
-                                        y_train[:n_val], num_classes, cfg, bar, cfg.search_iter)
-            C = init.C if init is not None else cfg.c_grid[0]
+                                        y_train[:n_val], num_classes, cfg, bar)
+            c_search = init.C if init is not None else cfg.c_grid[0]
+            C = c_search * n_search / n  # the same regularisation per image as the search fit
             fit = fit_l2svm(feats.train, y_train, num_classes, C, max_iter=cfg.max_iter, tol=cfg.tol, init=init)
-            acc = accuracy(fit.predict(feats.test), y_test)
+            correct = (fit.predict(feats.test) == y_test).cpu()
             bar.update(1)
+        acc = float(correct.double().mean())
+        half = 1.96 * (acc * (1 - acc) / max(correct.numel(), 1)) ** 0.5
         return {
-            "metric": "accuracy", "value": acc, "C": C, "c_search": search,
-            "val_accuracy": dict(search).get(C), "n_train": n, "n_val": n_val, "n_search": n_search,
-            "n_test": int(feats.test.shape[0]), "iterations": fit.iterations,
-            "train_accuracy": accuracy(fit.predict(feats.train), y_train),
-            "time_svm_s": round(timer.seconds, 2), "protocol": "full",
+            "metric": "accuracy", "value": acc, "ci95": half, "ci95_low": acc - half, "ci95_high": acc + half,
+            "C": C, "C_search": c_search, "c_search": search,
+            "val_accuracy": dict(search).get(c_search), "n_train": n, "n_val": n_val, "n_search": n_search,
+            "n_test": int(feats.test.shape[0]), "iterations": fit.iterations, "converged": fit.converged,
+            "gradient": fit.gradient, "train_accuracy": accuracy(fit.predict(feats.train), y_train),
+            "time_svm_s": round(timer.seconds, 2), "protocol": "full", "better": "higher",
+            "_correct": correct.tolist(),
         }
 
     def _draw(self, pool: torch.Tensor, y_pool: torch.Tensor, num_classes: int,
@@ -194,11 +223,11 @@ class SVMProbe:
                 fit, _ = select_c(feats.train[idx], y_train[idx], X_val, y_val, num_classes, cfg)
                 errors.append(1.0 - accuracy(fit.predict(feats.test), y_test))
                 chosen.append(fit.C)
-        err = torch.tensor(errors, dtype=torch.float64)
-        std = float(err.std()) if len(errors) > 1 else 0.0
+        mean, std, half = mean_ci(errors)
         return {
-            "metric": "error", "value": float(err.mean()), "ci95": 1.96 * std, "std": std,
-            "accuracy": 1.0 - float(err.mean()), "n_draws": cfg.n_draws,
+            "metric": "error", "value": mean, "ci95": half, "ci95_low": mean - half, "ci95_high": mean + half,
+            "spread95": 1.96 * std, "std": std, "better": "lower",
+            "accuracy": 1.0 - mean, "n_draws": cfg.n_draws,
             "labels_per_class": cfg.labels_per_class, "C": max(set(chosen), key=chosen.count),
             "c_chosen": chosen, "n_train": cfg.labels_per_class * num_classes, "n_val": n_val,
             "n_pool": n - n_val, "n_test": int(feats.test.shape[0]),
