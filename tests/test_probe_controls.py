@@ -15,10 +15,20 @@ import pytest
 import torch
 from gansuite_probes.common import CopyingGenerator, FixedFeatures, bootstrap_ci, fixed_features, mean_ci
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
-from test_probes import FAST, SIZE, digits, make_ctx, probe  # noqa: F401  (digits is a fixture)
+from test_probes import FAST, SIZE, make_ctx, probe
 
 from gansuite.errors import OptionError
+from gansuite.options import build_config
+from gansuite.plugins import get_catalog
 from gansuite.protocols import ImageData
+
+
+@pytest.fixture(scope="module")
+def digits() -> dict[str, ImageData]:
+    """The embedded digits set at 16x16 (the tiny model's size), both splits."""
+    spec = get_catalog().registry("datasets").get("digits")
+    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
+    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
 
 
 class DataLikeGAN(TinyGAN):

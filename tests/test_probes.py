@@ -106,6 +106,26 @@ def test_l2svm_matches_linearsvc(C: float) -> None:
     assert free.iterations > 0 and free.seconds > 0
 
 
+def test_l2svm_with_fewer_rows_than_features_reaches_linearsvc_optimum() -> None:
+    """Few-label fits run in the span of the rows: the same optimum as LinearSVC's in all features."""
+    from sklearn.svm import LinearSVC
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(60) % 5
+    X = torch.randn(60, 400, generator=gen) + torch.randn(5, 400, generator=gen)[y]
+    C = 1e-2
+    ref = LinearSVC(C=C, dual=False, tol=1e-8, max_iter=5000).fit(X.numpy(), y.numpy())
+    fit = fit_l2svm(X, y, 5, C, penalize_intercept=True)
+    assert fit.weight.shape == (400, 5) and fit.converged
+    theirs = _objective(X, y, torch.tensor(ref.coef_.T), torch.tensor(ref.intercept_), C, with_bias=True)
+    assert _objective(X, y, fit.weight, fit.bias, C, with_bias=True) == pytest.approx(theirs, rel=1e-3)
+    X_new = torch.randn(200, 400, generator=gen)
+    agree = (fit.predict(X_new).numpy() == ref.predict(X_new.numpy())).mean()
+    assert agree >= 0.99
+    warm = fit_l2svm(X, y, 5, C, penalize_intercept=True, init=fit)  # a warm start maps into the span too
+    assert warm.iterations < fit.iterations
+
+
 def test_l2svm_warm_start_needs_fewer_iterations() -> None:
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(400, 30, generator=gen)

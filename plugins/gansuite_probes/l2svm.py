@@ -144,9 +144,27 @@ def fit_l2svm(
     solution (a target that does not depend on ``init``, so a warm start converges to the same
     point), when the objective stops changing, or after ``max_iter`` iterations (a safety cap:
     ``converged`` says which). ``init`` warm-starts from another fit (e.g. the previous C of a grid).
+
+    With at most half as many rows as features (few-label fits), the problem is solved exactly in
+    the span of the rows: with ``X.T = Q R``, ``w = Q v`` loses nothing (the optimum lies in that
+    span, since the penalty only grows outside it) and the fit runs on the square ``R.T``.
     """
     if X.shape[0] != labels.shape[0]:
         raise ValueError(f"{X.shape[0]} feature rows but {labels.shape[0]} labels")
+    if 2 * X.shape[0] > X.shape[1]:
+        return _fit(X, labels, num_classes, C, max_iter, tol, init, penalize_intercept)
+    start = time.perf_counter()
+    Q, R = torch.linalg.qr(X.t())  # (features, n), (n, n)
+    if init is not None:
+        init = SVMFit(Q.t() @ init.weight, init.bias, init.C, 0, 0, init.objective, 0.0)
+    fit = _fit(R.t().contiguous(), labels, num_classes, C, max_iter, tol, init, penalize_intercept)
+    fit.weight = Q @ fit.weight
+    fit.seconds = time.perf_counter() - start
+    return fit
+
+
+def _fit(X: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float, max_iter: int, tol: float,
+         init: SVMFit | None, penalize_intercept: bool) -> SVMFit:
     start = time.perf_counter()
     Y = one_vs_rest_targets(labels.to(X.device), num_classes).to(X.dtype)
     W = (init.weight.clone() if init is not None else torch.zeros(X.shape[1], num_classes, dtype=X.dtype,
