@@ -25,7 +25,7 @@ from gansuite_probes.common import (
     progress,
 )
 from gansuite_probes.config import SVMConfig
-from gansuite_probes.l2svm import Standardizer, SVMFit, accuracy, fit_l2svm
+from gansuite_probes.l2svm import RowSpan, Standardizer, SVMFit, accuracy, fit_l2svm
 
 __all__ = ["SVMProbe", "build", "labelled", "subset", "select_c", "gain_row"]
 
@@ -72,8 +72,10 @@ def select_c(
     best_acc = -1.0
     search: list[tuple[float, float]] = []
     previous: SVMFit | None = None
+    span = RowSpan(X_fit) if RowSpan.worth(X_fit) else None
     for C in sorted(config.c_grid):
-        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=config.max_iter, tol=config.tol, init=previous)
+        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=config.max_iter, tol=config.tol, init=previous,
+                        span=span)
         acc = accuracy(fit.predict(X_val), y_val)
         search.append((C, acc))
         if acc > best_acc:
