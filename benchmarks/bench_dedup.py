@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from gansuite.plugins import get_catalog
+from gansuite.plugin.manager import get_catalog
 
 TARGET_AE_IMAGES_PER_S = 20_000
 

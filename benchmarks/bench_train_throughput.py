@@ -3,7 +3,7 @@
 The baseline is what a user writes by hand (pytorch/examples' dcgan ``main.py``): the same
 architecture as ``dcgan`` written inline as ``nn.Sequential`` in contiguous NCHW, the same
 initialisation, losses, Adam settings, batch and latents; it gets its real batch already
-normalised (no data-loading cost). The engine's step (:class:`gansuite.step.GANStep`) adds
+normalised (no data-loading cost). The engine's step (:class:`gansuite.engine.step.GANStep`) adds
 channels_last, the fused Adam kernel, no D weight gradients during the G step and the uint8
 -> [-1, 1] batch preparation (timed); the plugin's networks add their polyphase image layers
 (``gansuite_dcgan.imageconv``: G's output conv and D's input gradient; same map, and the FLOP
@@ -50,10 +50,10 @@ import pytest
 import torch
 from torch import nn
 
-from gansuite.device import configure_backends, synchronize
-from gansuite.options import build_config
-from gansuite.plugins import get_catalog
-from gansuite.step import GANStep, normalize_batch
+from gansuite.engine.device import configure_backends, synchronize
+from gansuite.engine.step import GANStep, normalize_batch
+from gansuite.plugin.manager import get_catalog
+from gansuite.plugin.options import build_config
 
 SIZES = (32, 64)
 MODELS = ("dcgan", "dcgan-pytorch-examples")

@@ -70,7 +70,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     import torch
 
     import gansuite
-    from gansuite.bench import machine_details, machine_id
+    from gansuite.report.bench import machine_details, machine_id
 
     details = machine_details()
     machine_info["gansuite"] = {

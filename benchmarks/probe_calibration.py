@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gansuite.runfolder import atomic_write_bytes, atomic_write_json
+from gansuite import atomic_write_bytes, atomic_write_json
 
 PROBES = ("svm", "latent-walk", "memorization", "arithmetic")
 HEADLINE = {  # the metric of each probe the table and the checks use

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gansuite.plugins import reset_catalog
+from gansuite.plugin.manager import reset_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from gansuite import bench, bench_history
 from gansuite.cli import main
-from gansuite.errors import OptionError
+from gansuite.plugin.errors import OptionError
+from gansuite.report import bench, bench_history
 
 MACHINE = "linux-x86_64-test-cpu-2cpu"
 
@@ -214,8 +214,8 @@ SLEEPY_PLUGIN = '''
 import os
 import time
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import ModelSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.specs import ModelSpec
 
 
 @hookimpl
@@ -228,7 +228,7 @@ def build(config, *, image_size, channels):
     import torch
     from torch import nn
     import torch.nn.functional as F
-    from gansuite.protocols import TrainingRecipe
+    from gansuite.plugin.protocols import TrainingRecipe
 
     class G(nn.Module):
         def __init__(self):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from gansuite import checkpoint as ckpt
-from gansuite.runfolder import RunFolder
+from gansuite.engine import checkpoint as ckpt
+from gansuite.engine.runfolder import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,8 +51,8 @@ def test_out_of_sync_ranks_are_detected(tmp_path):
         from pathlib import Path
 
         import torch
-        from gansuite import distributed
-        from gansuite.errors import RunError
+        from gansuite.engine import distributed
+        from gansuite.plugin.errors import RunError
 
         ctx = distributed.init("cpu")
         torch.manual_seed(0)

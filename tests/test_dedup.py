@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,11 +12,11 @@ from gansuite_dedup.buckets import group_equal_codes, pack_bits
 from gansuite_dedup.config import AEHashConfig
 from gansuite_dedup.simple import exact, phash
 
-from gansuite.data import apply_dedup, check_integrity, prepare_training_data
-from gansuite.errors import IntegrityError, OptionError
-from gansuite.options import build_config
-from gansuite.plugins import get_catalog
-from gansuite.protocols import DedupStrategy, ImageData, Verification
+from gansuite.engine.data import apply_dedup, check_integrity, prepare_training_data
+from gansuite.plugin.errors import IntegrityError, OptionError
+from gansuite.plugin.manager import get_catalog
+from gansuite.plugin.options import build_config
+from gansuite.plugin.protocols import DedupStrategy, ImageData, Verification
 
 
 def _smooth_images(n: int, seed: int = 0, size: int = 32) -> torch.Tensor:
@@ -105,15 +104,13 @@ def test_apply_dedup_keeps_first_of_each_group() -> None:
     assert record["removed_count"] == 1 and record["strategy"] == "exact" and record["groups"] == 1
 
 
-def _plan(tmp_path: Path, dataset: str, allow: bool, dedup: str | None = None, **options: str):
+def _prepare(tmp_path: Path, dataset: str, allow: bool, dedup: str | None = None, **options: str):
     catalog = get_catalog()
     spec = catalog.registry("datasets").get(dataset)
     dspec = catalog.registry("dedup").get(dedup) if dedup else None
-    return SimpleNamespace(
-        dataset=spec, dataset_config=build_config(spec, options), data_root=tmp_path, image_size=32,
-        request=SimpleNamespace(allow_unverified=allow), dedup=dspec,
-        dedup_config=dspec.default_config() if dspec else None,
-    )
+    return prepare_training_data(spec, build_config(spec, options), root=tmp_path, image_size=32,
+                                 allow_unverified=allow, dedup=dspec,
+                                 dedup_config=dspec.default_config() if dspec else None)
 
 
 def test_checksum_policy(tmp_path: Path) -> None:
@@ -121,8 +118,8 @@ def test_checksum_policy(tmp_path: Path) -> None:
 
     write_cifar(tmp_path)
     with pytest.raises(IntegrityError, match="allow-unverified"):
-        prepare_training_data(_plan(tmp_path, "cifar10", allow=False, download="false"))
-    prepared = prepare_training_data(_plan(tmp_path, "cifar10", allow=True, download="false"))
+        _prepare(tmp_path, "cifar10", allow=False, download="false")
+    prepared = _prepare(tmp_path, "cifar10", allow=True, download="false")
     prov = prepared.provenance()
     assert prov["data_verified"] is False and "data_batch_1" in prov["unverified_files"]
     assert prov["n_train"] == 20 and prov["dedup_removed"] == 0
@@ -131,7 +128,7 @@ def test_checksum_policy(tmp_path: Path) -> None:
 
 def test_prepare_with_dedup_records_strategy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GANSUITE_CACHE", str(tmp_path / "cache"))
-    prepared = prepare_training_data(_plan(tmp_path, "fake", allow=False, dedup="exact", n="30"))
+    prepared = _prepare(tmp_path, "fake", allow=False, dedup="exact", n="30")
     assert prepared.dedup is not None and prepared.dedup["strategy"] == "exact"
     assert prepared.provenance()["dedup_strategy"] == "exact"
     assert prepared.provenance()["n_train"] == 30 - prepared.dedup["removed_count"]

@@ -11,19 +11,20 @@ import pytest
 import torch
 from gansuite_probes import testing
 
-from gansuite.errors import CheckpointError, DataError, IntegrityError, UnknownNameError
-from gansuite.evaluate import (
+from gansuite.engine.build import build_model
+from gansuite.engine.runfolder import RunFolder
+from gansuite.evaluation.evaluate import (
     PROVENANCE_KEYS,
     EvalSession,
     _match_channels,
     evaluate_run,
-    results_table,
-    run_evals,
 )
-from gansuite.plugins import build_catalog, get_catalog, reset_catalog
-from gansuite.protocols import ImageData
-from gansuite.runfolder import RunFolder
-from gansuite.runner import RunRequest, execute, plan_run
+from gansuite.plugin.errors import CheckpointError, DataError, IntegrityError, UnknownNameError
+from gansuite.plugin.manager import build_catalog, get_catalog, reset_catalog
+from gansuite.plugin.protocols import ImageData
+from gansuite.report.texttable import result_rows_table
+from gansuite.runs.evals import run_evals
+from gansuite.runs.runner import RunRequest, execute, plan_run
 
 FAST_SVM = ("svm.max_iter=15", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600", "svm.max_test=200")
 
@@ -45,8 +46,8 @@ def evaluate(tmp_path: Path, evals: tuple[str, ...], *, options: tuple[str, ...]
     plan = plan_run(req, get_catalog())
     folder = RunFolder(plan.out).create()
     torch.manual_seed(123)
-    model = plan.model.load_factory()(plan.model_config, image_size=16, channels=3)
-    return run_evals(plan, folder, model, plan.config_json()), folder
+    model = build_model(plan.model, plan.model_config, image_size=16, channels=3)
+    return run_evals(plan, folder, model, plan.config_json(image_size=16, batch_size=32)), folder
 
 
 def test_rows_carry_provenance_and_land_in_results_json(catalog: Any, tmp_path: Path) -> None:
@@ -132,10 +133,11 @@ def test_channels_are_matched_to_the_model() -> None:
 
 
 def test_results_table_shows_filled_columns_only() -> None:
-    rows = [{"eval": "e", "metric": "accuracy", "variant": "trained", "value": 0.5, "feature_dim": 7168, "C": 0.001,
-             "time_svm_s": 12.34},
-            {"eval": "e", "metric": "accuracy", "variant": "random", "value": 0.25, "feature_dim": 7168, "C": 0.01}]
-    lines = results_table(rows).splitlines()
+    rows = [{"eval": "e", "probe": "svm", "metric": "accuracy", "variant": "trained", "value": 0.5,
+             "feature_dim": 7168, "C": 0.001, "time_svm_s": 12.34},
+            {"eval": "e", "probe": "svm", "metric": "accuracy", "variant": "random", "value": 0.25,
+             "feature_dim": 7168, "C": 0.01}]
+    lines = result_rows_table(rows, build_catalog()).splitlines()
     assert lines[0].split() == ["eval", "metric", "variant", "value", "features", "C", "svm_s"]
     assert lines[2].split() == ["e", "accuracy", "trained", "0.5000", "7168", "0.001", "12.3"]
     assert lines[3].split() == ["e", "accuracy", "random", "0.2500", "7168", "0.01"]

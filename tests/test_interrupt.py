@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from gansuite import checkpoint as ckpt
+from gansuite.engine import checkpoint as ckpt
 
 ARGS = ["--model", "dcgan", "--dataset", "fake", "-o", "ngf=8", "-o", "ndf=8", "-o", "n=128",
         "--batch-size", "16", "--checkpoint-every", "1000", "--log-every", "1", "--device", "cpu",

@@ -6,9 +6,9 @@ import json
 import textwrap
 from types import ModuleType
 
-from gansuite.hookspecs import hookimpl
-from gansuite.plugins import HOOKS, build_catalog
-from gansuite.specs import DatasetSpec, ModelSpec
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.manager import HOOKS, build_catalog
+from gansuite.plugin.specs import DatasetSpec, ModelSpec
 
 REFERENCE = {"dcgan", "datasets", "dedup", "probes"}
 
@@ -28,7 +28,8 @@ def test_example_plugin_is_installed_and_discovered():
     assert "example" in by_name, "install it: pip install -e examples/gansuite-example"
     record = by_name["example"]
     assert record.info.distribution == "gansuite-example"
-    assert record.registered == {"models": ["tiny-gan"], "probes": ["pixel-stats"], "evals": ["fake-pixel-stats"]}
+    assert record.registered == {"models": ["tiny-gan", "example-wgan-gp"], "datasets": ["npz-images"],
+                                 "probes": ["pixel-stats"], "evals": ["fake-pixel-stats"]}
     spec = catalog.registry("models").get("tiny-gan")
     assert spec.plugin is not None and spec.plugin.version == "0.1.0"
 
@@ -99,8 +100,8 @@ def _write_dist(site, dist, module, source):
 def test_broken_installed_plugin_is_named_by_distribution(tmp_path, cli):
     _write_dist(tmp_path, "gansuite-broken", "broken_plug", "raise ImportError('needs libfoo')\n")
     _write_dist(tmp_path, "gansuite-good", "good_plug", """
-        from gansuite.hookspecs import hookimpl
-        from gansuite.specs import DatasetSpec
+        from gansuite.plugin.hookspecs import hookimpl
+        from gansuite.plugin.specs import DatasetSpec
 
         @hookimpl
         def register_datasets(register):
@@ -120,7 +121,7 @@ def test_every_hook_is_documented_and_tested():
     repo = Path(__file__).resolve().parents[1]
     docs = (repo / "docs" / "plugins.md").read_text()
     tests = "\n".join(p.read_text() for p in (repo / "tests").glob("test_*.py") if p.name != "test_plugins.py")
-    import gansuite.hookspecs as hs
+    import gansuite.plugin.hookspecs as hs
 
     declared = {n for n in dir(hs) if n.startswith("register_")}
     assert declared == set(HOOKS.values())

@@ -17,10 +17,10 @@ from gansuite_probes.common import CopyingGenerator, FixedFeatures, bootstrap_ci
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 from test_probes import FAST, SIZE, make_ctx, probe
 
-from gansuite.errors import OptionError
-from gansuite.options import build_config
-from gansuite.plugins import get_catalog
-from gansuite.protocols import ImageData
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.manager import get_catalog
+from gansuite.plugin.options import build_config
+from gansuite.plugin.protocols import ImageData
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +191,43 @@ def test_arithmetic_needs_enough_pairs(digits: dict[str, ImageData], tmp_path: P
     ctx = make_ctx(tmp_path, two, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-arithmetic")
     with pytest.raises(OptionError, match="min_trials"):
         probe("arithmetic", **{**FAST["arithmetic"], "min_trials": 24}).run(ctx)
+
+
+# -- the calibration table ------------------------------------------------------------------------
+def _calibration() -> object:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_calibration.py"
+    spec = importlib.util.spec_from_file_location("probe_calibration", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_calibration_checks_each_side() -> None:
+    cal = _calibration()
+
+    def row(probe: str, metric: str, variant: str, value: float, space: str | None = None) -> dict:
+        return {"probe": probe, "metric": metric, "variant": variant, "value": value, "ci95": 0.01,
+                "ci95_low": value - 0.01, "ci95_high": value + 0.01, "space": space, "better": "x"}
+
+    good = [row("latent-walk", "path_length", "trained", 2.0, "fixed"),
+            row("latent-walk", "path_length", "random", 1e-4, "fixed"),
+            row("latent-walk", "path_length", "copying", 20.0, "fixed"),
+            row("memorization", "nn_ratio", "trained", 1.5, "fixed"),
+            row("memorization", "nn_ratio", "random", 3.0, "fixed"),
+            row("memorization", "nn_ratio", "copying", 0.0, "fixed"),
+            row("memorization", "nn_ratio", "real", 1.0, "fixed"),
+            row("arithmetic", "lift", "trained", 0.5), row("arithmetic", "lift", "random", 0.0),
+            row("arithmetic", "lift", "copying", 0.03),
+            row("svm", "error", "trained", 0.06), row("svm", "error", "random", 0.07),
+            {**row("svm", "gain_over_random", "trained-random", 0.02), "better": "higher"}]
+    results = {probe: cal.checks(good, probe) for probe in cal.PROBES}
+    assert all(ok for checks in results.values() for _, ok in checks), results
+    assert len(results["memorization"]) == 3 and len(results["svm"]) == 2
+    bad = [{**r, "value": 30.0} if (r["probe"], r["variant"]) == ("latent-walk", "trained") else r for r in good]
+    walk = dict(cal.checks(bad, "latent-walk"))
+    assert walk["closer to 1 than random (fixed)"] and not walk["closer to 1 than copying (fixed)"]
+    page = cal.render({"dcgan on digits": (Path("runs/x"), [{**r, "model": "dcgan", "step": 3} for r in good])})
+    assert "| latent-walk | path_length | fixed | 2.0000 ± 0.0100 | 0.0001 ± 0.0100 | 20.0 ± 0.0 |" in page
+    assert "**no**" not in page

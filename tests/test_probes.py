@@ -14,10 +14,10 @@ from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, accuracy, fit_l2svm
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 
-from gansuite.errors import DataError, OptionError
-from gansuite.options import build_config
-from gansuite.plugins import get_catalog
-from gansuite.protocols import ImageData, Probe, ProbeContext
+from gansuite.plugin.errors import DataError, OptionError
+from gansuite.plugin.manager import get_catalog
+from gansuite.plugin.options import build_config
+from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
 
 SIZE = 16
 
@@ -175,9 +175,13 @@ FAST: dict[str, dict[str, object]] = {
     "latent-walk": {"n_walks": 4, "n_points": 3, "steps": 4, "n_reference": 50, "copy_bank": 200, "n_boot": 50},
     "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "min_trials": 24,
                    "grid_pairs": 2, "n_neighbours": 4, "copy_bank": 300, "n_boot": 50},
-    "fid": {},
+    "fid": {},  # fid, kid, prdc, is: tests/test_fid.py
     "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
+    "prdc": {"n_samples": 60, "n_reference": 60},
+    "is": {"n_samples": 60},
     "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600, "copy_bank": 200, "n_boot": 50},
+    "guided-backprop": {"n_images": 300, "n_channels": 8, "top_k": 4, "n_boot": 200},
+    "forgetting": {"n_classifier": 600, "n_pool": 200, "n_random_draws": 3, "n_boot": 100, "max_iter": 50},
 }
 
 
@@ -195,7 +199,11 @@ def test_every_eval_names_a_registered_probe_and_valid_params() -> None:
         build_config(names[e.probe], dict(e.params))
 
 
-@pytest.mark.parametrize("name", ["svm", "latent-walk", "arithmetic", "memorization"])
+CALIBRATED = ("svm", "latent-walk", "arithmetic", "memorization")  # docs/probes.md
+
+
+@pytest.mark.parametrize("name", ["svm", "latent-walk", "arithmetic", "memorization", "guided-backprop",
+                                  "forgetting"])
 def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     eval_name = next(e.name for e in EVALS if e.probe == name and e.dataset == "digits")
@@ -204,9 +212,9 @@ def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_pa
     for row in rows:
         assert isinstance(row["metric"], str)
         assert isinstance(row["value"], float) and math.isfinite(row["value"])
-        assert math.isfinite(row["ci95"]) and row["ci95"] >= 0, row  # every number has its interval
-    # every probe reports its controls beside the model
-    assert {"trained", "random"} <= {r["variant"] for r in rows}
+    if name in CALIBRATED:  # every number has its interval, and the controls are beside the model
+        assert all(math.isfinite(r["ci95"]) and r["ci95"] >= 0 for r in rows), rows
+        assert {"trained", "random"} <= {r["variant"] for r in rows}
     for png in tmp_path.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -286,78 +294,3 @@ def test_svm_config_rejects_bad_values(bad: dict[str, object]) -> None:
         SVMConfig(**bad)  # type: ignore[arg-type]
 
 
-# -- fid / kid --------------------------------------------------------------------------------------
-class _TinyExtractor(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(3, 12, 5, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv(x)).mean((2, 3))
-
-
-@pytest.fixture(scope="module")
-def tiny_extractor(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import warnings
-
-    path = tmp_path_factory.mktemp("extractor") / "tiny.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.trace(_TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(path))
-    return path
-
-
-def _fid_data(n: int) -> dict[str, ImageData]:
-    gen = torch.Generator().manual_seed(0)
-    images = (torch.rand(n, 3, SIZE, SIZE, generator=gen) * 255).to(torch.uint8)
-    return {"train": ImageData(images), "test": ImageData(images[:10])}
-
-
-def test_fid_refuses_fewer_than_2048_samples(digits: dict[str, ImageData], tmp_path: Path) -> None:
-    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    with pytest.raises(OptionError, match="2,048"):
-        probe("fid", n_samples=1000).run(make_ctx(tmp_path, _fid_data(3000), model, "cifar10-fid"))
-    with pytest.raises(OptionError, match="2,048"):  # digits has only 1,438 training images
-        probe("fid").run(make_ctx(tmp_path, digits, model, "cifar10-fid"))
-
-
-def test_fid_is_lower_for_a_generator_that_copies_the_reference(tiny_extractor: Path, tmp_path: Path) -> None:
-    data = _fid_data(2048)
-    cfg = {"n_samples": 2048, "n_reference": 2048, "weights": str(tiny_extractor), "input_size": 32,
-           "batch_size": 512}
-    copier = probe("fid", **cfg).run(make_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))[0]
-    other = probe("fid", **cfg).run(make_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE,
-                                                                         channels=3), "cifar10-fid"))[0]
-    assert 0 <= copier["value"] < other["value"]
-    assert copier["n_samples"] == copier["n_reference"] == 2048
-    assert copier["statistics_dtype"] == "float64" and copier["reference_split"] == "train"
-    assert copier["extractor_sha256"] == __import__("hashlib").sha256(tiny_extractor.read_bytes()).hexdigest()
-
-
-def test_kid_rows(tiny_extractor: Path, tmp_path: Path) -> None:
-    data = _fid_data(100)
-    cfg = {**FAST["kid"], "weights": str(tiny_extractor)}
-    row = probe("kid", **cfg).run(make_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE, channels=3),
-                                           "digits-kid"))[0]
-    assert row["metric"] == "kid" and math.isfinite(row["value"]) and row["std"] >= 0
-    assert (row["n_samples"], row["n_reference"], row["subset_size"]) == (60, 60, 20)
-    with pytest.raises(OptionError, match="subset_size"):
-        probe("kid", **{**cfg, "subset_size": 80}).run(make_ctx(tmp_path, data, build_tiny(TinyConfig(),
-                                                       image_size=SIZE, channels=3), "digits-kid"))
-
-
-def test_bundled_inception_loads_offline_and_is_hashed() -> None:
-    import hashlib
-
-    from gansuite_probes.fid import InceptionFeatures, bundled_weights
-
-    path = bundled_weights()
-    net = InceptionFeatures()
-    feats = net(torch.randint(0, 256, (1, 1, SIZE, SIZE), dtype=torch.uint8))  # gray, resized to 299
-    assert feats.shape == (1, 2048) and feats.dtype == torch.float64 and torch.isfinite(feats).all()
-    with pytest.raises(OptionError, match="299"):
-        InceptionFeatures(input_size=75)
-    info = net.describe()
-    assert info["extractor_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert "default_1.pt" in info["extractor"] and info["num_features"] == 2048

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gansuite import results
 from gansuite.cli import main
-from gansuite.runfolder import RunFolder
+from gansuite.engine.runfolder import RunFolder
+from gansuite.report import results
 
 
 def make_run(

@@ -16,15 +16,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from gansuite import checkpoint as ckpt
-from gansuite.errors import CheckpointError
-from gansuite.runfolder import RunFolder
+from gansuite.engine import checkpoint as ckpt
+from gansuite.engine.runfolder import RunFolder
+from gansuite.plugin.errors import CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 40
-ARGS = ["--model", "dcgan", "--dataset", "fake", "-o", "ngf=16", "-o", "ndf=16", "-o", "n=256",
-        "--batch-size", "32", "--max-steps", str(STEPS), "--checkpoint-every", "5", "--log-every", "1",
-        "--sample-every", "20", "--device", "cpu", "--seed", "7", "--no-progress"]
+COMMON = ["--dataset", "fake", "-o", "n=256", "--batch-size", "32", "--max-steps", str(STEPS),
+          "--checkpoint-every", "5", "--log-every", "1", "--sample-every", "20", "--device", "cpu",
+          "--seed", "7", "--no-progress"]
+CASES = {  # the default step, and a model's own step with fresh critic batches and an EMA generator
+    "dcgan": ["--model", "dcgan", "-o", "ngf=16", "-o", "ndf=16", *COMMON],
+    "wgan-gp-ema": ["--model", "example-wgan-gp", "-o", "width=8", "-o", "n_critic=3", "-o", "ema_decay=0.9",
+                    *COMMON],
+}
 
 
 def _env() -> dict[str, str]:
@@ -52,10 +57,10 @@ def _equal(a, b) -> bool:
     return a == b
 
 
-def _kill_after_first_checkpoint(run_dir: Path) -> int:
+def _kill_after_first_checkpoint(run_dir: Path, args: list[str]) -> int:
     log = run_dir.parent / f"{run_dir.name}.stderr"
     with open(log, "wb") as err:
-        proc = subprocess.Popen(_gansuite(*ARGS, "--out", str(run_dir)), env=_env(), cwd=REPO,
+        proc = subprocess.Popen(_gansuite(*args, "--out", str(run_dir)), env=_env(), cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 240
     try:
@@ -73,13 +78,15 @@ def _kill_after_first_checkpoint(run_dir: Path) -> int:
     return ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sigkill_then_resume_is_bit_identical(tmp_path, case):
+    args = CASES[case]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    full = subprocess.run(_gansuite(*ARGS, "--out", str(straight)), env=_env(), cwd=REPO,
+    full = subprocess.run(_gansuite(*args, "--out", str(straight)), env=_env(), cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert full.returncode == 0, full.stderr
 
-    at = _kill_after_first_checkpoint(killed)
+    at = _kill_after_first_checkpoint(killed, args)
     assert 5 <= at < STEPS, f"the run was not interrupted mid-way (latest checkpoint: step {at})"
     rows_before = RunFolder(killed).read_metrics()
 
@@ -88,7 +95,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
 
     a, b = _state(straight), _state(killed)
-    for key in ("generator", "discriminator", "opt_g", "opt_d", "sampler", "step"):
+    for key in ("generator", "discriminator", "opt_g", "opt_d", "extra", "sampler", "step"):
         assert _equal(a[key], b[key]), f"{key} differs after resuming from step {at}"
     assert _equal(a["rng"]["torch"], b["rng"]["torch"])
 
@@ -96,7 +103,10 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
     rows_a, rows_b = RunFolder(straight).read_metrics(), RunFolder(killed).read_metrics()
     assert [r["step"] for r in rows_b] == list(range(1, STEPS + 1))
     assert len(rows_before) >= at
-    keys = ("loss_d", "loss_g", "d_real", "d_fake")
+    if case == "wgan-gp-ema":
+        assert a["extra"]["ema"] and not _equal(a["extra"]["ema"], a["generator"])  # an EMA, not a copy
+    keys = [k for k in rows_a[-1] if k != "images_per_s"]
+    assert {"loss_d", "loss_g"} <= set(keys)
     assert [[r[k] for k in keys] for r in rows_a] == [[r[k] for k in keys] for r in rows_b]
     assert RunFolder(killed).read_config()["resumed"] == 1
 
@@ -165,5 +175,5 @@ def test_rng_states_round_trip_through_a_weights_only_file(tmp_path):
 
 
 def test_resume_without_checkpoint_says_what_to_do(tmp_path):
-    with pytest.raises(CheckpointError, match="start it again without --resume"):
+    with pytest.raises(CheckpointError, match="--restart"):
         ckpt.load_latest(tmp_path / "checkpoints")

@@ -6,11 +6,11 @@ from types import ModuleType
 
 import pytest
 
-from gansuite.errors import OptionError
-from gansuite.hookspecs import hookimpl
-from gansuite.plugins import build_catalog
-from gansuite.runner import DEFAULT_TIME_BUDGET, RunRequest, plan_run
-from gansuite.specs import EvalSpec
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.manager import build_catalog
+from gansuite.plugin.specs import EvalSpec
+from gansuite.runs.plan import DEFAULT_TIME_BUDGET, RunRequest, plan_run
 
 
 def _catalog_with(*evals: EvalSpec):
@@ -63,9 +63,9 @@ def test_run_table_shows_probe_details(capsys):
     from gansuite.cli.run_cmd import print_results
 
     print_results([
-        {"eval": "cifar10-svm", "metric": "accuracy", "value": 0.6645, "variant": "trained",
+        {"eval": "cifar10-svm", "probe": "svm", "metric": "accuracy", "value": 0.6645, "variant": "trained",
          "feature_dim": 14336, "C": 1e-4, "time_s": 219.75},
-        {"eval": "cifar10-svm", "metric": "accuracy", "value": 0.6035, "variant": "random",
+        {"eval": "cifar10-svm", "probe": "svm", "metric": "accuracy", "value": 0.6035, "variant": "random",
          "feature_dim": 14336, "C": 1e-3, "time_s": 196.6},
     ])
     header, _, trained, random_d = capsys.readouterr().out.splitlines()

@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from gansuite import checkpoint as ckpt
-from gansuite.distributed import BatchSampler, DistContext
-from gansuite.errors import DivergenceError, OptionError, RunError
-from gansuite.hookspecs import hookimpl
-from gansuite.plugins import build_catalog, reset_catalog
-from gansuite.protocols import GANModel
-from gansuite.runfolder import RunFolder
-from gansuite.runner import RunRequest, execute, plan_run
-from gansuite.specs import ModelSpec
-from gansuite.step import GANStep, normalize_batch
-from gansuite.train import load_run_model
+from gansuite.engine import checkpoint as ckpt
+from gansuite.engine.build import load_run_model
+from gansuite.engine.distributed import BatchSampler, DistContext
+from gansuite.engine.runfolder import RunFolder
+from gansuite.engine.step import GANStep, normalize_batch
+from gansuite.plugin.errors import DivergenceError, OptionError, RunError
+from gansuite.plugin.hookspecs import hookimpl
+from gansuite.plugin.manager import build_catalog, reset_catalog
+from gansuite.plugin.protocols import GANModel
+from gansuite.plugin.specs import ModelSpec
+from gansuite.runs.runner import RunRequest, execute, plan_run
 
 TINY = ("ngf=8", "ndf=8", "n=96", "size=32")
 
@@ -96,12 +96,14 @@ def test_load_run_model_restores_the_trained_weights(tmp_path):
     req = RunRequest(model="dcgan", dataset="fake", options=TINY, out=tmp_path / "r", device="cpu",
                      batch_size=16, max_steps=2, progress=False)
     plan = plan_run(req)
-    from gansuite.data import prepare_training_data
-    from gansuite.train import train
+    from gansuite.engine.train import train
+    from gansuite.runs.preflight import preflight
+    from gansuite.runs.runner import train_config
 
+    prepared = preflight(plan)
     folder = RunFolder(plan.out).create()
-    folder.write_config(plan.config_json())
-    outcome = train(plan, folder, prepare_training_data(plan))
+    folder.write_config(plan.config_json(image_size=32, batch_size=16))
+    outcome = train(prepared.model, train_config(plan, prepared), folder, prepared.data)
     model, config = load_run_model(plan.out)
     assert isinstance(model, GANModel) and config["checkpoint_step"] == 2
     assert not model.generator.training and not model.discriminator.training
@@ -213,7 +215,8 @@ def test_gan_step_freezes_d_during_g_step_and_updates_both():
     step = GANStep(model, opt_g, opt_d, device=torch.device("cpu"))
     stats = step(torch.rand(8, 3, 32, 32) * 2 - 1, torch.Generator().manual_seed(1))
     hook.remove()
-    assert stats.shape == (4,) and torch.isfinite(stats).all()
+    assert list(stats) == ["loss_d", "loss_g", "d_real", "d_fake"]
+    assert all(torch.isfinite(v) for v in stats.values())
     assert len(d_grads_in_g_step) == 1  # only the D step asked for D's weight gradient
     assert all(not torch.equal(a, b) for a, b in zip(g0, model.generator.parameters(), strict=True))
     assert any(not torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters(), strict=True))

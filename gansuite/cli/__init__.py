@@ -1,13 +1,15 @@
 """The ``gansuite`` command line: one small module per command, loaded on demand.
 
-This module is the one error boundary: a :class:`gansuite.errors.GansuiteError` becomes one
+This module is the one error boundary: a :class:`gansuite.plugin.errors.GansuiteError` becomes one
 line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
-``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C becomes the same one line and exit status 2, saying
-how to resume.
+``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C, SIGTERM and SIGHUP become the same one
+line and exit status 2, saying how to resume; so does a file-system error (a full disk, a path
+that cannot be written), naming the path.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -16,7 +18,7 @@ from typing import Any
 import click
 
 from gansuite import __version__
-from gansuite.errors import GansuiteError
+from gansuite.plugin.errors import GansuiteError
 
 __all__ = ["main", "cli", "COMMANDS"]
 
@@ -32,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "bench": "gansuite.cli.bench_cmd:bench_cmd",
     "results": "gansuite.cli.results_cmd:results_cmd",
     "compare": "gansuite.cli.results_cmd:compare_cmd",
+    "study": "gansuite.cli.study_cmd:study_cmd",
 }
 
 HELP = {
@@ -45,6 +48,7 @@ HELP = {
     "bench": "Run the throughput benchmarks; track them over time.",
     "results": "Aggregate run folders into one table.",
     "compare": "Compare two runs' metrics side by side.",
+    "study": "Run a benchmark study (models x datasets x seeds) and aggregate it.",
 }
 
 
@@ -111,18 +115,50 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+_INTERRUPTED = ("Interrupted{by}. Work already written is kept; a training run continues with "
+                "'gansuite run --resume RUN_DIR'.")
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some space",
+    errno.EDQUOT: "free some space",
+    errno.EACCES: "check the permissions or choose another path",
+    errno.EPERM: "check the permissions or choose another path",
+    errno.EROFS: "the file system is read-only: choose another path",
+    errno.ENAMETOOLONG: "choose a shorter path",
+    errno.ENOTDIR: "a part of the path is a file: choose another path",
+    errno.EISDIR: "the path is a folder: choose another path",
+    errno.EEXIST: "the path exists: choose another path",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error: what, where, what to do."""
+    what = exc.strerror or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename else ""
+    hint = _OS_HINTS.get(exc.errno or 0, "check the path")
+    return (f"{what}{where}; {hint}. Work already written is kept (a training run continues with "
+            "'gansuite run --resume RUN_DIR').")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and of ``python -m gansuite``."""
+    from gansuite.engine.interrupt import stop_signals
+
     args = list(sys.argv[1:] if argv is None else argv)
     if "--traceback" in args:
         os.environ["GANSUITE_DEBUG"] = "1"
+    with stop_signals():
+        _main(args)
+
+
+def _main(args: list[str]) -> None:
     try:
         rc = cli.main(args=args, prog_name="gansuite", standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)
-    except click.exceptions.Abort:
-        _fail("Interrupted. Work already written is kept; a training run continues with "
-              "'gansuite run --resume RUN_DIR'.", 2)
+    except click.exceptions.Abort as exc:  # click's wrapping of a KeyboardInterrupt
+        name = getattr(exc.__cause__ or exc.__context__, "signal_name", "")
+        _fail(_INTERRUPTED.format(by=f" by {name}" if name and name != "SIGINT" else ""), 2)
     except click.ClickException as exc:
         if _debug():
             raise
@@ -133,10 +169,14 @@ def main(argv: list[str] | None = None) -> None:
         if _debug():
             raise
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if _debug():
             raise
-        _fail("Interrupted. Work already written is kept; a training run continues with "
-              "'gansuite run --resume RUN_DIR'.", 2)
+        name = getattr(exc, "signal_name", "")
+        _fail(_INTERRUPTED.format(by=f" by {name}" if name and name != "SIGINT" else ""), 2)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:
+        if _debug():
+            raise
+        _fail(os_error_line(exc), 2)

@@ -8,10 +8,32 @@ from typing import Any
 
 import click
 
-from gansuite.plugins import Catalog, get_catalog
-from gansuite.texttable import text_table
+from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.report.texttable import text_table
 
-__all__ = ["load_catalog", "echo_json", "table"]
+__all__ = ["load_catalog", "echo_json", "table", "FiniteFloat", "FINITE", "FINITE_OR_INF"]
+
+
+class FiniteFloat(click.ParamType):
+    """A float option that refuses NaN (and Inf unless ``allow_inf``): every float the CLI takes."""
+
+    name = "float"
+
+    def __init__(self, allow_inf: bool = False) -> None:
+        self.allow_inf = allow_inf
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        if number != number or (number in (float("inf"), float("-inf")) and not self.allow_inf):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+FINITE_OR_INF = FiniteFloat(allow_inf=True)
 
 
 def load_catalog() -> Catalog:

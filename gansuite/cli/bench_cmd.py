@@ -57,7 +57,7 @@ def _threshold(value: Any) -> float:
 
 
 def _history_root(value: Path | None) -> Path:
-    from gansuite import bench
+    from gansuite.report import bench
 
     return value if value is not None else bench.benchmarks_dir() / "history"
 
@@ -118,7 +118,7 @@ def bench_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from gansuite import bench
+    from gansuite.report import bench
 
     limit = _threshold(threshold)
     pattern = ctx.meta.get("bench.pattern")
@@ -137,7 +137,7 @@ def bench_cmd(
 def _print_summary(report: dict[str, Any], machine: str, json_path: Path) -> None:
     import pandas as pd
 
-    from gansuite import bench
+    from gansuite.report import bench
 
     frame = pd.DataFrame(bench.benchmark_rows(report))
     click.echo(f"\nThroughput on {machine} (report: {json_path}):")
@@ -151,7 +151,7 @@ def _print_summary(report: dict[str, Any], machine: str, json_path: Path) -> Non
 def _compare(report: dict[str, Any], previous: Any, limit: float, machine: str, quick: bool) -> None:
     import pandas as pd
 
-    from gansuite import bench
+    from gansuite.report import bench
 
     mode = "quick" if quick else "full"
     if previous is None:
@@ -202,8 +202,8 @@ def history_cmd(
     machine: str | None, last: int, plot: Path | None, fmt: str, history_dir: Path | None
 ) -> None:
     """Saved benchmark runs as a table, and a PNG of throughput over commits per benchmark."""
-    from gansuite import bench, bench_history
-    from gansuite.errors import OptionError
+    from gansuite.plugin.errors import OptionError
+    from gansuite.report import bench, bench_history
 
     root = _history_root(history_dir)
     wanted = None if machine == "all" else (machine or bench.machine_id())

@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from gansuite.cli._common import echo_json, load_catalog, table
-from gansuite.options import build_config, parse_pairs, split_overrides
-from gansuite.runner import default_data_root
-from gansuite.specs import DatasetSpec, Spec
+from gansuite.engine.data import default_data_root
+from gansuite.plugin.options import build_config, parse_pairs, split_overrides
+from gansuite.plugin.specs import DatasetSpec, Spec
 
 __all__ = ["data_group", "open_dataset", "split_summary"]
 
@@ -30,7 +30,9 @@ def open_dataset(
     if download is not None and "download" in fields and "download" not in values:
         values["download"] = download
     config = build_config(spec, values)
-    dataset = spec.load_factory()(config, root=default_data_root(data_root))
+    from gansuite.engine.build import plugin_call
+
+    dataset = plugin_call(spec, "to open its data", spec.load_factory(), config, root=default_data_root(data_root))
     return spec, dataset, routed
 
 
@@ -73,8 +75,10 @@ def info_cmd(name: str, data_root: Path | None, options: tuple[str, ...], as_jso
     Reads every split once (and reports the time and memory that took); never downloads.
     """
     spec, dataset, _ = open_dataset(name, data_root, options, download=False)
-    report: dict[str, Any] = {"dataset": spec.name, **dict(dataset.info())}
-    verification = dataset.verify()
+    from gansuite.engine.build import plugin_call
+
+    report: dict[str, Any] = {"dataset": spec.name, **dict(plugin_call(spec, "to describe itself", dataset.info))}
+    verification = plugin_call(spec, "to verify its files", dataset.verify)
     report["checksums"] = {
         "verified": verification.verified,
         "checked": list(verification.checked),
@@ -84,7 +88,7 @@ def info_cmd(name: str, data_root: Path | None, options: tuple[str, ...], as_jso
     splits = {}
     for split in dataset.splits:
         start = time.perf_counter()
-        data = dataset.load(split)
+        data = plugin_call(spec, f"to load split '{split}'", dataset.load, split)
         splits[split] = split_summary(data, time.perf_counter() - start)
         del data
     report["splits"] = splits

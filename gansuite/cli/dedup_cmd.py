@@ -10,8 +10,9 @@ import click
 
 from gansuite.cli._common import echo_json, load_catalog
 from gansuite.cli.data_cmd import open_dataset
-from gansuite.options import build_config
-from gansuite.runfolder import atomic_write_json
+from gansuite.engine.runfolder import atomic_write_json
+from gansuite.plugin.errors import OptionError
+from gansuite.plugin.options import build_config
 
 __all__ = ["dedup_cmd", "dedup_report"]
 
@@ -53,16 +54,20 @@ def dedup_cmd(dataset: str, strategy: str, split: str | None, data_root: Path | 
       gansuite dedup --dataset digits --strategy exact --json
       gansuite dedup --dataset cifar10 --strategy ae-hash -o epochs=5 --data-root DIR
     """
-    from gansuite.data import default_cache_dir
+    from gansuite.engine.build import plugin_call
+    from gansuite.engine.data import default_cache_dir
 
     dedup_spec = load_catalog().registry("dedup").get(strategy)
     spec, ds, routed = open_dataset(dataset, data_root, options, others=[dedup_spec])
     config = build_config(dedup_spec, routed[dedup_spec.name])
     split = split or spec.train_split
-    data = ds.load(split)
+    if split not in tuple(ds.splits):
+        raise OptionError(f"Dataset '{spec.name}' has no split '{split}' (it has: {', '.join(ds.splits)}).")
+    data = plugin_call(spec, f"to load split '{split}'", ds.load, split)
     start = time.perf_counter()
-    finder = dedup_spec.load_factory()(config)
-    groups = finder.find_groups(data.images, cache_dir=cache_dir or default_cache_dir())
+    finder = plugin_call(dedup_spec, "to build", dedup_spec.load_factory(), config)
+    groups = plugin_call(dedup_spec, "to find duplicates", finder.find_groups, data.images,
+                         cache_dir=cache_dir or default_cache_dir())
     report = dedup_report(dedup_spec.name, spec.name, split, len(data), groups,
                           time.perf_counter() - start)
     out = out or Path(f"dedup-{spec.name}-{split}-{dedup_spec.name}.json")

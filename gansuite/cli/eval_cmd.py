@@ -35,7 +35,8 @@ def eval_cmd(run_dir: Path, evals: tuple[str, ...], data_root: Path | None, devi
     Example:
       gansuite eval runs/dcgan-cifar10 --eval cifar10-svm --data-root DIR --allow-unverified
     """
-    from gansuite.evaluate import evaluate_run, results_table
+    from gansuite.evaluation.evaluate import evaluate_run
+    from gansuite.report.texttable import result_rows_table
 
     catalog = load_catalog()
     rows = evaluate_run(run_dir, evals, data_root=data_root, device=device, options=options,
@@ -45,4 +46,4 @@ def eval_cmd(run_dir: Path, evals: tuple[str, ...], data_root: Path | None, devi
         echo_json(rows)
         return
     click.echo(f"Run folder: {run_dir}")
-    click.echo(results_table(rows))
+    click.echo(result_rows_table(rows, catalog))

@@ -11,6 +11,10 @@ __all__ = ["results_cmd", "compare_cmd"]
 FORMATS = ["table", "csv", "markdown", "json"]
 
 
+def _warn(line: str) -> None:
+    click.echo(f"Warning: {line}", err=True)
+
+
 @click.command("results")
 @click.argument("runs_dir", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -55,22 +59,49 @@ def results_cmd(
     eval and metric, with the model, dataset, dedup strategy, seed, device, versions, data
     verification and creation time.
 
+    Given a study folder ('gansuite study'), it prints the study's aggregate instead: mean,
+    std and 95% interval over seeds per model, dataset and metric, with the pairwise tests
+    (--plot writes the error-bar figure).
+
     \b
     Examples:
       gansuite results runs/
       gansuite results runs/ --filter model=dcgan --filter eval='*-svm' --format markdown
       gansuite results runs/ --format csv > results.csv
       gansuite results runs/ --plot results.png
+      gansuite results studies/digits
     """
-    from gansuite import results
+    from gansuite.report import results
+    from gansuite.study.folder import is_study
 
-    frame = results.results_table(runs_dir or (Path("runs"),), train=train)
+    if len(runs_dir) == 1 and is_study(runs_dir[0]):
+        _study_results(runs_dir[0], fmt, filters, plot)
+        return
+
+    frame = results.results_table(runs_dir or (Path("runs"),), train=train, warn=_warn)
     frame = results.filter_table(frame, results.parse_filters(filters))
     shown = frame if all_columns or fmt in {"csv", "json"} else frame[results.display_columns(frame)]
     click.echo(results.format_table(shown, fmt))
     if plot is not None:
         out = results.plot_results(frame, plot)
         click.echo(f"Wrote {out}", err=True)
+
+
+def _study_results(path: Path, fmt: str, filters: tuple[str, ...], plot: Path | None) -> None:
+    from gansuite.report import results
+    from gansuite.study.aggregate import study_rows
+    from gansuite.study.folder import StudyFolder
+    from gansuite.study.tables import StudyTables, format_tables, plot_aggregate
+
+    study = StudyFolder(path)
+    rows = study_rows(study)
+    if filters and not rows.empty:
+        rows = results.filter_table(rows, results.parse_filters(filters))
+    tables = StudyTables(study, rows)
+    click.echo(format_tables(tables, fmt))
+    if plot is not None:
+        plot_aggregate(tables, plot)
+        click.echo(f"Wrote {plot}", err=True)
 
 
 @click.command("compare")
@@ -93,9 +124,9 @@ def compare_cmd(run_a: Path, run_b: Path, fmt: str, train: bool) -> None:
     diff is RUN_B minus RUN_A; rel_diff divides it by |RUN_A|. A metric only one run has
     shows an empty value for the other.
     """
-    from gansuite import results
+    from gansuite.report import results
 
-    frame = results.compare_runs(run_a, run_b)
+    frame = results.compare_runs(run_a, run_b, warn=_warn)
     if not train:
         frame = frame[frame["eval"] != "train"].reset_index(drop=True)
     if fmt == "table":

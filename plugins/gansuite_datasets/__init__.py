@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import DatasetSpec
+from gansuite import DatasetSpec, hookimpl
 from gansuite_datasets.config import (
     Cifar10Config,
     DigitsConfig,

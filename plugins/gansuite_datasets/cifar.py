@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from gansuite.errors import CorruptDataError
-from gansuite.protocols import ImageData, Verification
+from gansuite import CorruptDataError, ImageData, Verification
 from gansuite_datasets.common import BaseDataset, missing_files_error, online, verify_md5
 from gansuite_datasets.config import Cifar10Config
+from gansuite_datasets.safepickle import load_data_pickle
 
 __all__ = ["Cifar10", "cifar10", "MD5", "URL", "read_batch"]
 
@@ -37,14 +36,8 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def _unpickle(path: Path) -> dict[Any, Any]:
-    try:
-        with open(path, "rb") as fh:
-            obj = pickle.load(fh, encoding="latin1")
-    except Exception as exc:  # truncated, not a pickle, wrong protocol
-        raise CorruptDataError(
-            f"{path} is not a readable CIFAR pickle ({type(exc).__name__}: {exc}); "
-            "delete it and download the dataset again."
-        ) from None
+    """A batch or meta file, read with only the types the format holds (no code runs)."""
+    obj = load_data_pickle(path, "CIFAR")
     if not isinstance(obj, dict):
         raise CorruptDataError(f"{path} does not hold a CIFAR batch dictionary; download it again.")
     return obj
@@ -113,7 +106,9 @@ class Cifar10(BaseDataset):
         if not meta.is_file():
             return CLASSES
         names = _unpickle(meta).get("label_names")
-        return tuple(str(n) for n in names) if names else CLASSES
+        if not isinstance(names, (list, tuple)) or not names:
+            return CLASSES
+        return tuple(n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names)
 
     def verify(self) -> Verification:
         return verify_md5(self.location(), MD5)

@@ -11,8 +11,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from gansuite.errors import MissingDataError, OptionError
-from gansuite.protocols import ImageData, Verification
+from gansuite import ImageData, MissingDataError, OptionError, Verification
 
 __all__ = [
     "BaseDataset",

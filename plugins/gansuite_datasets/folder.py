@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gansuite.errors import CorruptDataError, DataError, MissingDataError
-from gansuite.protocols import ImageData
+from gansuite import CorruptDataError, DataError, ImageData, MissingDataError
 from gansuite_datasets.common import BaseDataset, resize_crop_pil
 from gansuite_datasets.config import ImageFolderConfig, LsunConfig
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gansuite.errors import CorruptDataError, MissingDataError
-from gansuite.protocols import ImageData
+from gansuite import CorruptDataError, ImageData, MissingDataError
 from gansuite_datasets.common import BaseDataset
 from gansuite_datasets.config import ImageNet32Config
 

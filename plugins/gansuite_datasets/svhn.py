@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gansuite.errors import CorruptDataError
-from gansuite.protocols import ImageData, Verification
+from gansuite import CorruptDataError, ImageData, Verification
 from gansuite_datasets.common import BaseDataset, missing_files_error, online, verify_md5
 from gansuite_datasets.config import SvhnConfig
 

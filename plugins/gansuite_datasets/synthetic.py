@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gansuite.protocols import ImageData
+from gansuite import ImageData
 from gansuite_datasets.common import BaseDataset
 from gansuite_datasets.config import DigitsConfig, FakeConfig
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import ModelSpec
+from gansuite import ModelSpec, hookimpl
 
 from .config import DCGANConfig, ImageNet32Config, PytorchExamplesConfig
 

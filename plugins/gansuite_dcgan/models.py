@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.protocols import TrainingRecipe
+from gansuite import GANModel, TrainingRecipe
 from gansuite_dcgan.config import default_width
 from gansuite_dcgan.imageconv import ImageConv2d, ImageConvTranspose2d, resize_padding
 
@@ -57,10 +57,12 @@ class Generator(nn.Module):
             blocks.extend([nn.Tanh()] if last else [nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)])
             c_in = c_out
         self.main = nn.Sequential(*blocks)
+        # ReLU + reshape to (C, 4, 4) as a module (no parameters, so checkpoints keep their keys):
+        # its output is the projection block's feature map, which probes hook.
+        self.project_out = nn.Sequential(nn.ReLU(inplace=True), nn.Unflatten(1, (start_channels, 4, 4)))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.project_bn(self.project(z)), inplace=True)
-        return self.main(h.view(-1, self.start_channels, 4, 4))
+        return self.main(self.project_out(self.project_bn(self.project(z))))
 
 
 class Discriminator(nn.Module):
@@ -114,8 +116,12 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class DCGAN:
-    """A generator/discriminator pair with its prior, losses and recipe (a GANModel)."""
+class DCGAN(GANModel):
+    """A generator/discriminator pair with its prior, losses and recipe.
+
+    The training step is :class:`gansuite.GANModel`'s default (D step, then G step on the
+    reused G output with D frozen) on the non-saturating losses below.
+    """
 
     def __init__(self, generator: Generator, discriminator: Discriminator, *, z_dim: int, image_size: int,
                  channels: int, recipe: TrainingRecipe, z_prior: str = "uniform",
@@ -139,7 +145,8 @@ class DCGAN:
             return torch.randn(n, self.z_dim, generator=generator, device=device)
         return torch.rand(n, self.z_dim, generator=generator, device=device).mul_(2).sub_(1)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The activation after each of D's conv blocks (LeakyReLU output), input to output."""
         return self.discriminator.features(x)
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -150,17 +157,16 @@ class DCGAN:
         """The non-saturating generator loss -log D(G(z))."""
         return F.softplus(-fake_logits).mean()
 
-    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        r = self.recipe
-        return (_adam(self.generator, r.lr_g, r), _adam(self.discriminator, r.lr_d, r))
+    def step_stats(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``d_real``/``d_fake``: D's mean probability that real and generated images are real."""
+        return {"d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
 
-
-def _adam(module: nn.Module, lr: float, recipe: TrainingRecipe) -> torch.optim.Optimizer:
-    params = list(module.parameters())
-    # The fused kernel (one pass over all tensors) exists for CPU and CUDA; same update rule.
-    fused = bool(params) and params[0].device.type in ("cpu", "cuda")
-    return torch.optim.Adam(params, lr=lr, betas=recipe.betas, weight_decay=recipe.weight_decay,
-                            fused=fused)
+    def generator_blocks(self) -> list[nn.Module]:
+        """G's blocks in order, each the module whose output is that block's 4-D feature map:
+        the projection (linear + BN + ReLU, reshaped to 4x4), then every (fractional-)strided
+        convolution block (its ReLU; the output layer's Tanh)."""
+        g = self.generator
+        return [g.project_out, *(m for m in g.main if isinstance(m, (nn.ReLU, nn.Tanh)))]
 
 
 def _recipe(cfg: Any) -> TrainingRecipe:
@@ -169,7 +175,7 @@ def _recipe(cfg: Any) -> TrainingRecipe:
 
 
 def _image_size(cfg: Any, image_size: int | None) -> int:
-    from gansuite.errors import OptionError
+    from gansuite import OptionError
 
     size = cfg.image_size or image_size or 64
     if size < 32 or size & (size - 1):
@@ -199,7 +205,7 @@ def build_dcgan(cfg: Any, *, image_size: int | None = None, channels: int = 3) -
 
 def build_imagenet32(cfg: Any, *, image_size: int | None = None, channels: int = 3) -> DCGAN:
     """The authors' ImageNet-32 D (``ImageNet32Config``) and a G that mirrors it layer by layer."""
-    from gansuite.errors import OptionError
+    from gansuite import OptionError
 
     size = cfg.image_size
     if image_size is not None and image_size != size:

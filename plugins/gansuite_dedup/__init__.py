@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import DedupSpec
+from gansuite import DedupSpec, hookimpl
 from gansuite_dedup.config import AEHashConfig, PHashConfig
 
 __all__ = ["register_dedup", "SPECS"]

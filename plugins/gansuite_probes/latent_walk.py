@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from gansuite.protocols import ProbeContext
+from gansuite import ProbeContext
 from gansuite_probes.common import (
     FixedScaler,
     GeneratorVariant,

@@ -22,8 +22,7 @@ from typing import Any
 
 import torch
 
-from gansuite.errors import OptionError
-from gansuite.protocols import ProbeContext
+from gansuite import OptionError, ProbeContext
 from gansuite_probes.common import (
     FixedScaler,
     bootstrap_ci,

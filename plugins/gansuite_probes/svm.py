@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 
-from gansuite.errors import DataError, OptionError
-from gansuite.protocols import GANModel, ImageData, ProbeContext
+from gansuite import DataError, GANModel, ImageData, OptionError, ProbeContext
 from gansuite_probes.common import (
     Timer,
     bootstrap_ci,
@@ -64,18 +63,22 @@ class _Features:
 
 def select_c(
     X_fit: torch.Tensor, y_fit: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
-    num_classes: int, config: SVMConfig, bar: Any = None,
+    num_classes: int, config: SVMConfig, bar: Any = None, iterations: int | None = None,
 ) -> tuple[SVMFit, list[tuple[float, float]]]:
-    """Fit every C of the grid (ascending, warm-started, each to convergence); the best fit on
-    validation (the smallest C among ties) and the search ``[(C, validation accuracy), ...]``."""
+    """Fit every C of the grid (ascending, warm-started, each to convergence or ``iterations``,
+    default ``config.max_iter``); the best fit on validation (the smallest C among ties) and the
+    search ``[(C, validation accuracy), ...]``."""
+    iterations = iterations or config.max_iter
     best: SVMFit | None = None
     best_acc = -1.0
     search: list[tuple[float, float]] = []
     previous: SVMFit | None = None
+    all_converged = True
     span = RowSpan(X_fit) if RowSpan.worth(X_fit) else None
     for C in sorted(config.c_grid):
-        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=config.max_iter, tol=config.tol, init=previous,
+        fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=iterations, tol=config.tol, init=previous,
                         span=span)
+        all_converged = all_converged and fit.converged
         acc = accuracy(fit.predict(X_val), y_val)
         search.append((C, acc))
         if acc > best_acc:
@@ -85,6 +88,7 @@ def select_c(
             bar.set_postfix(C=f"{C:g}", val=f"{acc:.4f}")
             bar.update(1)
     assert best is not None  # c_grid is never empty (checked by SVMConfig)
+    best.converged = all_converged  # the choice is only as good as the worst fit compared
     return best, search
 
 
@@ -173,7 +177,7 @@ class SVMProbe:
                 stop = n if cfg.search_max_train is None else min(n, n_val + cfg.search_max_train)
                 n_search = stop - n_val
                 init, search = select_c(feats.train[n_val:stop], y_train[n_val:stop], feats.train[:n_val],
-                                        y_train[:n_val], num_classes, cfg, bar)
+                                        y_train[:n_val], num_classes, cfg, bar, cfg.search_iter)
             c_search = init.C if init is not None else cfg.c_grid[0]
             C = c_search * n_search / n  # the same regularisation per image as the search fit
             fit = fit_l2svm(feats.train, y_train, num_classes, C, max_iter=cfg.max_iter, tol=cfg.tol, init=init)
@@ -185,7 +189,8 @@ class SVMProbe:
             "metric": "accuracy", "value": acc, "ci95": half, "ci95_low": acc - half, "ci95_high": acc + half,
             "C": C, "C_search": c_search, "c_search": search,
             "val_accuracy": dict(search).get(c_search), "n_train": n, "n_val": n_val, "n_search": n_search,
-            "n_test": int(feats.test.shape[0]), "iterations": fit.iterations, "converged": fit.converged,
+            "n_test": int(feats.test.shape[0]), "iterations": fit.iterations,
+            "converged": fit.converged and (init is None or init.converged),
             "gradient": fit.gradient, "train_accuracy": accuracy(fit.predict(feats.train), y_train),
             "time_svm_s": round(timer.seconds, 2), "protocol": "full", "better": "higher",
             "_correct": correct.tolist(),
@@ -217,7 +222,7 @@ class SVMProbe:
                               "lower -o svm.val_size.")
         X_val, y_val = feats.train[:n_val], y_train[:n_val]
         pool = torch.arange(n_val, n, device=device)
-        errors, chosen = [], []
+        errors, chosen, converged = [], [], True
         with Timer(device) as timer:
             for d in range(cfg.n_draws):
                 gen = torch.Generator().manual_seed(seed * 100_003 + d)
@@ -225,10 +230,11 @@ class SVMProbe:
                 fit, _ = select_c(feats.train[idx], y_train[idx], X_val, y_val, num_classes, cfg)
                 errors.append(1.0 - accuracy(fit.predict(feats.test), y_test))
                 chosen.append(fit.C)
+                converged = converged and fit.converged
         mean, std, half = mean_ci(errors)
         return {
             "metric": "error", "value": mean, "ci95": half, "ci95_low": mean - half, "ci95_high": mean + half,
-            "spread95": 1.96 * std, "std": std, "better": "lower",
+            "spread95": 1.96 * std, "std": std, "better": "lower", "converged": converged,
             "accuracy": 1.0 - mean, "n_draws": cfg.n_draws,
             "labels_per_class": cfg.labels_per_class, "C": max(set(chosen), key=chosen.count),
             "c_chosen": chosen, "n_train": cfg.labels_per_class * num_classes, "n_val": n_val,

@@ -1,4 +1,4 @@
-"""A tiny GAN satisfying :class:`gansuite.protocols.GANModel`, for fast probe tests.
+"""A tiny :class:`gansuite.GANModel` (default losses and step), for fast probe tests.
 
 Plugin authors can test a new probe against it without a real architecture:
 ``build_tiny(TinyConfig(), image_size=16, channels=3)``. ``hooks`` is a plugin object that
@@ -15,9 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansuite.hookspecs import hookimpl
-from gansuite.protocols import TrainingRecipe
-from gansuite.specs import ModelSpec
+from gansuite import GANModel, ModelSpec, TrainingRecipe, hookimpl
 
 __all__ = ["TinyConfig", "TinyGAN", "build_tiny", "hooks", "TINY_SPEC"]
 
@@ -36,13 +34,17 @@ class _G(nn.Module):
         self.start = image_size // 4
         self.width = width
         self.project = nn.Linear(z_dim, width * 2 * self.start**2)
+        # ReLU + reshape as a parameter-free module: its output is the projection block's feature map
+        self.act0 = nn.Sequential(nn.ReLU(), nn.Unflatten(1, (width * 2, self.start, self.start)))
         self.up1 = nn.ConvTranspose2d(width * 2, width, 4, 2, 1)
         self.bn = nn.BatchNorm2d(width)
+        self.act = nn.ReLU()
         self.up2 = nn.ConvTranspose2d(width, channels, 4, 2, 1)
+        self.out = nn.Tanh()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.project(z)).view(-1, self.width * 2, self.start, self.start)
-        return torch.tanh(self.up2(F.relu(self.bn(self.up1(h)))))
+        h = self.act0(self.project(z))
+        return self.out(self.up2(self.act(self.bn(self.up1(h)))))
 
 
 class _D(nn.Module):
@@ -62,7 +64,7 @@ class _D(nn.Module):
         return self.head(self.features(x)[-1].flatten(1)).squeeze(1)
 
 
-class TinyGAN:
+class TinyGAN(GANModel):
     """Two conv layers each way; uniform z like DCGAN."""
 
     def __init__(self, config: TinyConfig, image_size: int, channels: int) -> None:
@@ -78,18 +80,13 @@ class TinyGAN:
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         return torch.rand(n, self.z_dim, generator=generator, device=device).mul_(2).sub_(1)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         return self.discriminator.features(x)
 
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-
-    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        return F.softplus(-fake_logits).mean()
-
-    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        return (torch.optim.Adam(self.generator.parameters(), lr=2e-4, betas=(0.5, 0.999)),
-                torch.optim.Adam(self.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999)))
+    def generator_blocks(self) -> list[nn.Module]:
+        """G's blocks in order (the modules whose outputs are their 4-D feature maps)."""
+        g = self.generator
+        return [g.act0, g.act, g.out] if isinstance(g, _G) else []
 
 
 def build_tiny(config: TinyConfig | None, *, image_size: int = 16, channels: int = 3) -> TinyGAN:

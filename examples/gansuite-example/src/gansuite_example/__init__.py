@@ -1,16 +1,16 @@
-"""gansuite-example: registers the model ``tiny-gan``, the probe ``pixel-stats`` and the eval
-``fake-pixel-stats``. Importing this module is cheap: the torch code lives in ``models.py`` and
-``probes.py`` and is imported only when gansuite builds the objects.
+"""gansuite-example: registers the models ``tiny-gan`` (default training step) and
+``example-wgan-gp`` (its own step), the dataset ``npz-images``, the probe ``pixel-stats`` and the
+eval ``fake-pixel-stats``. Importing this module is cheap: the torch code lives in ``models.py``,
+``wgan.py``, ``npz.py`` and ``probes.py``, imported only when gansuite builds the objects.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gansuite.hookspecs import hookimpl
-from gansuite.specs import EvalSpec, ModelSpec, ProbeSpec
+from gansuite import DatasetSpec, EvalSpec, ModelSpec, ProbeSpec, hookimpl
 
-__all__ = ["TinyGANConfig", "PixelStatsConfig"]
+__all__ = ["TinyGANConfig", "WGANGPConfig", "NpzConfig", "PixelStatsConfig"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,31 @@ class TinyGANConfig:
     def __post_init__(self) -> None:
         if self.z_dim < 1 or self.width < 1:
             raise ValueError("z_dim and width must be positive")
+
+
+@dataclass(frozen=True)
+class WGANGPConfig:
+    """Options of ``example-wgan-gp``."""
+
+    z_dim: int = field(default=32, metadata={"help": "latent size"})
+    width: int = field(default=16, metadata={"help": "channels of the first critic conv"})
+    lr: float = field(default=1e-4, metadata={"help": "Adam learning rate (betas 0, 0.9)"})
+    n_critic: int = field(default=5, metadata={"help": "critic steps per G step, each on a fresh batch"})
+    gp_weight: float = field(default=10.0, metadata={"help": "gradient penalty weight (lambda)"})
+    ema_decay: float = field(default=0.0, metadata={"help": "EMA of G evaluated by probes (0: off)"})
+
+    def __post_init__(self) -> None:
+        if self.z_dim < 1 or self.width < 1 or self.n_critic < 1:
+            raise ValueError("z_dim, width and n_critic must be positive")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
+
+
+@dataclass(frozen=True)
+class NpzConfig:
+    """Options of ``npz-images``."""
+
+    path: str = field(default="npz-images", metadata={"help": "folder under the data root"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,28 @@ def register_models(register):
         config=TinyGANConfig,
         license="MIT",
         tags=("example",),
+    ))
+    register(ModelSpec(
+        name="example-wgan-gp",
+        summary="A small WGAN-GP owning its training step (example plugin).",
+        factory="gansuite_example.wgan:build",
+        config=WGANGPConfig,
+        paper="Gulrajani et al. 2017, arXiv:1704.00028",
+        deviations=("Two convs each way instead of the paper's ResNet or DCGAN-sized networks.",),
+        tags=("example",),
+    ))
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec(
+        name="npz-images",
+        summary="Images in one .npz file per split (images uint8 NHWC, optional labels).",
+        factory="gansuite_example.npz:build",
+        config=NpzConfig,
+        splits=("train", "test"),
+        image_size=32,
+        channels=3,
     ))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gansuite.protocols import TrainingRecipe
+from gansuite import GANModel, TrainingRecipe
 
 
 class _Generator(nn.Module):
@@ -48,7 +48,7 @@ class _Discriminator(nn.Module):
         return self.head(self.layers(x)[-1].flatten(1)).view(-1)
 
 
-class TinyGAN:
+class TinyGAN(GANModel):
     """Implements gansuite's GANModel protocol."""
 
     def __init__(self, config, image_size: int, channels: int) -> None:
@@ -83,7 +83,7 @@ class TinyGAN:
 def build(config, *, image_size: int, channels: int) -> TinyGAN:
     """The factory named in the ModelSpec."""
     if image_size % 4:
-        from gansuite.errors import OptionError
+        from gansuite import OptionError
 
         raise OptionError(f"tiny-gan needs an image size divisible by 4, got {image_size}.")
     return TinyGAN(config, image_size, channels)

@@ -1,0 +1,118 @@
+"""What a dataset, dedup strategy and probe must provide, and what probes receive.
+
+These are structural (``typing.Protocol``): such a plugin needs no base class. Models subclass
+:class:`gansuite.plugin.model.GANModel` (re-exported here). torch types are imported only for
+type checking, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from gansuite.plugin.model import GANModel, TrainingRecipe
+
+if TYPE_CHECKING:
+    import torch
+
+    from gansuite.plugin.specs import EvalSpec
+
+__all__ = [
+    "TrainingRecipe",
+    "GANModel",
+    "ImageData",
+    "Verification",
+    "ImageDataset",
+    "DedupStrategy",
+    "ProbeContext",
+    "Probe",
+]
+
+
+@dataclass
+class ImageData:
+    """A split held in memory: ``images`` uint8 ``(N, C, H, W)``; ``labels`` int64 ``(N,)``."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    classes: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+@dataclass
+class Verification:
+    """Checksum status of a dataset's files.
+
+    ``verified`` is True (all match), False (some differ: ``mismatched`` names them) or None
+    (no official checksums known).
+    """
+
+    verified: bool | None
+    checked: Sequence[str] = ()
+    mismatched: Sequence[str] = ()
+    detail: str = ""
+
+
+@runtime_checkable
+class ImageDataset(Protocol):
+    """A dataset on disk. Loading raises :class:`gansuite.plugin.errors.DataError` subclasses."""
+
+    splits: tuple[str, ...]
+
+    def load(self, split: str, *, image_size: int | None = None) -> ImageData:
+        """Read one split into memory (uint8), resized/cropped to ``image_size`` if given."""
+        ...
+
+    def verify(self) -> Verification:
+        """Check the files against official checksums where they are known."""
+        ...
+
+    def info(self) -> Mapping[str, Any]:
+        """Source, licence, expected files and anything else ``gansuite data info`` shows."""
+        ...
+
+
+@runtime_checkable
+class DedupStrategy(Protocol):
+    """Finds groups of (near-)duplicates among images."""
+
+    def find_groups(self, images: torch.Tensor, *, cache_dir: Path | None = None) -> list[list[int]]:
+        """Groups of indices (each of size >= 2, sorted) into ``images`` (uint8 ``NCHW``)."""
+        ...
+
+
+@dataclass
+class ProbeContext:
+    """Everything a probe may use. Built by the host for each eval.
+
+    ``model`` is the trained model in eval mode (generate with ``model.generate(z, y)``, which
+    uses ``model.eval_generator()``, and draw labels with ``model.sample_labels``);
+    ``make_random_model(seed)`` builds the same architecture freshly initialised (the control);
+    ``load_split(name)`` loads one of the eval's dataset splits at the model's size and channels.
+    """
+
+    model: GANModel
+    make_random_model: Callable[[int], GANModel]
+    eval: EvalSpec
+    load_split: Callable[[str], ImageData]
+    device: Any
+    out_dir: Path
+    seed: int
+    progress: bool = True
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """An evaluation: returns result rows ``{"metric": str, "value": float, ...}``.
+
+    The host adds ``eval``, ``run``, the model, dataset and provenance to every row.
+    """
+
+    def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
+        """Evaluate ``ctx.model`` and return result rows."""
+        ...

@@ -1,0 +1,106 @@
+"""docs/plugins.md against the code (datasette-style): every hook's exact signature, and every
+public member of the model contract documented under its own heading with its real arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import gansuite
+from gansuite.plugin import hookspecs
+from gansuite.plugin.model import Batch, GANModel, TrainContext, TrainingRecipe
+from gansuite.plugin.specs import DatasetSpec, Spec
+
+DOCS = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+
+
+def _section(title: str) -> str:
+    start = DOCS.index(f"### {title}\n")
+    rest = DOCS[start + len(title) + 5:]
+    end = re.search(r"^#{2,3} ", rest, re.M)
+    return rest[: end.start()] if end else rest
+
+
+def _headings(section: str) -> dict[str, list[str] | None]:
+    """``#### `name(a, *, b=None)` `` -> {"name": ["a", "b"]}; attributes map to None."""
+    out: dict[str, list[str] | None] = {}
+    for m in re.finditer(r"^#### `([a-z_]+)(?:\((.*)\))?`$", section, re.M):
+        args = m.group(2)
+        out[m.group(1)] = None if args is None else [
+            a.split("=")[0].strip() for a in args.split(",") if a.strip() and a.strip() != "*"]
+    return out
+
+
+def _public(cls: type) -> dict[str, list[str] | None]:
+    """Public members: methods with their parameter names (no self), attributes as None."""
+    names = {n for n in vars(cls) if not n.startswith("_")} | set(getattr(cls, "__annotations__", {}))
+    out: dict[str, list[str] | None] = {}
+    for name in sorted(names):
+        member = inspect.getattr_static(cls, name, None)
+        if callable(member) and not isinstance(member, type):
+            out[name] = [p for p in inspect.signature(member).parameters if p != "self"]
+        else:
+            out[name] = None
+    return out
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_each_hook_signature_is_documented_exactly(hook: str) -> None:
+    sig = inspect.signature(getattr(hookspecs, hook))
+    params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
+    line = f"def {hook}({params}) -> {sig.return_annotation}"
+    assert line in DOCS, f"docs/plugins.md should show: {line}"
+    assert f"| `{hook}` |" in DOCS
+
+
+REQUIRED = {"generator", "discriminator", "z_dim", "image_size", "channels"}
+
+
+def test_every_gan_model_member_is_documented_with_its_arguments() -> None:
+    section = _section("`GANModel` reference")
+    documented = _headings(section)
+    for name, args in _public(GANModel).items():
+        if name in REQUIRED:
+            assert f"`{name}`" in section.split("####")[0], f"{name} must be named in the intro"
+            continue
+        assert name in documented, f"GANModel.{name} has no '#### `{name}`' heading in docs/plugins.md"
+        assert documented[name] == args, f"GANModel.{name}: docs say {documented[name]}, code has {args}"
+    assert set(documented) <= set(_public(GANModel)), "the docs describe members the code lacks"
+
+
+def test_every_train_context_member_is_documented() -> None:
+    documented = _headings(_section("`TrainContext` reference"))
+    code = _public(TrainContext)
+    assert documented == code, f"docs: {documented}\ncode: {code}"
+
+
+def test_batch_recipe_and_dataset_spec_fields_are_documented() -> None:
+    for field in dataclasses.fields(Batch):
+        assert f"`{field.name}`" in DOCS
+    recipe = _section("`GANModel` reference").split("#### `num_classes`")[0]
+    for field in dataclasses.fields(TrainingRecipe):
+        assert f"`{field.name}`" in recipe, f"TrainingRecipe.{field.name} is not listed under recipe"
+    base = {f.name for f in dataclasses.fields(Spec)} - {"plugin"}
+    for field in dataclasses.fields(DatasetSpec):
+        if field.name in base:
+            assert f"`{field.name}`" in _section_text("5. Datasets"), field.name
+        elif field.name != "plugin":
+            assert f"| `{field.name}` |" in DOCS, f"DatasetSpec.{field.name} has no row in the fields table"
+
+
+def _section_text(title: str) -> str:
+    start = DOCS.index(f"## {title}\n")
+    end = DOCS.find("\n## ", start + 1)
+    return DOCS[start:end]
+
+
+def test_the_public_names_in_the_import_block_exist() -> None:
+    block = DOCS.split("from gansuite import (", 1)[1].split(")", 1)[0]
+    names = [n.strip() for n in block.replace("\n", " ").split(",") if n.strip()]
+    assert names and all(hasattr(gansuite, n) for n in names), [n for n in names if not hasattr(gansuite, n)]
+    assert f'`"{gansuite.API_VERSION}"`' in DOCS
