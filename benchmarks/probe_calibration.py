@@ -14,10 +14,13 @@ the trained model sits on the right side of every control:
   (smaller |ln value|) than both;
 - arithmetic: lift above the random and the copying generators'.
 
-Run (about 10-20 min per digits run on 2 CPU cores):
+Run (a few minutes per digits run on 2 CPU cores; the runs are made with
+``gansuite run --model dcgan --dataset digits --max-steps N --seed 0 --out DIR``):
 
-    python benchmarks/probe_calibration.py --run /work/runs/dcgan-digits \\
-        --run /work/runs/dcgan-cifar10 --data-root /work/shared/data/cifar10 --allow-unverified
+    python benchmarks/probe_calibration.py --run DIGITS_100_STEPS --run DIGITS_300_STEPS
+
+Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run (its svm preset
+fits 50,000 images twice: tens of minutes on a CPU).
 """
 
 from __future__ import annotations
@@ -160,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             config = json.loads((run / "config.json").read_text())
             dataset = config["dataset"]
             rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options)
-            results[f"{config['model']} on {dataset}"] = (run, rows)
+            step = rows[0].get("step") if rows else None
+            results[f"{config['model']} on {dataset}, {step} training steps"] = (run, rows)
     text = render(results)
     keys = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
             "feature_space")
