@@ -1,12 +1,19 @@
-"""The svm probe's torch L2-SVM solver: agreement with scikit-learn and fit time at the paper's size.
+"""The svm probe's torch L2-SVM solver against scikit-learn's primal LinearSVC, on real D features.
 
-- Agreement: the same D features (a DCGAN discriminator with 7,168 probe features, as in the
-  authors' SVHN script, on the embedded digits images; or CIFAR-10 when ``GANSUITE_BENCH_CIFAR``
-  names its data root), the same C and the same objective (``penalize_intercept=True`` matches
-  LinearSVC's penalised intercept). Test accuracies must agree within 0.5 points.
-- Fit time: one-vs-rest over 10 classes on 50,000 x 7,168 float32 features (the full pass; the
-  quick pass uses 2,000 rows; ``GANSUITE_BENCH_SVM_ROWS`` overrides). LinearSVC needed 485-494 s
-  for this size on a 2-core CPU; the probe's solver must fit it in minutes.
+Features: a randomly initialised DCGAN discriminator at 32x32 with 64-128-256 channels (7,168
+probe features, as in the authors' SVHN script), max-pooled and standardised as the probe does,
+on CIFAR-10 training images when ``GANSUITE_BENCH_CIFAR`` names the data root, else on the
+embedded digits (1,437 images: the row count is capped there).
+
+Rows: ``GANSUITE_BENCH_SVM_ROWS`` (default 2,000; the paper-size pass is 50,000 and needs
+``GANSUITE_BENCH_CIFAR``). Both solvers fit the same objective (LinearSVC's: squared hinge,
+one-vs-rest, penalised intercept, C = ``GANSUITE_BENCH_SVM_C``, default 1e-3) at their default
+tolerances: LinearSVC(dual=False) -- the primal trust-region Newton solver scikit-learn recommends
+when samples outnumber features -- and the probe's L-BFGS (on the GPU when there is one). The
+test asserts the torch fit is at the optimum (objective within 1% of LinearSVC's, predictions
+agreeing on >= 99% of test images) and records the speed ratio (LinearSVC seconds / torch
+seconds, both measured in this run) in ``extra_info``, with the torch fit's time per objective
+evaluation and achieved GFLOP/s (the profile that bounds the ratio on a small CPU).
 """
 
 from __future__ import annotations
@@ -16,15 +23,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from gansuite.plugin.manager import get_catalog
 from gansuite.plugin.options import build_config
 
-FEATURE_ROWS_FULL = 50_000
-FEATURE_ROWS_QUICK = 2_000
 FEATURE_DIM = 7_168
-MAX_ACCURACY_GAP = 0.005
+MIN_AGREEMENT = 0.99
+MAX_OBJECTIVE_GAP = 0.01
+TARGET_SPEEDUP = 5.0
 
 
 def _dcgan_7168() -> Any:
@@ -35,7 +43,7 @@ def _dcgan_7168() -> Any:
     return spec.load_factory()(config, image_size=32, channels=3)
 
 
-def _images(n_train: int, n_test: int) -> tuple[Any, Any]:
+def _images(n_train: int, n_test: int) -> tuple[str, tuple[Any, Any], tuple[Any, Any]]:
     catalog = get_catalog()
     cifar_root = os.environ.get("GANSUITE_BENCH_CIFAR")
     name, root = ("cifar10", Path(cifar_root)) if cifar_root else ("digits", Path("."))
@@ -45,64 +53,74 @@ def _images(n_train: int, n_test: int) -> tuple[Any, Any]:
     gen = torch.Generator().manual_seed(0)
     tr = torch.randperm(len(train), generator=gen)[:n_train]
     te = torch.randperm(len(test), generator=gen)[:n_test]
-    return (train.images[tr], train.labels[tr]), (test.images[te], test.labels[te])
+    return name, (train.images[tr], train.labels[tr]), (test.images[te], test.labels[te])
 
 
-def test_solver_agrees_with_linearsvc(benchmark: Any, bench_settings: Any) -> None:
-    """Test accuracy of the torch solver and LinearSVC, same features, same C."""
+def linearsvc_objective(X: np.ndarray, y: np.ndarray, W: np.ndarray, b: np.ndarray, C: float) -> float:
+    """LinearSVC's primal objective summed over the one-vs-rest classes (float64, chunked)."""
+    total = 0.5 * (float(np.square(W).sum()) + float(np.square(b).sum()))
+    for i in range(0, X.shape[0], 4096):
+        S = X[i : i + 4096].astype(np.float64) @ W + b
+        Y = -np.ones_like(S)
+        Y[np.arange(S.shape[0]), y[i : i + 4096]] = 1.0
+        total += C * float(np.square(np.clip(1.0 - Y * S, 0.0, None)).sum())
+    return total
+
+
+def _features(rows: int) -> tuple[str, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     from gansuite_probes.common import extract_features
-    from gansuite_probes.l2svm import Standardizer, accuracy, fit_l2svm
-    from sklearn.svm import LinearSVC
+    from gansuite_probes.l2svm import Standardizer
 
-    n_train = 500 if bench_settings.quick else 2000
-    (x_tr, y_tr), (x_te, y_te) = _images(n_train, 1000)
+    name, (x_tr, y_tr), (x_te, y_te) = _images(rows, 2000)
     model = _dcgan_7168()
     X_tr, X_te = extract_features(model, x_tr), extract_features(model, x_te)
     assert X_tr.shape[1] == FEATURE_DIM
     scaler = Standardizer(X_tr)
     scaler.apply_(X_tr)
     scaler.apply_(X_te)
-    C = 1e-3
+    return name, X_tr, y_tr, X_te, y_te
+
+
+def test_solver_matches_primal_linearsvc(benchmark: Any) -> None:
+    """Same features, same C, same objective: objective and predictions of the torch fit vs LinearSVC."""
+    from gansuite_probes.l2svm import fit_l2svm
+    from sklearn.svm import LinearSVC
+
+    rows = int(os.environ.get("GANSUITE_BENCH_SVM_ROWS", 2000))
+    C = float(os.environ.get("GANSUITE_BENCH_SVM_C", 1e-3))
+    data, X_tr, y_tr, X_te, y_te = _features(rows)
+    n = int(X_tr.shape[0])
+    X_np, y_np = X_tr.numpy(), y_tr.numpy()
     start = time.perf_counter()
-    ref = LinearSVC(C=C, dual=True, tol=1e-5, max_iter=20_000).fit(X_tr.numpy(), y_tr.numpy())
+    ref = LinearSVC(C=C, dual=False).fit(X_np, y_np)  # default tol (1e-4), primal Newton
     sklearn_s = time.perf_counter() - start
-    fit = benchmark.pedantic(
-        lambda: fit_l2svm(X_tr, y_tr, 10, C, max_iter=500, tol=1e-6, penalize_intercept=True),
-        rounds=1, warmup_rounds=0)
-    ours = accuracy(fit.predict(X_te), y_te)
-    theirs = float((ref.predict(X_te.numpy()) == y_te.numpy()).mean())
-    benchmark.extra_info.update(torch_accuracy=ours, sklearn_accuracy=theirs, sklearn_seconds=sklearn_s,
-                                torch_iterations=fit.iterations, n_train=n_train, n_test=len(y_te),
-                                feature_dim=FEATURE_DIM, C=C)
-    print(f"\nsvm agreement: torch {ours:.4f} ({fit.seconds:.1f} s, {fit.iterations} it) vs "
-          f"LinearSVC {theirs:.4f} ({sklearn_s:.1f} s), {n_train} x {FEATURE_DIM}")
-    assert abs(ours - theirs) <= MAX_ACCURACY_GAP
-
-
-def _features(rows: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ten Gaussian classes in 7,168 dimensions, standardised: the probe's input layout."""
-    gen = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (rows,), generator=gen)
-    centres = torch.randn(10, FEATURE_DIM, generator=gen) * 0.05
-    X = torch.randn(rows, FEATURE_DIM, generator=gen)
-    X += centres[labels]
-    return X, labels
-
-
-def test_fit_time_at_paper_size(benchmark: Any, bench_settings: Any, record_throughput: Any) -> None:
-    """One-vs-rest L-BFGS fit, 10 classes, ``rows`` x 7,168 features (50,000 in the full pass)."""
-    from gansuite_probes.l2svm import accuracy, fit_l2svm
-
-    default = FEATURE_ROWS_QUICK if bench_settings.quick else FEATURE_ROWS_FULL
-    rows = int(os.environ.get("GANSUITE_BENCH_SVM_ROWS", default))
-    X, y = _features(rows)
-    iterations = 10 if bench_settings.quick else 50
-    fit = benchmark.pedantic(lambda: fit_l2svm(X, y, 10, 1e-3, max_iter=iterations, tol=0.0),
-                             rounds=1 if not bench_settings.quick else 2, warmup_rounds=0)
-    per_iteration = fit.seconds / max(fit.iterations, 1)
-    record_throughput(items=rows, unit="rows/s", device="cpu", dtype="float32", rows=rows,
-                      feature_dim=FEATURE_DIM, iterations=fit.iterations, evaluations=fit.evaluations,
-                      seconds_per_iteration=per_iteration, train_accuracy=accuracy(fit.predict(X), y))
-    print(f"\nsvm fit: {rows} x {FEATURE_DIM}, {fit.iterations} iterations ({fit.evaluations} evaluations) "
-          f"in {fit.seconds:.1f} s = {per_iteration:.2f} s/iteration")
-    assert fit.iterations >= 1
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    X_dev, y_dev = X_tr.to(device), y_tr.to(device)
+    fit = benchmark.pedantic(lambda: fit_l2svm(X_dev, y_dev, 10, C, penalize_intercept=True),
+                             rounds=1, warmup_rounds=0 if device.type == "cpu" else 1)
+    W, b = fit.weight.double().cpu().numpy(), fit.bias.double().cpu().numpy()
+    ours_obj = linearsvc_objective(X_np, y_np, W, b, C)
+    theirs_obj = linearsvc_objective(X_np, y_np, ref.coef_.T, ref.intercept_, C)
+    ours_pred = fit.predict(X_te.to(device)).cpu().numpy()
+    theirs_pred = ref.predict(X_te.numpy())
+    agreement = float((ours_pred == theirs_pred).mean())
+    speedup = sklearn_s / fit.seconds
+    per_eval = fit.seconds / max(fit.evaluations, 1)
+    gflops = 4.0 * n * FEATURE_DIM * 10 / per_eval / 1e9  # two (n x d) @ (d x 10) products per evaluation
+    benchmark.extra_info.update(
+        data=data, n_train=n, n_test=int(X_te.shape[0]), feature_dim=FEATURE_DIM, C=C, device=str(device),
+        sklearn_seconds=sklearn_s, torch_seconds=fit.seconds, speedup=speedup, target_speedup=TARGET_SPEEDUP,
+        meets_target=speedup >= TARGET_SPEEDUP, objective_torch=ours_obj, objective_sklearn=theirs_obj,
+        objective_ratio=ours_obj / theirs_obj, prediction_agreement=agreement,
+        torch_accuracy=float((ours_pred == y_te.numpy()).mean()),
+        sklearn_accuracy=float((theirs_pred == y_te.numpy()).mean()),
+        torch_iterations=fit.iterations, torch_evaluations=fit.evaluations, torch_converged=fit.converged,
+        torch_gradient=fit.gradient, seconds_per_evaluation=per_eval, gflops_per_s=gflops,
+        threads=torch.get_num_threads(),
+    )
+    print(f"\nsvm {data} {n} x {FEATURE_DIM}, C={C:g}: torch {fit.seconds:.1f} s on {device} "
+          f"({fit.iterations} it, {fit.evaluations} evals, {per_eval:.3f} s/eval = {gflops:.0f} GFLOP/s) vs "
+          f"LinearSVC(dual=False) {sklearn_s:.1f} s: {speedup:.1f}x (target {TARGET_SPEEDUP:g}x); "
+          f"objective ratio {ours_obj / theirs_obj:.5f}, prediction agreement {agreement:.4f}")
+    assert ours_obj <= theirs_obj * (1 + MAX_OBJECTIVE_GAP)
+    assert agreement >= MIN_AGREEMENT

@@ -57,7 +57,7 @@ _INCEPTION_ONLY = {"real_control": False, "random_control": False, "cache": Fals
 PROBES: dict[str, dict[str, Any]] = {
     "svm": {"max_iter": 10, "search_iter": 5, "val_size": 40, "c_grid": (0.01,)},
     "latent-walk": {"n_walks": 2, "n_points": 3, "steps": 2},
-    "arithmetic": {"n_classifier": 128, "n_pool": 64, "max_pairs": 2, "targets_per_pair": 4},
+    "arithmetic": {"n_classifier": 128, "n_pool": 64, "max_pairs": 2, "targets_per_pair": 4, "min_trials": 8},
     "memorization": {"n_samples": 32, "n_holdout": 32},
     "pixel-stats": {},
     "fid": {},

@@ -26,7 +26,8 @@ from gansuite.report.texttable import result_rows_table
 from gansuite.runs.evals import run_evals
 from gansuite.runs.runner import RunRequest, execute, plan_run
 
-FAST_SVM = ("svm.max_iter=15", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600", "svm.max_test=200")
+FAST_SVM = ("svm.max_iter=15", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600", "svm.max_test=200",
+            "svm.n_draws=5")
 
 
 @pytest.fixture
@@ -62,16 +63,16 @@ def test_rows_carry_provenance_and_land_in_results_json(catalog: Any, tmp_path: 
         assert "probes" in row["plugins"] and row["run"] == str(folder.path)
         assert row["data_verified"] is None  # the digits set has no official checksums
     svm = [r for r in rows if r["eval"] == "digits-svm"]
-    assert [r["variant"] for r in svm] == ["trained", "random"]
+    assert [r["variant"] for r in svm] == ["trained", "random", "trained-random"]
     assert svm[0]["probe_config"]["val_size"] == 200 and svm[0]["probe"] == "svm"
-    assert (folder.samples / "digits-latent-walk" / "latent-walk-linear.png").is_file()
+    assert (folder.samples / "digits-latent-walk" / "latent-walk-trained-linear.png").is_file()
 
 
 def test_eval_dataset_may_differ_from_the_training_dataset(catalog: Any, tmp_path: Path) -> None:
     rows, _ = evaluate(tmp_path, ("digits-svm",), options=(*FAST_SVM, "svm.random_control=false"), dataset="fake")
     assert len(rows) == 1
     assert rows[0]["dataset"] == "digits" and rows[0]["train_dataset"] == "fake"
-    assert rows[0]["value"] > 0.3  # digits through a random D: far above chance (0.1)
+    assert rows[0]["metric"] == "error" and rows[0]["value"] < 0.7  # a random D: far below chance error (0.9)
 
 
 def _write_svhn(folder: Path, split: str, n: int, seed: int) -> None:
@@ -95,8 +96,8 @@ def test_svhn_protocol_on_a_mat_fixture_records_unverified_data(catalog: Any, tm
     with pytest.raises(IntegrityError, match="allow-unverified"):
         evaluate(tmp_path, ("svhn-svm",), options=options)
     rows, _ = evaluate(tmp_path / "ok", ("svhn-svm",), options=options, data_root=tmp_path, allow_unverified=True)
-    assert [r["variant"] for r in rows] == ["trained", "random"]
-    for row in rows:
+    assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
+    for row in rows[:2]:
         assert row["metric"] == "error" and row["protocol"] == "few-label" and row["n_draws"] == 3
         assert row["n_train"] == 30 and row["n_val"] == 40 and row["n_test"] == 60
         assert row["c_chosen"] and set(row["c_chosen"]) <= set(row["probe_config"]["c_grid"])
@@ -157,7 +158,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_evaluate_run_uses_the_checkpoint_and_appends_results(trained_run: Path) -> None:
     before = RunFolder(trained_run).read_results()
     rows = evaluate_run(trained_run, ["digits-svm"], device="cpu", options=FAST_SVM, progress=False)
-    assert [r["variant"] for r in rows] == ["trained", "random"]
+    assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
     assert rows[0]["model"] == "dcgan" and rows[0]["step"] == 2
     assert rows[0]["feature_dim"] == (8 + 16 + 32) * 16  # dcgan at 32x32: three conv layers
     assert RunFolder(trained_run).read_results()[len(before):] == json.loads(json.dumps(rows, default=str))
@@ -170,8 +171,10 @@ def test_eval_command_prints_a_table(trained_run: Path, capsys: pytest.CaptureFi
                                                                                  [])])
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("eval "))
-    assert header.split()[:5] == ["eval", "metric", "variant", "value", "features"]
-    assert "digits-svm  accuracy  trained" in out and "digits-svm  accuracy  random" in out
+    assert header.split()[:6] == ["eval", "metric", "variant", "value", "+-", "features"]
+    lines = [line.split()[:3] for line in out.splitlines()]
+    assert ["digits-svm", "error", "trained"] in lines and ["digits-svm", "error", "random"] in lines
+    assert ["digits-svm", "gain_over_random", "trained-random"] in lines
 
 
 def test_eval_errors_are_one_line(tmp_path: Path, cli: Any) -> None:

@@ -35,7 +35,7 @@ TINY: dict[str, dict[str, object]] = {
 FAST: dict[str, dict[str, object]] = {
     "svm": {"max_iter": 15, "search_iter": 8, "val_size": 100, "max_train": 400, "max_test": 200},
     "latent-walk": {"n_walks": 2, "n_points": 3, "steps": 3},
-    "arithmetic": {"n_classifier": 400, "n_pool": 200, "max_pairs": 3, "targets_per_pair": 2, "grid_pairs": 1,
+    "arithmetic": {"n_classifier": 400, "n_pool": 200, "max_pairs": 3, "targets_per_pair": 2, "min_trials": 6, "grid_pairs": 1,
                    "n_neighbours": 2},
     "memorization": {"n_samples": 60, "n_holdout": 60, "max_train": 300},
     "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},

@@ -106,6 +106,26 @@ def test_l2svm_matches_linearsvc(C: float) -> None:
     assert free.iterations > 0 and free.seconds > 0
 
 
+def test_l2svm_with_fewer_rows_than_features_reaches_linearsvc_optimum() -> None:
+    """Few-label fits run in the span of the rows: the same optimum as LinearSVC's in all features."""
+    from sklearn.svm import LinearSVC
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(60) % 5
+    X = torch.randn(60, 400, generator=gen) + torch.randn(5, 400, generator=gen)[y]
+    C = 1e-2
+    ref = LinearSVC(C=C, dual=False, tol=1e-8, max_iter=5000).fit(X.numpy(), y.numpy())
+    fit = fit_l2svm(X, y, 5, C, penalize_intercept=True)
+    assert fit.weight.shape == (400, 5) and fit.converged
+    theirs = _objective(X, y, torch.tensor(ref.coef_.T), torch.tensor(ref.intercept_), C, with_bias=True)
+    assert _objective(X, y, fit.weight, fit.bias, C, with_bias=True) == pytest.approx(theirs, rel=1e-3)
+    X_new = torch.randn(200, 400, generator=gen)
+    agree = (fit.predict(X_new).numpy() == ref.predict(X_new.numpy())).mean()
+    assert agree >= 0.99
+    warm = fit_l2svm(X, y, 5, C, penalize_intercept=True, init=fit)  # a warm start maps into the span too
+    assert warm.iterations < fit.iterations
+
+
 def test_l2svm_warm_start_needs_fewer_iterations() -> None:
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(400, 30, generator=gen)
@@ -151,15 +171,15 @@ def test_to_uint8_round_trip() -> None:
 
 # -- every probe, on tiny data ------------------------------------------------------------------
 FAST: dict[str, dict[str, object]] = {
-    "svm": {"max_iter": 30, "search_iter": 15, "val_size": 200, "max_train": 800},
-    "latent-walk": {"n_walks": 2, "n_points": 3, "steps": 4},
-    "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "grid_pairs": 2,
-                   "n_neighbours": 4},
+    "svm": {"n_draws": 3, "val_size": 200},
+    "latent-walk": {"n_walks": 4, "n_points": 3, "steps": 4, "n_reference": 50, "copy_bank": 200, "n_boot": 50},
+    "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "min_trials": 24,
+                   "grid_pairs": 2, "n_neighbours": 4, "copy_bank": 300, "n_boot": 50},
     "fid": {},  # fid, kid, prdc, is: tests/test_fid.py
     "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
     "prdc": {"n_samples": 60, "n_reference": 60},
     "is": {"n_samples": 60},
-    "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600},
+    "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600, "copy_bank": 200, "n_boot": 50},
     "guided-backprop": {"n_images": 300, "n_channels": 8, "top_k": 4, "n_boot": 200},
     "forgetting": {"n_classifier": 600, "n_pool": 200, "n_random_draws": 3, "n_boot": 100, "max_iter": 50},
     "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
@@ -180,45 +200,58 @@ def test_every_eval_names_a_registered_probe_and_valid_params() -> None:
         build_config(names[e.probe], dict(e.params))
 
 
+CALIBRATED = ("svm", "latent-walk", "arithmetic", "memorization")  # docs/probes.md
+
+
 @pytest.mark.parametrize("name", ["svm", "latent-walk", "arithmetic", "memorization", "guided-backprop",
                                   "forgetting"])
 def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_path: Path) -> None:
-    model = CopyGAN(digits["train"].images[:300]) if name in ("arithmetic", "memorization") else \
-        build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     eval_name = next(e.name for e in EVALS if e.probe == name and e.dataset == "digits")
     rows = probe(name, **FAST[name]).run(make_ctx(tmp_path, digits, model, eval_name))
     assert rows
     for row in rows:
         assert isinstance(row["metric"], str)
         assert isinstance(row["value"], float) and math.isfinite(row["value"])
+    if name in CALIBRATED:  # every number has its interval, and the controls are beside the model
+        assert all(math.isfinite(r["ci95"]) and r["ci95"] >= 0 for r in rows), rows
+        assert {"trained", "random"} <= {r["variant"] for r in rows}
     for png in tmp_path.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # -- svm ------------------------------------------------------------------------------------------
-def test_svm_reports_trained_and_random_d(digits: dict[str, ImageData], tmp_path: Path) -> None:
+def test_svm_reports_trained_random_and_gain(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     seeds: list[int] = []
     ctx = make_ctx(tmp_path, digits, model, "digits-svm", seed=5)
     make_random = ctx.make_random_model
     ctx.make_random_model = lambda s: seeds.append(s) or make_random(s)  # type: ignore[func-returns-value]
-    rows = probe("svm", max_iter=30, search_iter=15, val_size=200, search_max_train=500,
-                 c_grid=(1e-3, 1e-2)).run(ctx)
-    assert [r["variant"] for r in rows] == ["trained", "random"]
+    rows = probe("svm", protocol="full", val_size=200, search_max_train=500, c_grid=(1e-3, 1e-2)).run(ctx)
+    assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
     assert seeds == [5]
-    for r in rows:
+    n = len(digits["train"])
+    for r in rows[:2]:
         assert r["metric"] == "accuracy" and 0.5 < r["value"] <= 1.0  # 10 classes: chance is 0.1
         assert r["feature_dim"] == (8 + 16) * 16 and r["layers"] == [8, 16]
-        assert r["C"] in (1e-3, 1e-2) and len(r["c_search"]) == 2
-        assert (r["n_train"], r["n_val"], r["n_test"]) == (len(digits["train"]), 200, len(digits["test"]))
+        assert r["C_search"] in (1e-3, 1e-2) and len(r["c_search"]) == 2
+        assert r["C"] == pytest.approx(r["C_search"] * 500 / n)  # the search's regularisation per image
+        assert (r["n_train"], r["n_val"], r["n_test"]) == (n, 200, len(digits["test"]))
         assert r["n_search"] == 500  # C is chosen on a subset; the final fit uses every training image
-        assert r["time_features_s"] >= 0 and r["time_svm_s"] > 0
+        assert r["converged"] and r["gradient"] <= 1e-4
+        assert r["ci95_low"] < r["value"] < r["ci95_high"] and 0 < r["ci95"] < 0.1
+        assert "_correct" not in r
+    gain = rows[2]
+    assert gain["metric"] == "gain_over_random"
+    assert gain["value"] == pytest.approx(rows[0]["value"] - rows[1]["value"], abs=1e-9)
+    assert gain["ci95_low"] <= gain["value"] <= gain["ci95_high"]
 
 
 def test_svm_without_control_and_single_c(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     ctx = make_ctx(tmp_path, digits, model, "digits-svm")
-    rows = probe("svm", max_iter=20, c_grid=(1e-2,), random_control=False, max_train=500, max_test=100).run(ctx)
+    rows = probe("svm", protocol="full", c_grid=(1e-2,), random_control=False, max_train=500,
+                 max_test=100).run(ctx)
     assert len(rows) == 1
     assert rows[0]["n_val"] == 0 and rows[0]["C"] == 1e-2
     assert (rows[0]["n_train"], rows[0]["n_test"]) == (500, 100)
@@ -228,15 +261,19 @@ def test_svm_few_label_protocol(digits: dict[str, ImageData], tmp_path: Path) ->
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     ctx = make_ctx(tmp_path, digits, model, "svhn-svm")
     ctx.eval = dataclasses.replace(ctx.eval, dataset="digits")
-    rows = probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=3, max_iter=20).run(ctx)
-    assert [r["variant"] for r in rows] == ["trained", "random"]
-    for r in rows:
+    rows = probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=3).run(ctx)
+    assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
+    for r in rows[:2]:
+        errors = torch.tensor(r["errors"]).double()
         assert r["metric"] == "error" and r["protocol"] == "few-label"
         assert len(r["errors"]) == 3 and r["n_draws"] == 3
         assert r["value"] == pytest.approx(sum(r["errors"]) / 3, abs=1e-5)
-        assert r["ci95"] == pytest.approx(1.96 * torch.tensor(r["errors"]).double().std().item(), rel=1e-4)
+        assert r["spread95"] == pytest.approx(1.96 * errors.std().item(), rel=1e-4)  # the paper's +-
+        assert r["ci95"] == pytest.approx(1.96 * errors.std().item() / 3**0.5, rel=1e-4)
         assert r["n_train"] == 50 and r["n_val"] == 300
         assert 0.0 <= r["value"] < 0.9
+    paired = torch.tensor(rows[1]["errors"]).double() - torch.tensor(rows[0]["errors"]).double()
+    assert rows[2]["value"] == pytest.approx(paired.mean().item(), abs=1e-9)  # same draws for both Ds
 
 
 def test_svm_few_label_needs_enough_images_per_class(digits: dict[str, ImageData], tmp_path: Path) -> None:
@@ -258,68 +295,3 @@ def test_svm_config_rejects_bad_values(bad: dict[str, object]) -> None:
         SVMConfig(**bad)  # type: ignore[arg-type]
 
 
-# -- latent walk ------------------------------------------------------------------------------------
-def test_interpolation_endpoints_and_slerp_norm() -> None:
-    from gansuite_probes.latent_walk import interpolate
-
-    points = torch.nn.functional.normalize(torch.randn(2, 3, 8), dim=-1) * 3
-    for mode in ("linear", "slerp"):
-        frames = interpolate(points, 4, mode)
-        assert frames.shape == (2, 9, 8)
-        assert torch.allclose(frames[:, ::4], points, atol=1e-5)
-    slerped = interpolate(points, 4, "slerp")
-    assert torch.allclose(slerped.norm(dim=-1), torch.full((2, 9), 3.0), atol=1e-4)
-
-
-def test_latent_walk_rows_and_strips(digits: dict[str, ImageData], tmp_path: Path) -> None:
-    from PIL import Image
-
-    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    rows = probe("latent-walk", n_walks=2, n_points=3, steps=4).run(make_ctx(tmp_path, digits, model,
-                                                                            "digits-latent-walk"))
-    keys = {(r["metric"], r["variant"], r["space"]) for r in rows}
-    assert keys == {(m, v, s) for m in ("mean_step", "sharpness") for v in ("linear", "slerp")
-                    for s in ("pixel", "feature")}
-    for r in rows:
-        if r["metric"] == "sharpness":
-            assert r["value"] >= 1.0  # max step / mean step
-        else:
-            assert r["value"] > 0 and r["relative_to_random_pair"] > 0
-    with Image.open(tmp_path / "latent-walk-slerp.png") as im:
-        assert im.size == (9 * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
-
-
-# -- arithmetic -------------------------------------------------------------------------------------
-def test_arithmetic_finds_concepts_and_compares_with_random_offset(digits: dict[str, ImageData],
-                                                                   tmp_path: Path) -> None:
-    from PIL import Image
-
-    model = CopyGAN(digits["train"].images[:300])
-    cfg = FAST["arithmetic"]
-    rows = probe("arithmetic", **cfg).run(make_ctx(tmp_path, digits, model, "digits-arithmetic"))
-    by = {(r["metric"], r["variant"]): r for r in rows}
-    ours, base = by[("success_rate", "arithmetic")], by[("success_rate", "random-offset")]
-    assert ours["classes_found"] >= 3 and ours["n_pairs"] == cfg["max_pairs"]
-    assert ours["n_trials"] == base["n_trials"] > 0
-    assert 0 <= ours["value"] <= 1 and 0 <= base["value"] <= 1
-    assert by[("classifier_accuracy", "real-test")]["value"] > 0.5
-    per_row = 2 * 3 + 3 + 4  # exemplars A and B, target, result, pixel arithmetic, neighbours
-    with Image.open(tmp_path / "arithmetic.png") as im:
-        assert im.size == (per_row * (SIZE + 2) + 2, 2 * (SIZE + 2) + 2)
-
-
-# -- memorization -----------------------------------------------------------------------------------
-def test_memorization_flags_a_copying_generator(digits: dict[str, ImageData], tmp_path: Path) -> None:
-    cfg = {**FAST["memorization"], "max_train": None}  # search every training image the copier stores
-    copier = probe("memorization", **cfg).run(make_ctx(tmp_path / "copy", digits,
-                                                       CopyGAN(digits["train"].images[:300]), "digits-memorization"))
-    noise = probe("memorization", **cfg).run(make_ctx(tmp_path / "noise", digits,
-                                                      build_tiny(TinyConfig(), image_size=SIZE, channels=3),
-                                                      "digits-memorization"))
-    copy_px = next(r for r in copier if r["variant"] == "pixel")
-    noise_px = next(r for r in noise if r["variant"] == "pixel")
-    assert copy_px["value"] > 0.5 and copy_px["min_nn_generated"] < 1e-4
-    assert noise_px["value"] < 0.2
-    assert {r["variant"] for r in copier} == {"pixel", "feature"}
-    assert (tmp_path / "copy" / "memorization-pixel.png").is_file()
-    assert (tmp_path / "copy" / "memorization-feature.png").is_file()

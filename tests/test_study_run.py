@@ -31,7 +31,8 @@ device = "cpu"
 batch_size = 16
 checkpoint_every = 2
 sample_every = 10
-options = ["svm.max_train=300", "svm.val_size=100", "svm.max_test=100", "svm.search_iter=5", "svm.max_iter=10"]
+options = ["svm.max_train=300", "svm.val_size=100", "svm.max_test=100", "svm.search_iter=5", "svm.max_iter=10",
+           "svm.n_draws=3"]
 [[models]]
 name = "tiny-gan"
 [[models]]
@@ -106,7 +107,7 @@ def test_local_study_killed_midway_resumes_only_what_was_left(tmp_path: Path) ->
         assert {r["eval"] for r in RunFolder(study.run_dir(cell)).read_results()} == {"digits-svm"}
         assert study.read_record(cell)["status"] == "finished"
     aggregate = (study.path / "aggregate.csv").read_text()
-    assert "tiny-gan,digits,digits-svm,accuracy,trained,2," in aggregate
+    assert "tiny-gan,digits,digits-svm,error,trained,2," in aggregate
     html = (study.path / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2 * len(CELLS) + 1
 

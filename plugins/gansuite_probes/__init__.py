@@ -1,7 +1,9 @@
 """The reference evaluation probes and the eval presets built on them.
 
-Probes: ``svm`` (L2-SVM on frozen D features, with a random-D control), ``latent-walk``,
-``arithmetic``, ``fid``, ``kid``, ``prdc``, ``is``, ``memorization``. Evals: named compositions such as
+Probes: ``svm`` (L2-SVM on frozen D features), ``latent-walk``, ``arithmetic``, ``fid``, ``kid``,
+``prdc``, ``is``, ``memorization``; each of svm, latent-walk, arithmetic and memorization reports
+its controls (a random network, a copying generator, held-out real data) beside the model, with
+95% CIs. Evals: named compositions such as
 ``cifar10-svm`` (dataset + splits + probe + parameters).
 
 Import-cheap: only specs and the torch-free config dataclasses live here; each factory is a
@@ -39,8 +41,8 @@ _CACHE = (("reference_cached", "ref_cached", ""), ("reference_time_saved_s", "re
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
         name="svm",
-        summary="L2-SVM (squared hinge, one-vs-rest) on frozen D features pooled to 4x4, "
-                "reported next to a randomly initialised D of the same architecture.",
+        summary="L2-SVM (squared hinge, one-vs-rest) on frozen D features pooled to 4x4, next to a "
+                "randomly initialised D of the same architecture and the paired gain over it, with 95% CIs.",
         factory="gansuite_probes.svm:build",
         config=SVMConfig,
         paper=f"{DCGAN_PAPER}, sections 5.1-5.2",
@@ -48,28 +50,42 @@ PROBES: tuple[ProbeSpec, ...] = (
         columns=(("feature_dim", "features", ""), ("C", "C", "g"),
                  ("n_train", "n_train", ""), ("n_test", "n_test", ""), ("time_features_s", "features_s", ".1f"),
                  ("time_svm_s", "svm_s", ".1f"), ("time_s", "time_s", ".1f")),
-        notes=("Solver: full-batch L-BFGS in torch (GPU when available); checked against "
-               "scikit-learn LinearSVC in benchmarks/bench_svm.py.",
-               "C uses LinearSVC's convention; features are standardised on the training split."),
+        notes=("Better: higher accuracy (lower few-label error); gain_over_random > 0 with its CI above 0 "
+               "means D learned features a random D lacks. Control: variant=random (same architecture, "
+               "ctx.make_random_model(seed)); see docs/probes.md for what it scores.",
+               "Solver: full-batch L-BFGS in torch (GPU when available), each fit run until the largest "
+               "gradient entry is below tol x its value at w = 0; checked against scikit-learn's primal "
+               "LinearSVC in benchmarks/bench_svm.py.",
+               "C uses LinearSVC's convention; features are standardised on the training split; the full "
+               "protocol's final fit uses C x n_search / n_train (the search's regularisation per image)."),
     ),
     ProbeSpec(
         name="latent-walk",
-        summary="Interpolate through random z points (linear, slerp); step sizes in pixel and "
-                "D-feature space and a sharp-transition score (max step / mean step).",
+        summary="Path length of latent walks (finite-step perceptual path length) in a fixed feature space "
+                "and in pixels, relative to real image pairs; trained, random and copying generators, 95% CIs.",
         factory="gansuite_probes.latent_walk:build",
         columns=(("space", "space", ""),),
         config=LatentWalkConfig,
-        paper=f"{DCGAN_PAPER}, section 6.1",
+        paper=f"{DCGAN_PAPER}, section 6.1; Karras et al. 2019, arXiv:1812.04948 (PPL)",
         tags=("latent-space",),
+        notes=("Better: closer to 1 (log_gap = |ln value| smaller). A random DCGAN generator draws almost "
+               "the same image for every z and scores far below 1; a copying generator jumps between "
+               "training images and scores far above 1.",
+               "Feature space: FixedFeatures, a 3-layer conv net with fixed seeded weights (the same for "
+               "every run; its fingerprint is in each row), scaled per layer on real images."),
     ),
     ProbeSpec(
         name="arithmetic",
-        summary="Vector arithmetic mean(z_A) - mean(z_B) + z with concepts picked by a classifier "
-                "trained on real labels; success rate against a random offset of the same norm.",
+        summary="Vector arithmetic mean(z_A) - mean(z_B) + z with concepts picked by a classifier on fixed "
+                "features trained on real labels; success rate and lift over a random offset, fixed trial "
+                "count, for trained, random and copying generators, bootstrap CIs over pairs.",
         factory="gansuite_probes.arithmetic:build",
         config=ArithmeticConfig,
         paper=f"{DCGAN_PAPER}, section 6.3",
         tags=("latent-space",),
+        notes=("Better: higher lift (success - random-offset success). Controls: a random generator draws "
+               "one class, so every trial fails (0, never NaN); a copying generator's z has no class "
+               "structure (lift about 0).",),
     ),
     ProbeSpec(
         name="fid",
@@ -124,13 +140,17 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="memorization",
-        summary="Nearest training neighbours of generated samples in pixel and D-feature space; "
-                "score = fraction closer than held-out real images typically are.",
+        summary="Median nearest-training-neighbour distance of samples relative to held-out real images, "
+                "in a fixed feature space and in pixels (1 = like new real data, below = copying, above = "
+                "off the data); trained, random, copying and real controls, bootstrap CIs.",
         factory="gansuite_probes.memorization:build",
         columns=(("space", "space", ""),),
         config=MemorizationConfig,
         paper=f"{DCGAN_PAPER}, section 6.1 (memorisation)",
         tags=("memorization",),
+        notes=("Better: closer to 1. Controls: variant=real (held-out training images, about 1), copying "
+               "(exact copies, 0), random (far from the data, well above 1); copy_fraction is the share "
+               "of samples closer than the 5% quantile of held-out distances.",),
     ),
     ProbeSpec(
         name="guided-backprop",
@@ -190,8 +210,10 @@ EVALS: tuple[EvalSpec, ...] = (
     ),
     EvalSpec(
         name="digits-svm", dataset="digits", probe="svm",
-        summary="L2-SVM on D features on the embedded digits set (runs anywhere, no download).",
-        params={"val_size": 300},
+        summary="The few-label protocol on the embedded digits (no download): C chosen on 300 held-out "
+                "images, 10 labels per class over 50 draws, test error mean and CI, trained D vs random D.",
+        params={"protocol": "few-label", "val_size": 300, "labels_per_class": 10, "n_draws": 50,
+                "c_grid": PAPER_C_GRID},
     ),
     _eval("digits-latent-walk", "digits", "latent-walk", "Latent walks of a digits model."),
     _eval("cifar10-latent-walk", "cifar10", "latent-walk", "Latent walks of a CIFAR-10 model."),
@@ -217,7 +239,7 @@ EVALS: tuple[EvalSpec, ...] = (
           "the 10,000 test images."),
     _eval("digits-is", "digits", "is", "Inception Score of 1,000 digits samples (10 splits).", n_samples=1000),
     _eval("digits-memorization", "digits", "memorization",
-          "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=200),
+          "Nearest digits training neighbours of generated samples.", n_samples=500, n_holdout=300),
     _eval("cifar10-memorization", "cifar10", "memorization",
           "Nearest CIFAR-10 training neighbours of generated samples."),
     _eval("digits-guided-backprop", "digits", "guided-backprop",

@@ -1,4 +1,6 @@
-"""Helpers shared by the probes: image conversion, batched generation, D features, timing."""
+"""Helpers shared by the probes: image conversion, batched generation, D features, PNGs, and the
+controls every probe reports beside the model: the fixed feature space (:class:`FixedFeatures`),
+a copying generator (:class:`CopyingGenerator`) and resampled confidence intervals."""
 
 from __future__ import annotations
 
@@ -26,6 +28,16 @@ __all__ = [
     "Timer",
     "content_key",
     "TensorCache",
+    "FIXED_SEED",
+    "FixedFeatures",
+    "fixed_features",
+    "FixedScaler",
+    "CopyingGenerator",
+    "GeneratorVariant",
+    "generator_variants",
+    "bootstrap_ci",
+    "mean_ci",
+    "ci_fields",
 ]
 
 
@@ -60,7 +72,7 @@ def model_device(model: GANModel) -> torch.device:
     return torch.device("cpu")
 
 
-def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor | None:
+def balanced_labels(model: GANModel | GeneratorVariant, n: int, device: Any = None) -> torch.Tensor | None:
     """Class labels ``0, 1, ..., K-1, 0, 1, ...`` for ``n`` samples of a class-conditional model
     (every class equally often, up to one; no randomness), None for an unconditional one."""
     if not model.num_classes:
@@ -69,7 +81,7 @@ def balanced_labels(model: GANModel, n: int, device: Any = None) -> torch.Tensor
 
 
 @torch.no_grad()
-def generate(model: GANModel, z: torch.Tensor, batch_size: int = 256,
+def generate(model: GANModel | GeneratorVariant, z: torch.Tensor, batch_size: int = 256,
              labels: torch.Tensor | None = None) -> torch.Tensor:
     """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
     in ``[-1, 1]`` on z's device. A conditional model gets ``labels``, by default class-balanced."""
@@ -220,3 +232,192 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+# -- the fixed feature space --------------------------------------------------------------------
+FIXED_SEED = 1511_06434  # the DCGAN paper's arXiv number: any fixed value would do
+
+
+def _fixed_filters(gen: torch.Generator, c_out: int, c_in: int, k: int) -> torch.Tensor:
+    """Gaussian filters, each centred (zero mean) and scaled to unit norm."""
+    w = torch.randn(c_out, c_in * k * k, generator=gen, dtype=torch.float64)
+    w -= w.mean(1, keepdim=True)
+    w /= w.norm(dim=1, keepdim=True)
+    return w.float().view(c_out, c_in, k, k)
+
+
+class FixedFeatures(torch.nn.Module):
+    """Three conv layers with fixed seeded random weights: one feature space for every run.
+
+    Images (any size, 1 or 3 channels) are resized to 32x32 and made 3-channel; conv 5x5 (64),
+    conv 3x3 (128), conv 3x3 (256), each followed by ReLU and 2x2 average pooling; every layer's
+    output is average-pooled to a 4x4 grid: 7,168 features. The weights depend only on
+    :data:`FIXED_SEED` (drawn with torch's CPU generator), so two runs, two models or two
+    machines measure distances in the same space; :attr:`fingerprint` (a hash of the weights)
+    is recorded with every number measured in it.
+    """
+
+    LAYERS = ((64, 5), (128, 3), (256, 3))
+    SIZE = 32
+
+    def __init__(self, seed: int = FIXED_SEED) -> None:
+        super().__init__()
+        import hashlib
+
+        gen = torch.Generator().manual_seed(seed)
+        c_in, digest = 3, hashlib.sha256()
+        for i, (c_out, k) in enumerate(self.LAYERS):
+            w = _fixed_filters(gen, c_out, c_in, k)
+            self.register_buffer(f"w{i}", w)
+            digest.update(w.numpy().tobytes())
+            c_in = c_out
+        self.fingerprint = f"fixed-conv3-7168-{digest.hexdigest()[:12]}"
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-1] != self.SIZE or x.shape[-2] != self.SIZE:
+            x = F.interpolate(x, size=(self.SIZE, self.SIZE), mode="bilinear", antialias=True,
+                              align_corners=False)
+        out = []
+        for i, (_, k) in enumerate(self.LAYERS):
+            x = F.avg_pool2d(F.relu(F.conv2d(x, getattr(self, f"w{i}"), padding=k // 2)), 2)
+            out.append(x)
+        return out
+
+
+_FIXED: dict[str, FixedFeatures] = {}
+
+
+def _fixed_net(device: torch.device) -> FixedFeatures:
+    key = str(device)
+    if key not in _FIXED:
+        _FIXED[key] = FixedFeatures().to(device)
+    return _FIXED[key]
+
+
+@torch.no_grad()
+def fixed_features(images: torch.Tensor, *, device: Any = None, batch_size: int = 500) -> tuple[torch.Tensor, str]:
+    """:class:`FixedFeatures` of uint8 or ``[-1, 1]`` float images: ``(N, 7168)`` float32 and the
+    space's fingerprint."""
+    device = torch.device(device) if device is not None else images.device
+    net = _fixed_net(device)
+    n = int(images.shape[0])
+    out = torch.empty(n, 7168, dtype=torch.float32, device=device)
+    for i in range(0, n, batch_size):
+        chunk = images[i : i + batch_size]
+        x = to_float(chunk, device) if chunk.dtype == torch.uint8 else chunk.to(device).float()
+        out[i : i + x.shape[0]] = torch.cat([F.adaptive_avg_pool2d(f, 4).flatten(1) for f in net(x)], dim=1)
+    return out, net.fingerprint
+
+
+class FixedScaler:
+    """Centres fixed features on real images and scales each layer's block by one number.
+
+    Per layer, the scalar makes the centred real features' mean variance 1 (as standardising
+    would on average), so each layer weighs in proportion to its feature count. (Per-feature
+    standardisation would divide by the near-zero spread of features that real images never
+    move, such as the blank border of a digit, and let them swamp every distance to a
+    generated image.)
+    """
+
+    def __init__(self, X: torch.Tensor) -> None:
+        self.mean = X.double().mean(0)
+        scale = torch.empty_like(self.mean)
+        start = 0
+        for c, _ in FixedFeatures.LAYERS:
+            block = slice(start, start + c * 16)
+            var = (X[:, block].double() - self.mean[block]).square().mean()
+            scale[block] = var.sqrt().clamp_min(1e-12)
+            start += c * 16
+        self.mean, self.scale = self.mean.float(), scale.float()
+
+    def apply_(self, X: torch.Tensor) -> torch.Tensor:
+        """Centre and scale ``X`` in place."""
+        return X.sub_(self.mean.to(X.device)).div_(self.scale.to(X.device))
+
+
+# -- generator controls -------------------------------------------------------------------------
+class CopyingGenerator(torch.nn.Module):
+    """A generator that returns stored training images: the worst case of memorisation.
+
+    ``z`` picks one image by the largest entry of ``z @ P`` (``P`` a fixed seeded Gaussian
+    projection with unit columns), so the image is a piecewise-constant function of z: walks jump
+    from one training image to another and every sample is an exact copy.
+    """
+
+    bank: torch.Tensor
+    proj: torch.Tensor
+
+    def __init__(self, images: torch.Tensor, z_dim: int, seed: int = 0) -> None:
+        super().__init__()
+        bank = to_float(images) if images.dtype == torch.uint8 else images.float()
+        proj = torch.randn(z_dim, bank.shape[0], generator=torch.Generator().manual_seed(seed))
+        self.register_buffer("bank", bank)
+        self.register_buffer("proj", proj / proj.norm(dim=0, keepdim=True))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.bank[(z.to(self.proj) @ self.proj).argmax(1)]
+
+
+class GeneratorVariant:
+    """What :func:`generate` needs of a model (``eval_generator``, ``generate``, ``sample_z``,
+    ``num_classes``), for the model itself or for another generator on the model's prior."""
+
+    def __init__(self, name: str, model: Any, generator: torch.nn.Module | None = None) -> None:
+        self.name = name
+        self.model = model
+        self.net = generator
+        self.z_dim = model.z_dim
+        self.num_classes = int(getattr(model, "num_classes", 0)) if generator is None else 0
+
+    def eval_generator(self) -> torch.nn.Module:
+        return self.net if self.net is not None else self.model.eval_generator()
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z) if self.net is not None else self.model.generate(z, y)
+
+    def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
+        return self.model.sample_z(n, generator=generator, device=device)
+
+
+def generator_variants(ctx: Any, bank: torch.Tensor | None = None, random: bool = True) -> list[GeneratorVariant]:
+    """The trained generator, a randomly initialised one (``ctx.make_random_model(ctx.seed)``) and,
+    when ``bank`` (uint8 training images) is given, a :class:`CopyingGenerator` over it."""
+    out = [GeneratorVariant("trained", ctx.model)]
+    if random:
+        out.append(GeneratorVariant("random", ctx.make_random_model(ctx.seed)))
+    if bank is not None:
+        copier = CopyingGenerator(bank, ctx.model.z_dim, seed=ctx.seed).to(ctx.device)
+        out.append(GeneratorVariant("copying", ctx.model, copier))
+    return out
+
+
+# -- confidence intervals -----------------------------------------------------------------------
+def mean_ci(values: Any) -> tuple[float, float, float]:
+    """Mean, standard deviation and the 95% CI half-width of the mean (1.96 std / sqrt(n))."""
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if v.numel() == 0:
+        return float("nan"), float("nan"), float("nan")
+    std = float(v.std()) if v.numel() > 1 else 0.0
+    return float(v.mean()), std, 1.96 * std / max(v.numel(), 1) ** 0.5
+
+
+def bootstrap_ci(stat: Any, sizes: tuple[int, ...], *, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Percentile bootstrap: ``stat(*index_tensors)`` on the full data and on ``n_boot`` resamples
+    (one index tensor per sample, drawn with replacement from ``range(size)``).
+
+    Returns the statistic, the 2.5% and the 97.5% quantiles of the resampled statistic.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    full = float(stat(*[torch.arange(n) for n in sizes]))
+    draws = torch.tensor([float(stat(*[torch.randint(0, n, (n,), generator=gen) for n in sizes]))
+                          for _ in range(n_boot)], dtype=torch.float64)
+    draws = draws[torch.isfinite(draws)]
+    if draws.numel() == 0:
+        return full, float("nan"), float("nan")
+    lo, hi = torch.quantile(draws, torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return full, lo, hi
+
+
+def ci_fields(value: float, lo: float, hi: float) -> dict[str, float]:
+    """Row fields of an interval: ``ci95`` (the larger half-width, what tables print as +-) and its ends."""
+    return {"ci95": max(value - lo, hi - value), "ci95_low": lo, "ci95_high": hi}

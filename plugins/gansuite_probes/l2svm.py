@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["SVMFit", "Standardizer", "fit_l2svm", "one_vs_rest_targets", "accuracy"]
+__all__ = ["SVMFit", "Standardizer", "RowSpan", "fit_l2svm", "one_vs_rest_targets", "accuracy"]
 
 
 @dataclass
@@ -33,8 +33,10 @@ class SVMFit:
     C: float
     iterations: int
     evaluations: int
-    objective: float
+    objective: float  # the scaled objective (LinearSVC's divided by C * n)
     seconds: float
+    gradient: float = float("nan")  # largest gradient entry at the end, relative to its value at zero
+    converged: bool = True
 
     def scores(self, X: torch.Tensor) -> torch.Tensor:
         """Decision values ``(n, classes)``."""
@@ -42,7 +44,9 @@ class SVMFit:
 
     def predict(self, X: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
         """Class indices ``(n,)`` (argmax of the one-vs-rest scores)."""
-        return torch.cat([self.scores(X[i : i + batch_size]).argmax(1) for i in range(0, X.shape[0], batch_size)])
+        with _threads_for(X):
+            return torch.cat([self.scores(X[i : i + batch_size]).argmax(1)
+                              for i in range(0, X.shape[0], batch_size)])
 
 
 class Standardizer:
@@ -118,6 +122,12 @@ class _Objective:
         grad_w = (dS.t() @ self.X).t().contiguous().add_(W, alpha=self.reg)
         return float(loss), grad_w, dS.sum(0).add_(b, alpha=self.reg_b)
 
+    def gradient_scale(self) -> float:
+        """The largest gradient entry at ``W = 0, b = 0`` (the scale the tolerance is relative to)."""
+        gw = (self.Y.t() @ self.X).mul_(-2.0 / self.n)
+        gb = self.Y.sum(0).mul_(-2.0 / self.n)
+        return float(torch.maximum(gw.abs().max(), gb.abs().max()))
+
 
 def fit_l2svm(
     X: torch.Tensor,
@@ -125,40 +135,88 @@ def fit_l2svm(
     num_classes: int,
     C: float,
     *,
-    max_iter: int = 100,
-    tol: float = 1e-5,
+    max_iter: int = 2000,
+    tol: float = 1e-4,
     init: SVMFit | None = None,
     penalize_intercept: bool = False,
+    span: RowSpan | None = None,
 ) -> SVMFit:
-    """Fit a one-vs-rest L2-SVM on ``X`` (float32, standardised) with L-BFGS.
+    """Fit a one-vs-rest L2-SVM on ``X`` (float32, standardised) with L-BFGS, to convergence.
 
-    ``init`` warm-starts from another fit (e.g. the previous C of a grid). Stops after
-    ``max_iter`` iterations or when the largest gradient entry falls below ``tol``.
+    Stops when the largest gradient entry falls below ``tol`` times its value at the zero
+    solution (a target that does not depend on ``init``, so a warm start converges to the same
+    point), when the objective stops changing, or after ``max_iter`` iterations (a safety cap:
+    ``converged`` says which). ``init`` warm-starts from another fit (e.g. the previous C of a grid).
+
+    With at most half as many rows as features (few-label fits), the problem is solved exactly in
+    the span of the rows (:class:`RowSpan`; pass ``span`` to reuse one for several fits on ``X``).
     """
     if X.shape[0] != labels.shape[0]:
         raise ValueError(f"{X.shape[0]} feature rows but {labels.shape[0]} labels")
+    if span is None and RowSpan.worth(X):
+        span = RowSpan(X)
+    if span is None:
+        return _fit(X, labels, num_classes, C, max_iter, tol, init, penalize_intercept)
+    start = time.perf_counter()
+    fit = _fit(span.X, labels, num_classes, C, max_iter, tol, span.down(init), penalize_intercept)
+    fit.weight = span.Q @ fit.weight
+    fit.seconds = time.perf_counter() - start
+    return fit
+
+
+class RowSpan:
+    """``X = Xr @ Q.T`` with ``Q`` (features, n) orthonormal, from the QR decomposition of ``X.T``.
+
+    An L2-SVM's optimal ``w`` lies in the span of the rows (the penalty only grows outside it), so
+    a fit on the square ``Xr`` with ``w = Q v`` is exact. Compute it once for many fits on one ``X``.
+    """
+
+    def __init__(self, X: torch.Tensor) -> None:
+        with _threads_for(X):  # a threaded QR of a tall matrix crawled on loaded cores (2 s vs 0.04 s)
+            Q, R = torch.linalg.qr(X.t())
+        self.Q, self.X = Q, R.t().contiguous()
+
+    @staticmethod
+    def worth(X: torch.Tensor) -> bool:
+        """Whether ``X`` has at most half as many rows as features."""
+        return 2 * X.shape[0] <= X.shape[1]
+
+    def down(self, fit: SVMFit | None) -> SVMFit | None:
+        """A fit in all features -> the same fit's coordinates in the span (for a warm start)."""
+        if fit is None:
+            return None
+        return SVMFit(self.Q.t() @ fit.weight, fit.bias, fit.C, 0, 0, fit.objective, 0.0)
+
+
+def _fit(X: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float, max_iter: int, tol: float,
+         init: SVMFit | None, penalize_intercept: bool) -> SVMFit:
     start = time.perf_counter()
     Y = one_vs_rest_targets(labels.to(X.device), num_classes).to(X.dtype)
     W = (init.weight.clone() if init is not None else torch.zeros(X.shape[1], num_classes, dtype=X.dtype,
                                                                      device=X.device))
     b = init.bias.clone() if init is not None else torch.zeros(num_classes, dtype=X.dtype, device=X.device)
     objective = _Objective(X, Y, C, penalize_intercept)
-    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, max_eval=max_iter * 2,
-                            tolerance_grad=tol, tolerance_change=1e-12, history_size=20,
-                            line_search_fn="strong_wolfe")
-    last = [0.0]
+    last = [0.0, 0.0]
 
     def closure() -> float:
         loss, gw, gb = objective(W, b)
         W.grad, b.grad = gw, gb
-        last[0] = loss
+        last[0], last[1] = loss, float(torch.maximum(gw.abs().max(), gb.abs().max()))
         return loss
 
     with torch.no_grad(), _threads_for(X):
+        target = tol * objective.gradient_scale()
+        opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, max_eval=max_iter * 2,
+                                tolerance_grad=target, tolerance_change=1e-12, history_size=20,
+                                line_search_fn="strong_wolfe")
         opt.step(closure)  # type: ignore[arg-type]
     state = opt.state[opt.param_groups[0]["params"][0]]
     if X.device.type == "cuda":
         torch.cuda.synchronize(X.device)
-    return SVMFit(weight=W.detach(), bias=b.detach(), C=C, iterations=int(state.get("n_iter", 0)),
+    iterations = int(state.get("n_iter", 0))
+    # Converged: the gradient target was met, or the objective stopped changing at float32
+    # precision before the cap (what is left of the gradient is rounding).
+    return SVMFit(weight=W.detach(), bias=b.detach(), C=C, iterations=iterations,
                   evaluations=objective.evaluations, objective=last[0],
-                  seconds=time.perf_counter() - start)
+                  seconds=time.perf_counter() - start, gradient=last[1] / max(target / tol, 1e-30),
+                  converged=last[1] <= target or iterations < max_iter)

@@ -1,24 +1,48 @@
-"""The ``latent-walk`` probe: walks through random latent points (paper, section 6.1).
+"""The ``latent-walk`` probe: how much the image changes along walks in z (paper, section 6.1).
 
-Each walk visits ``n_points`` random z, with ``steps`` frames per segment, by linear
-interpolation or slerp. For every pair of consecutive frames it measures the distance in pixels
-and in D-feature space (standardised pooled features, as the SVM probe sees them). Smooth walks
-have steps of similar size; a sharp transition (max step / mean step >> 1) suggests the
-generator jumps between memorised modes. Step sizes are also reported relative to the distance
-between two independent samples.
+Each walk visits ``n_points`` random z points with ``steps`` frames per segment (linear
+interpolation or slerp). The score is a perceptual path length (Karras et al. 2019, StyleGAN,
+section 4.2) measured with finite steps ``eps = 1 / steps`` in a fixed feature space
+(:class:`gansuite_probes.common.FixedFeatures`, standardised on real training images; the same
+for every run) and in pixels, and normalised by the real data:
+
+    path_length = mean over steps of (d(G(z_t), G(z_t+eps)) / eps)^2  /  mean d(x, x')^2
+
+where ``x, x'`` are two random real training images. A generator whose samples differ as much as
+real images do and whose walks go straight from one to the next scores 1. Much less than 1: the
+walk barely changes the image (a collapsed or untrained generator; a random DCGAN generator draws
+almost the same grey image for every z, about 1e-4). Much more than 1: the walk jumps (a
+generator that copies training images jumps from one to the next, about ``steps`` or more).
+Closer to 1 is better; ``log_gap = |ln path_length|`` ranks. Each row carries ``diversity``
+(mean squared distance between the walk's consecutive points relative to real pairs) and
+``detour = path_length / diversity`` (1 for a straight walk, large when the walk jumps).
+
+Controls, each on the same z: a randomly initialised generator (``random``) and a generator that
+returns training images (``copying``). CIs: percentile bootstrap over walks and real pairs.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
-from gansuite import GANModel, ProbeContext, save_image_grid
-from gansuite_probes.common import balanced_labels, extract_features, generate
+from gansuite import ProbeContext, save_image_grid
+from gansuite_probes.common import (
+    FixedScaler,
+    GeneratorVariant,
+    balanced_labels,
+    bootstrap_ci,
+    ci_fields,
+    fixed_features,
+    generate,
+    generator_variants,
+    to_float,
+)
 from gansuite_probes.config import LatentWalkConfig
 
-__all__ = ["LatentWalkProbe", "build", "interpolate", "slerp"]
+__all__ = ["LatentWalkProbe", "build", "interpolate", "slerp", "path_length"]
 
 
 def build(config: LatentWalkConfig) -> LatentWalkProbe:
@@ -57,53 +81,77 @@ def interpolate(points: torch.Tensor, steps: int, mode: str) -> torch.Tensor:
     return torch.cat(segments, dim=1)
 
 
-def _steps(x: torch.Tensor) -> torch.Tensor:
-    """``(walks, frames, ...)`` -> distances between consecutive frames ``(walks, frames - 1)``."""
-    flat = x.flatten(2)
-    return (flat[:, 1:] - flat[:, :-1]).norm(dim=-1)
+def _sq_steps(x: torch.Tensor) -> torch.Tensor:
+    """``(walks, frames, ...)`` -> squared distances between consecutive frames ``(walks, frames - 1)``."""
+    flat = x.flatten(2).double()
+    return (flat[:, 1:] - flat[:, :-1]).square().sum(-1)
+
+
+def path_length(walk: torch.Tensor, real_a: torch.Tensor, real_b: torch.Tensor, steps: int,
+                n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The normalised path length of walks ``(walks, frames, ...)`` (``steps`` frames per segment)
+    against real pairs ``real_a[i], real_b[i]``, with its bootstrap CI and decomposition."""
+    sq = _sq_steps(walk) * steps**2  # (walks, frames - 1): (d / eps)^2
+    chord = _sq_steps(walk[:, ::steps])  # squared distances between the walk's consecutive points
+    real = (real_a.flatten(1).double() - real_b.flatten(1).double()).square().sum(-1)
+
+    def stat(w: torch.Tensor, p: torch.Tensor) -> float:
+        return float(sq[w].mean() / real[p].mean().clamp_min(1e-30))
+
+    value, lo, hi = bootstrap_ci(stat, (sq.shape[0], real.shape[0]), n_boot=n_boot, seed=seed)
+    diversity = float(chord.mean() / real.mean().clamp_min(1e-30))
+    return {"value": value, **ci_fields(value, lo, hi),
+            "log_gap": abs(math.log(max(value, 1e-12))),
+            "diversity": diversity, "detour": value / max(diversity, 1e-12),
+            "real_pair_sq_distance": float(real.mean())}
 
 
 class LatentWalkProbe:
-    """Step sizes and sharp-transition scores of latent walks; PNG strips."""
+    """Normalised path length of latent walks of the trained, a random and a copying generator."""
 
     def __init__(self, config: LatentWalkConfig | None = None) -> None:
         self.config = config or LatentWalkConfig()
 
-    def _features(self, model: GANModel, images: torch.Tensor, ctx: ProbeContext) -> torch.Tensor:
-        return extract_features(model, images, device=ctx.device, batch_size=self.config.batch_size)
-
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         cfg = self.config
-        model = ctx.model
+        train = ctx.load_split(ctx.eval.train_split)
         gen = torch.Generator().manual_seed(ctx.seed)
-        points = model.sample_z(cfg.n_walks * cfg.n_points, generator=gen).view(cfg.n_walks, cfg.n_points, -1)
-        # Reference scale: distances between independent samples (pixels and features).
-        ref_z = model.sample_z(2 * max(cfg.n_walks, 32), generator=gen).to(ctx.device)
-        ref_x = generate(model, ref_z, cfg.batch_size)
-        ref_f = self._features(model, ref_x, ctx)
-        mean, scale = ref_f.mean(0), ref_f.std(0).clamp_min(1e-6)
-        half = ref_x.shape[0] // 2
-        ref_pixel = float((ref_x[:half] - ref_x[half:]).flatten(1).norm(dim=1).mean())
-        ref_feat_all = (ref_f - mean) / scale
-        ref_feature = float((ref_feat_all[:half] - ref_feat_all[half:]).norm(dim=1).mean())
-        rows = []
-        for mode in cfg.modes:
-            z = interpolate(points, cfg.steps, mode).to(ctx.device)
-            walks, frames = z.shape[:2]
-            # a class-conditional model keeps one class along each walk (walk w: class w mod K)
-            y = balanced_labels(model, walks, ctx.device)
-            y = None if y is None else y.repeat_interleave(frames)
-            x = generate(model, z.flatten(0, 1), cfg.batch_size, labels=y)
-            f = (self._features(model, x, ctx) - mean) / scale
-            x, f = x.view(walks, frames, *x.shape[1:]), f.view(walks, frames, -1)
-            path = save_image_grid(x.flatten(0, 1), ctx.out_dir / f"latent-walk-{mode}.png", nrow=frames)
-            for space, steps, ref in (("pixel", _steps(x), ref_pixel), ("feature", _steps(f), ref_feature)):
-                per_walk_sharp = steps.max(dim=1).values / steps.mean(dim=1).clamp_min(1e-12)
-                common = {"variant": mode, "space": space, "n_walks": walks, "frames": frames,
-                          "n_points": cfg.n_points, "steps_per_segment": cfg.steps}
-                rows.append({"metric": "mean_step", "value": float(steps.mean()), **common,
-                             "relative_to_random_pair": float(steps.mean()) / max(ref, 1e-12),
-                             "random_pair_distance": ref})
-                rows.append({"metric": "sharpness", "value": float(per_walk_sharp.mean()), **common,
-                             "max": float(per_walk_sharp.max()), "figure": str(path)})
+        n_ref = min(cfg.n_reference, len(train) // 2)
+        real = train.images[torch.randperm(len(train), generator=gen)[: 2 * n_ref]]
+        bank = None
+        if cfg.copying_control:
+            bank = train.images[torch.randperm(len(train), generator=gen)[: cfg.copy_bank]]
+        points = ctx.model.sample_z(cfg.n_walks * cfg.n_points, generator=gen)
+        points = points.view(cfg.n_walks, cfg.n_points, -1)
+        real_f, fingerprint = fixed_features(real, device=ctx.device, batch_size=cfg.batch_size)
+        scaler = FixedScaler(real_f)
+        scaler.apply_(real_f)
+        real_px = to_float(real, ctx.device)
+        rows: list[dict[str, Any]] = []
+        for variant in generator_variants(ctx, bank, cfg.random_control):
+            for mode in cfg.modes:
+                z = interpolate(points, cfg.steps, mode).to(ctx.device)
+                walks, frames = z.shape[:2]
+                # a class-conditional model keeps one class along each walk (walk w: class w mod K)
+                y = balanced_labels(variant, walks, ctx.device)
+                y = None if y is None else y.repeat_interleave(frames)
+                x = generate(variant, z.flatten(0, 1), cfg.batch_size, labels=y)
+                f = scaler.apply_(fixed_features(x, device=ctx.device, batch_size=cfg.batch_size)[0])
+                x, f = x.view(walks, frames, *x.shape[1:]), f.view(walks, frames, -1)
+                figure = self._strip(variant, x, mode, ctx)
+                spaces = (("fixed", f, real_f), ("pixel", x, real_px))
+                for space, walk, ref in spaces:
+                    stats = path_length(walk, ref[:n_ref], ref[n_ref:], cfg.steps, cfg.n_boot, ctx.seed)
+                    rows.append({
+                        "metric": "path_length", "variant": variant.name, "space": space, "mode": mode,
+                        **stats, "n_walks": walks, "n_points": cfg.n_points, "steps_per_segment": cfg.steps,
+                        "n_real_pairs": n_ref, "better": "closer to 1",
+                        "feature_space": fingerprint if space == "fixed" else "pixels in [-1, 1]",
+                        "figure": figure,
+                    })
         return rows
+
+    def _strip(self, variant: GeneratorVariant, x: torch.Tensor, mode: str, ctx: ProbeContext) -> str:
+        shown = x[: self.config.n_strips]
+        path = ctx.out_dir / f"latent-walk-{variant.name}-{mode}.png"
+        return str(save_image_grid(shown.flatten(0, 1), path, nrow=x.shape[1]))

@@ -1,25 +1,40 @@
-"""The ``memorization`` probe: nearest training neighbours of generated samples.
+"""The ``memorization`` probe: nearest training neighbours of generated samples (paper, section 6.1).
 
-Distances are Euclidean, in pixels (images in [-1, 1]) and in D-feature space (pooled features
-standardised on the training images). The reference is the same distance for ``n_holdout``
-real training images held out of the search set: a generator that samples like the data puts
-about ``quantile`` of its samples closer than the ``quantile`` of the held-out distances; a
-generator that copies training images puts many more there. Score = that fraction (and its
-ratio to ``quantile``). A PNG shows the closest generated/training pairs.
+Distances are Euclidean, in a fixed feature space (:class:`gansuite_probes.common.FixedFeatures`,
+standardised on the searched training images: the same network for every run, so values of two
+runs on one dataset are comparable) and in pixels (images in [-1, 1]). ``n_holdout`` real training
+images are kept out of the search set: the median nearest-neighbour distance of one half sets the
+scale, the other half is the ``real`` control.
+
+Per sample, ratio = nearest-neighbour distance / scale. The value is the median ratio, a two-sided
+measure: about 1 for samples as close to the training set as new real images are; below 1 for a
+generator that reproduces training images (0 for exact copies: the ``copying`` control); above 1
+for samples far from every training image (a randomly initialised generator: the ``random``
+control). ``copy_fraction`` is the share of samples closer than the ``quantile`` of the held-out
+distances (real data: about ``quantile``; a copier: 1). CIs: percentile bootstrap over samples
+and held-out images. A PNG per space shows the trained generator's closest pairs.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from gansuite import OptionError, ProbeContext, save_image_grid
-from gansuite_probes.common import extract_features, generate, to_float
+from gansuite_probes.common import (
+    FixedScaler,
+    bootstrap_ci,
+    ci_fields,
+    fixed_features,
+    generate,
+    generator_variants,
+    to_float,
+)
 from gansuite_probes.config import MemorizationConfig
-from gansuite_probes.l2svm import Standardizer
 
-__all__ = ["MemorizationProbe", "build", "nearest"]
+__all__ = ["MemorizationProbe", "build", "nearest", "ratio_stats"]
 
 
 def build(config: MemorizationConfig) -> MemorizationProbe:
@@ -38,13 +53,34 @@ def nearest(queries: torch.Tensor, base: torch.Tensor, chunk: int = 512) -> tupl
     return torch.cat(dists), torch.cat(idx)
 
 
+def ratio_stats(d_gen: torch.Tensor, d_ref: torch.Tensor, quantile: float, n_boot: int = 1000,
+                seed: int = 0) -> dict[str, Any]:
+    """Median nearest-neighbour ratio of samples (``d_gen``) to held-out real images (``d_ref``),
+    with its bootstrap CI, quartiles and the copy fraction."""
+    d_gen, d_ref = d_gen.double().cpu(), d_ref.double().cpu()
+
+    def stat(i: torch.Tensor, j: torch.Tensor) -> float:
+        return float(d_gen[i].median() / d_ref[j].median().clamp_min(1e-30))
+
+    value, lo, hi = bootstrap_ci(stat, (d_gen.numel(), d_ref.numel()), n_boot=n_boot, seed=seed)
+    scale = float(d_ref.median().clamp_min(1e-30))
+    q = torch.quantile(d_gen / scale, torch.tensor([0.1, 0.25, 0.75, 0.9], dtype=torch.float64)).tolist()
+    threshold = float(torch.quantile(d_ref, quantile))
+    return {
+        "value": value, **ci_fields(value, lo, hi), "log_gap": abs(math.log(max(value, 1e-6))),
+        "ratio_q10": q[0], "ratio_q25": q[1], "ratio_q75": q[2], "ratio_q90": q[3],
+        "copy_fraction": float((d_gen < threshold).double().mean()), "expected_copy_fraction": quantile,
+        "median_nn": float(d_gen.median()), "median_nn_holdout": scale, "min_nn": float(d_gen.min()),
+    }
+
+
 class MemorizationProbe:
-    """Fraction of samples unusually close to a training image, in pixels and D features."""
+    """Median nearest-neighbour ratio of samples against held-out real data, with controls."""
 
     def __init__(self, config: MemorizationConfig | None = None) -> None:
         self.config = config or MemorizationConfig()
 
-    def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
+    def _split(self, ctx: ProbeContext) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Generator]:
         cfg = self.config
         train = ctx.load_split(ctx.eval.train_split)
         gen = torch.Generator().manual_seed(ctx.seed)
@@ -52,35 +88,47 @@ class MemorizationProbe:
         if cfg.n_holdout >= len(order):
             raise OptionError(f"n_holdout={cfg.n_holdout} leaves no training images to search "
                               f"({len(order)} in the split); lower -o memorization.n_holdout.")
-        holdout_idx = order[: cfg.n_holdout]
-        search_idx = order[cfg.n_holdout :][: cfg.max_train].sort().values
-        search = train.images[search_idx]
-        holdout = train.images[holdout_idx]
-        z = ctx.model.sample_z(cfg.n_samples, generator=gen).to(ctx.device)
-        fake = generate(ctx.model, z, cfg.batch_size)
+        half = cfg.n_holdout // 2
+        search = train.images[order[cfg.n_holdout :][: cfg.max_train].sort().values]
+        return search, train.images[order[:half]], train.images[order[half : cfg.n_holdout]], gen
 
-        spaces: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-        base_px = to_float(search, ctx.device).flatten(1)
-        spaces["pixel"] = (base_px, to_float(holdout, ctx.device).flatten(1), fake.flatten(1))
+    def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
+        cfg = self.config
+        search, scale_set, real_set, gen = self._split(ctx)
         kw = dict(device=ctx.device, batch_size=cfg.batch_size)
-        f_base = extract_features(ctx.model, search, **kw)
-        scaler = Standardizer(f_base)
-        spaces["feature"] = (scaler.apply_(f_base), scaler.apply_(extract_features(ctx.model, holdout, **kw)),
-                             scaler.apply_(extract_features(ctx.model, fake, **kw)))
+        f_base, fingerprint = fixed_features(search, **kw)
+        scaler = FixedScaler(f_base)
+        scaler.apply_(f_base)
+        bases = {"fixed": f_base, "pixel": to_float(search, ctx.device).flatten(1)}
+
+        def embed(images: torch.Tensor) -> dict[str, torch.Tensor]:
+            px = (to_float(images, ctx.device) if images.dtype == torch.uint8 else images).flatten(1)
+            return {"fixed": scaler.apply_(fixed_features(images, **kw)[0]), "pixel": px}
+
+        d_ref = {space: nearest(x, bases[space])[0] for space, x in embed(scale_set).items()}
+        z = ctx.model.sample_z(cfg.n_samples, generator=gen).to(ctx.device)
+        samples: list[tuple[str, torch.Tensor]] = [
+            (v.name, generate(v, z, cfg.batch_size))
+            for v in generator_variants(ctx, search[: cfg.copy_bank] if cfg.copying_control else None,
+                                          cfg.random_control)
+        ]
+        samples.append(("real", to_float(real_set, ctx.device)))
         rows = []
-        for space, (base, held, gen_x) in spaces.items():
-            d_ref, _ = nearest(held, base)
-            d_gen, nn_idx = nearest(gen_x, base)
-            threshold = torch.quantile(d_ref.double().cpu(), cfg.quantile)
-            frac = float((d_gen.double().cpu() < threshold).double().mean())
-            closest = d_gen.argsort()[: cfg.n_pairs]
-            pairs = torch.stack([fake[closest].cpu(), to_float(search[nn_idx[closest].cpu()])], dim=1)
-            path = save_image_grid(pairs.flatten(0, 1), ctx.out_dir / f"memorization-{space}.png", nrow=2 * 4)
-            rows.append({
-                "metric": "memorization_score", "variant": space, "value": frac,
-                "expected": cfg.quantile, "ratio": frac / cfg.quantile, "threshold": float(threshold),
-                "median_nn_generated": float(d_gen.median()), "median_nn_holdout": float(d_ref.median()),
-                "min_nn_generated": float(d_gen.min()), "n_samples": int(gen_x.shape[0]),
-                "n_train_searched": int(base.shape[0]), "n_holdout": int(held.shape[0]), "figure": str(path),
-            })
+        for variant, images in samples:
+            for space, x in embed(images).items():
+                d_gen, nn_idx = nearest(x, bases[space])
+                row = {"metric": "nn_ratio", "variant": variant, "space": space,
+                       **ratio_stats(d_gen, d_ref[space], cfg.quantile, cfg.n_boot, ctx.seed),
+                       "n_samples": int(x.shape[0]), "n_train_searched": int(search.shape[0]),
+                       "n_holdout": int(d_ref[space].numel()), "better": "closer to 1",
+                       "feature_space": fingerprint if space == "fixed" else "pixels in [-1, 1]"}
+                if variant == "trained":
+                    row["figure"] = self._pairs(images, search, d_gen, nn_idx, space, ctx)
+                rows.append(row)
         return rows
+
+    def _pairs(self, images: torch.Tensor, search: torch.Tensor, d_gen: torch.Tensor, nn_idx: torch.Tensor,
+               space: str, ctx: ProbeContext) -> str:
+        closest = d_gen.argsort()[: self.config.n_pairs].cpu()
+        pairs = torch.stack([images[closest].cpu(), to_float(search[nn_idx.cpu()[closest]])], dim=1)
+        return str(save_image_grid(pairs.flatten(0, 1), ctx.out_dir / f"memorization-{space}.png", nrow=2 * 4))
