@@ -125,16 +125,28 @@ def _speed_table(data: dict[str, Any], models: list[str]) -> list[str]:
     return lines
 
 
+def _svm_metric(data: dict[str, Any], prefix: str) -> str:
+    """What the svm rows measure: ``accuracy`` (protocol full) or ``error`` (few-label)."""
+    for recs in data["runs"].values():
+        for r in recs:
+            row = _value(r["rows"], f"{prefix}-svm", "trained")
+            if row:
+                return str(row.get("metric", "accuracy"))
+    return "accuracy"
+
+
 def _quality_table(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
-    lines = ["| model | SVM accuracy, trained D | SVM accuracy, random D | KID, trained G | KID, random G "
+    what = _svm_metric(data, prefix)
+    lines = [f"| model | SVM {what}, trained D | SVM {what}, random D | SVM gain over random D (paired) "
+             "| KID, trained G | KID, random G "
              "| KID, held-out real images | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for m in models:
         recs = data["runs"][m]
+        svm = [_fmt(_metric(recs, f"{prefix}-svm", v)) for v in ("trained", "random", "trained-random")]
         kid = [_fmt(_metric(recs, f"{prefix}-kid", v), 4) for v in ("trained", "random", "real")]
         cas = [_fmt(_metric(recs, f"{prefix}-cas", v)) for v in ("trained", "random", "real-test")]
-        lines.append(f"| {m} | {_fmt(_metric(recs, f'{prefix}-svm', 'trained'))} | "
-                     f"{_fmt(_metric(recs, f'{prefix}-svm', 'random'))} | {' | '.join(kid)} | {' | '.join(cas)} |")
+        lines.append(f"| {m} | {' | '.join(svm)} | {' | '.join(kid)} | {' | '.join(cas)} |")
     return lines
 
 
@@ -265,8 +277,9 @@ def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
                "what each family reaches.")
     svm = {m: (_stats(_metric(data["runs"][m], f"{prefix}-svm", "trained"))[0],
                _stats(_metric(data["runs"][m], f"{prefix}-svm", "random"))[0]) for m in models}
-    out.append("- SVM accuracy on D features: trained minus random D is "
-               + ", ".join(f"{m} {100 * (a - b):+.1f} points" for m, (a, b) in svm.items())
+    sign = -1.0 if _svm_metric(data, prefix) == "error" else 1.0  # error: lower is better
+    out.append(f"- SVM {_svm_metric(data, prefix)} on D features, trained D's advantage over the random D: "
+               + ", ".join(f"{m} {100 * sign * (a - b):+.1f} points" for m, (a, b) in svm.items())
                + ". A random D is a strong baseline (random conv features classify images well above chance), "
                "so a small gap says little about what D learned.")
     cas = [(m, _stats(_metric(data["runs"][m], f"{prefix}-cas", v))[0]) for m in models

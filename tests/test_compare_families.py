@@ -58,6 +58,8 @@ def test_digits_comparison_runs_every_model_and_writes_the_table(tmp_path: Path)
     for model in driver.MODELS:
         assert f"| {model} | 2 |" in text  # the training table: two seeds each
     assert "CAS, random G" in text and "KID, random G" in text and "The papers' own numbers" in text
+    # digits-svm is few-label: the columns say error, and the paired gain has its own column
+    assert "SVM error, trained D" in text and "SVM gain over random D (paired)" in text
     kid = [row for recs in data["runs"].values() for r in recs for row in r["rows"] if row["eval"] == "digits-kid"]
     assert {row["variant"] for row in kid} == {"trained", "random", "real"}  # every KID beside its controls
     # a second invocation finds every run finished and redoes nothing
