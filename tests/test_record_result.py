@@ -1,0 +1,44 @@
+"""benchmarks/record_result.py: a pytest-benchmark report becomes a record docs/benchmarks.md shows."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from gansuite.report import benchdoc
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("record_result", ROOT / "benchmarks" / "record_result.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_report_becomes_a_record_the_benchmark_page_shows(tmp_path: Path) -> None:
+    report = {"datetime": "2026-12-02T07:00:00", "commit_info": {"id": "abcdef1234567890"},
+              "benchmarks": [{"name": "test_solver", "stats": {"median": 2.5},
+                              "extra_info": {"speedup": 7.25, "prediction_agreement": 0.995, "n_train": 50000}}]}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    results = tmp_path / "results"
+    code = _module().main([str(tmp_path / "r.json"), "--out", str(results / "svm.json"), "--title", "SVM vs LinearSVC",
+                           "--command", "pytest ...", "--note", "a note", "--column", "speedup",
+                           "--column", "prediction_agreement"])
+    assert code == 0
+    record = json.loads((results / "svm.json").read_text())
+    assert record["rows"] == [{"benchmark": "test_solver", "median_s": 2.5, "speedup": 7.25,
+                               "prediction_agreement": 0.995}]
+    assert record["source"].endswith("abcdef1234") and record["date"] == "2026-12-02"
+    page = benchdoc.render(tmp_path / "history", results)
+    assert "SVM vs LinearSVC" in page and "7.25" in page
+
+
+def test_unreadable_report_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    code = _module().main([str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.json"), "--title", "t",
+                           "--command", "c"])
+    assert code == 2 and "Cannot read" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
