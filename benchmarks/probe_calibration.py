@@ -20,7 +20,8 @@ Run (a few minutes per digits run on 2 CPU cores; the runs are made with
     python benchmarks/probe_calibration.py --run DIGITS_100_STEPS --run DIGITS_300_STEPS
 
 Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run (its svm preset
-fits 50,000 images twice: tens of minutes on a CPU).
+fits 50,000 images twice: tens of minutes on a CPU); ``--keep`` adds it to the page without
+evaluating the runs already there again.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]]) -> str:
     for label, (run, rows) in results.items():
         first = rows[0] if rows else {}
         lines += [f"## {label}", "",
-                  f"Run `{run}` (model {first.get('model')}, step {first.get('step')}, "
+                  f"Run `{Path(run).name}` (model {first.get('model')}, step {first.get('step')}, "
                   f"seed {first.get('seed')}, device {first.get('device')}).", "",
                   "| probe | metric | space | trained | random | copying | real | better |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -156,8 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-unverified", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="probe option for every eval")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "probe-calibration.md")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the sections of runs not given here (from the page's .json), so a run can be "
+                             "added without evaluating the others again")
     args = parser.parse_args(argv)
     results: dict[str, tuple[Path, list[dict[str, Any]]]] = {}
+    stored = args.out.with_suffix(".json")
+    if args.keep and stored.is_file():
+        given = {str(run) for run in args.run}
+        for label, section in json.loads(stored.read_text()).items():
+            if section["run"] not in given:
+                results[label] = (Path(section["run"]), section["rows"])
     with tempfile.TemporaryDirectory(prefix="probe-calibration-") as tmp:
         for run in args.run:
             config = json.loads((run / "config.json").read_text())
@@ -167,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             results[f"{config['model']} on {dataset}, {step} training steps"] = (run, rows)
     text = render(results)
     keys = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
-            "feature_space")
+            "feature_space", "model", "device", "better", "eval")
     atomic_write_bytes(args.out, text.encode())
     atomic_write_json(args.out.with_suffix(".json"),
                       {k: {"run": str(run), "rows": [{key: r.get(key) for key in keys} for r in rows]}

@@ -104,3 +104,18 @@ def test_the_public_names_in_the_import_block_exist() -> None:
     names = [n.strip() for n in block.replace("\n", " ").split(",") if n.strip()]
     assert names and all(hasattr(gansuite, n) for n in names), [n for n in names if not hasattr(gansuite, n)]
     assert f'`"{gansuite.API_VERSION}"`' in DOCS
+
+
+def test_readme_main_job_protocol_matches_the_digits_svm_preset() -> None:
+    """The README describes the main job's SVM protocol; the preset is what runs."""
+    from gansuite.plugin.manager import get_catalog
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = " ".join(readme.split())
+    match = re.search(r"(\d+) labels per class, (\d+) draws", text)
+    assert match, "the README no longer states the main job's few-label protocol"
+    params = get_catalog().registry("evals").get("digits-svm").params
+    assert params["protocol"] == "few-label"
+    assert (int(match.group(1)), int(match.group(2))) == (params["labels_per_class"], params["n_draws"])
+    steps = re.search(r"gansuite run --model dcgan --eval digits-svm --max-steps (\d+)", readme)
+    assert steps and f"needs its {steps.group(1)} steps" in text
