@@ -42,3 +42,14 @@ def test_unreadable_report_is_one_line_and_exit_2(tmp_path: Path, capsys) -> Non
                            "--command", "c"])
     assert code == 2 and "Cannot read" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_report_and_run_folder_are_exclusive(tmp_path: Path, capsys) -> None:
+    mod = _module()
+    assert mod.main(["--out", str(tmp_path / "x.json"), "--title", "t", "--command", "c"]) == 2
+    assert mod.main([str(tmp_path / "r.json"), "--run", str(tmp_path), "--out", str(tmp_path / "x.json"),
+                     "--title", "t", "--command", "c"]) == 2
+    assert "one of them" in capsys.readouterr().err
+    assert mod.main(["--run", str(tmp_path / "no-run"), "--out", str(tmp_path / "x.json"), "--title", "t",
+                     "--command", "c"]) == 2
+    assert not (tmp_path / "x.json").exists()
