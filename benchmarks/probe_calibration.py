@@ -150,6 +150,16 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]]) -> str:
     return "\n".join(lines)
 
 
+def _label(model: Any, dataset: str, step: Any, seed: Any) -> str:
+    return f"{model} on {dataset}, {step} training steps, seed {seed}"
+
+
+def _order(rows: list[dict[str, Any]]) -> tuple[str, int, int]:
+    """Sections by dataset, then training steps, then seed."""
+    first = rows[0] if rows else {}
+    return (str(first.get("eval", "")), int(first.get("step") or 0), int(first.get("seed") or 0))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="append", type=Path, required=True, help="trained run folder (repeatable)")
@@ -165,16 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     stored = args.out.with_suffix(".json")
     if args.keep and stored.is_file():
         given = {str(run) for run in args.run}
-        for label, section in json.loads(stored.read_text()).items():
-            if section["run"] not in given:
-                results[label] = (Path(section["run"]), section["rows"])
+        for section in json.loads(stored.read_text()).values():
+            if section["run"] not in given and section["rows"]:
+                first = section["rows"][0]
+                dataset = str(first.get("eval", "")).rsplit("-", 1)[0]
+                results[_label(first.get("model"), dataset, first.get("step"), first.get("seed"))] = (
+                    Path(section["run"]), section["rows"])
     with tempfile.TemporaryDirectory(prefix="probe-calibration-") as tmp:
         for run in args.run:
             config = json.loads((run / "config.json").read_text())
             dataset = config["dataset"]
             rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options)
-            step = rows[0].get("step") if rows else None
-            results[f"{config['model']} on {dataset}, {step} training steps"] = (run, rows)
+            first = rows[0] if rows else {}
+            results[_label(config["model"], dataset, first.get("step"), first.get("seed"))] = (run, rows)
+    results = dict(sorted(results.items(), key=lambda item: _order(item[1][1])))
     text = render(results)
     keys = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
             "feature_space", "model", "device", "better", "eval")

@@ -118,4 +118,4 @@ def test_readme_main_job_protocol_matches_the_digits_svm_preset() -> None:
     assert params["protocol"] == "few-label"
     assert (int(match.group(1)), int(match.group(2))) == (params["labels_per_class"], params["n_draws"])
     steps = re.search(r"gansuite run --model dcgan --eval digits-svm --max-steps (\d+)", readme)
-    assert steps and f"needs its {steps.group(1)} steps" in text
+    assert steps and f"the {steps.group(1)} steps also give the other probes" in text
