@@ -68,6 +68,7 @@ PRESETS = {
     "digits": Preset(
         dataset="digits", evals=("digits-svm", "digits-kid"), conditional_evals=("digits-cas",),
         eval_options=("svm.max_iter=20", "svm.search_iter=10", "svm.val_size=200", "svm.max_train=600",
+                      "svm.labels_per_class=10",
                       "svm.max_test=200", "kid.n_samples=40", "kid.n_reference=40", "kid.subset_size=20",
                       "kid.subsets=10", "cas.n_samples=100", "cas.max_test=200"),
         model_options=TINY, seeds=(0, 1), max_steps=8),

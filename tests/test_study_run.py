@@ -32,7 +32,7 @@ batch_size = 16
 checkpoint_every = 2
 sample_every = 10
 options = ["svm.max_train=300", "svm.val_size=100", "svm.max_test=100", "svm.search_iter=5", "svm.max_iter=10",
-           "svm.n_draws=3"]
+           "svm.n_draws=3", "svm.labels_per_class=5"]
 [[models]]
 name = "tiny-gan"
 [[models]]
