@@ -10,8 +10,9 @@ the trained model sits on the right side of every control:
 - svm: trained D more accurate than the random D (few-label: lower error), and the paired gain's
   CI above 0;
 - latent-walk: path length closer to 1 (smaller |ln value|) than the random and copying generators;
-- memorization: median ratio above the copier's and below the random generator's, and closer to 1
-  (smaller |ln value|) than both;
+- memorization: median ratio closer to 1 (smaller |ln value|) than the random generator's and the
+  copier's (the measure is two-sided: a random generator lands above 1 on digits, below 1 on
+  CIFAR-10);
 - arithmetic: lift above the random and the copying generators'.
 
 Run (a few minutes per digits run on 2 CPU cores; the runs are made with
@@ -109,9 +110,6 @@ def checks(rows: list[dict[str, Any]], probe: str) -> list[tuple[str, bool]]:
                 out.append((f"lift above {name}{where}", t["value"] > c["value"]))
             else:
                 out.append((f"closer to 1 than {name}{where}", _gap(t) < _gap(c)))
-        if probe == "memorization" and {"random", "copying"} <= set(by):
-            out.append((f"between copying and random{where}",
-                        by["copying"]["value"] < t["value"] < by["random"]["value"]))
     if probe == "svm":
         gain = next((r for r in rows if r.get("probe") == "svm" and r["metric"] == "gain_over_random"), None)
         if gain is not None:
@@ -162,7 +160,8 @@ def _order(rows: list[dict[str, Any]]) -> tuple[str, int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", action="append", type=Path, required=True, help="trained run folder (repeatable)")
+    parser.add_argument("--run", action="append", type=Path, default=[],
+                        help="trained run folder (repeatable); with --keep and no --run the page is re-rendered")
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--allow-unverified", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="probe option for every eval")
@@ -171,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the sections of runs not given here (from the page's .json), so a run can be "
                              "added without evaluating the others again")
     args = parser.parse_args(argv)
+    if not args.run and not args.keep:
+        parser.error("give --run RUN_DIR (or --keep to re-render the page from its .json)")
     results: dict[str, tuple[Path, list[dict[str, Any]]]] = {}
     stored = args.out.with_suffix(".json")
     if args.keep and stored.is_file():
