@@ -205,7 +205,8 @@ def _fit(X: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float, max_
         return loss
 
     with torch.no_grad(), _threads_for(X):
-        target = tol * objective.gradient_scale()
+        scale = objective.gradient_scale()
+        target = tol * scale
         opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, max_eval=max_iter * 2,
                                 tolerance_grad=target, tolerance_change=1e-12, history_size=20,
                                 line_search_fn="strong_wolfe")
@@ -218,5 +219,5 @@ def _fit(X: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float, max_
     # precision before the cap (what is left of the gradient is rounding).
     return SVMFit(weight=W.detach(), bias=b.detach(), C=C, iterations=iterations,
                   evaluations=objective.evaluations, objective=last[0],
-                  seconds=time.perf_counter() - start, gradient=last[1] / max(target / tol, 1e-30),
+                  seconds=time.perf_counter() - start, gradient=last[1] / max(scale, 1e-30),
                   converged=last[1] <= target or iterations < max_iter)
