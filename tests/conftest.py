@@ -38,6 +38,30 @@ def _fresh_catalog(monkeypatch: pytest.MonkeyPatch):
     reset_catalog()
 
 
+@pytest.fixture(scope="session")
+def tiny_extractor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TorchScript stand-in for the Inception network (12 seeded features from 32x32 images),
+    passed to the Inception probes with ``-o weights=...``."""
+    import warnings
+
+    import torch
+
+    class TinyExtractor(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv2d(3, 12, 5, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.conv(x)).mean((2, 3))
+
+    path = tmp_path_factory.mktemp("extractor") / "tiny.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.trace(TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(path))
+    return path
+
+
 @pytest.fixture
 def example_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     """Load the example third-party plugin too (``pip install -e examples/gansuite-example``)."""

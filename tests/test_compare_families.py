@@ -7,11 +7,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,22 +23,9 @@ def _module(name: str):
     return module
 
 
-class _TinyExtractor(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(3, 12, 5, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv(x)).mean((2, 3))
-
-
 @pytest.mark.slow
-def test_digits_comparison_runs_every_model_and_writes_the_table(tmp_path: Path) -> None:
-    extractor = tmp_path / "tiny.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.trace(_TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(extractor))
+def test_digits_comparison_runs_every_model_and_writes_the_table(tmp_path: Path, tiny_extractor: Path) -> None:
+    extractor = tiny_extractor
     driver, table = _module("compare_families"), _module("comparison_table")
     out = tmp_path / "cmp"
     driver.main(["run", "--preset", "digits", "--out", str(out), "--in-process", "--max-steps", "3",

@@ -4,7 +4,6 @@ included), and the ``cas`` probe's ceiling, floor and refusals."""
 from __future__ import annotations
 
 import math
-import warnings
 from functools import cache
 from pathlib import Path
 
@@ -41,25 +40,6 @@ FAST: dict[str, dict[str, object]] = {
     "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
 }
 MODELS = sorted(get_catalog().registry("models").names())
-
-
-class _TinyExtractor(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(3, 12, 5, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv(x)).mean((2, 3))
-
-
-@pytest.fixture(scope="module")
-def extractor(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("extractor") / "tiny.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.trace(_TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(path))
-    return path
 
 
 @cache
@@ -114,9 +94,9 @@ def test_every_model_and_probe_has_tiny_settings() -> None:
 
 @pytest.mark.parametrize("probe", sorted(FAST))
 @pytest.mark.parametrize("name", MODELS)
-def test_model_through_probe(name: str, probe: str, extractor: Path, tmp_path: Path) -> None:
+def test_model_through_probe(name: str, probe: str, tiny_extractor: Path, tmp_path: Path) -> None:
     ctx = _ctx(name, probe, tmp_path)
-    runner = _probe(probe, extractor)
+    runner = _probe(probe, tiny_extractor)
     if probe == "cas" and not ctx.model.num_classes:
         with pytest.raises(OptionError, match="unconditional"):
             runner.run(ctx)  # type: ignore[attr-defined]

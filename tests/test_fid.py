@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,25 +25,6 @@ SIZE = 16
 
 
 # -- fixtures --------------------------------------------------------------------------------------
-class _TinyExtractor(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(3, 12, 5, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv(x)).mean((2, 3))
-
-
-@pytest.fixture(scope="module")
-def tiny_extractor(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("extractor") / "tiny.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        torch.jit.save(torch.jit.trace(_TinyExtractor(), torch.zeros(1, 3, 32, 32)), str(path))
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own reference cache and an empty torch hub."""
