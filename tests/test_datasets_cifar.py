@@ -11,7 +11,7 @@ import torch
 from gansuite_datasets.cifar import MD5, cifar10
 from gansuite_datasets.config import Cifar10Config
 
-from gansuite.plugin.errors import CorruptDataError, MissingDataError
+from gansuite.contract.errors import CorruptDataError, MissingDataError
 
 OFFLINE = Cifar10Config(download=False)
 

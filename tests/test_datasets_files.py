@@ -14,7 +14,7 @@ from gansuite_datasets.folder import imagefolder, lsun
 from gansuite_datasets.imagenet32 import imagenet32
 from PIL import Image
 
-from gansuite.plugin.errors import CorruptDataError, DataError, MissingDataError
+from gansuite.contract.errors import CorruptDataError, DataError, MissingDataError
 
 
 def _image(w: int, h: int, color: tuple[int, int, int]) -> Image.Image:

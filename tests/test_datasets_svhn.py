@@ -11,7 +11,7 @@ import torch
 from gansuite_datasets.config import SvhnConfig
 from gansuite_datasets.svhn import MD5, svhn
 
-from gansuite.plugin.errors import CorruptDataError, MissingDataError
+from gansuite.contract.errors import CorruptDataError, MissingDataError
 
 OFFLINE = SvhnConfig(download=False)
 

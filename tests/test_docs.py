@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import gansuite
-from gansuite.plugin import hookspecs
-from gansuite.plugin.model import Batch, GANModel, TrainContext, TrainingRecipe
-from gansuite.plugin.specs import DatasetSpec, Spec
+from gansuite.contract import hookspecs
+from gansuite.contract.model import Batch, GANModel, TrainContext, TrainingRecipe
+from gansuite.contract.specs import DatasetSpec, Spec
 
 DOCS = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
@@ -108,7 +108,7 @@ def test_the_public_names_in_the_import_block_exist() -> None:
 
 def test_readme_main_job_protocol_matches_the_digits_svm_preset() -> None:
     """The README describes the main job's SVM protocol; the preset is what runs."""
-    from gansuite.plugin.manager import get_catalog
+    from gansuite._host.manager import get_catalog
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     text = " ".join(readme.split())

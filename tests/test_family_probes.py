@@ -14,11 +14,11 @@ from gansuite_probes.cas import CASProbe
 from gansuite_probes.common import balanced_labels, generate
 from gansuite_probes.config import CASConfig
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageData, ProbeContext
 from gansuite.engine.build import build_model
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, ProbeContext
 
 SIZE = 32
 # Every registered model, at widths that make a probe run take a second.

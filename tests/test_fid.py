@@ -17,9 +17,9 @@ import torch
 from gansuite_probes import EVALS, PROBES
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 
-from gansuite.plugin.errors import CorruptDataError, GansuiteError, MissingDataError, OptionError
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
+from gansuite._host.options import build_config
+from gansuite.contract.errors import CorruptDataError, GansuiteError, MissingDataError, OptionError
+from gansuite.contract.protocols import ImageData, Probe, ProbeContext
 
 SIZE = 16
 

@@ -8,9 +8,9 @@ from types import ModuleType
 
 import pytest
 
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.manager import HOOKS, build_catalog
-from gansuite.plugin.specs import DatasetSpec, ModelSpec
+from gansuite._host.manager import HOOKS, build_catalog
+from gansuite.contract.hookspecs import hookimpl
+from gansuite.contract.specs import DatasetSpec, ModelSpec
 
 REFERENCE = {"dcgan", "datasets", "dedup", "probes"}
 
@@ -87,8 +87,8 @@ def _write_dist(site, dist, module, source):
 
 
 GOOD_PLUGIN = """
-    from gansuite.plugin.hookspecs import hookimpl
-    from gansuite.plugin.specs import DatasetSpec
+    from gansuite.contract.hookspecs import hookimpl
+    from gansuite.contract.specs import DatasetSpec
 
     @hookimpl
     def register_datasets(register):
@@ -136,7 +136,7 @@ def test_every_hook_is_documented_and_tested():
     repo = Path(__file__).resolve().parents[1]
     docs = (repo / "docs" / "plugins.md").read_text()
     tests = "\n".join(p.read_text() for p in (repo / "tests").glob("test_*.py") if p.name != "test_plugins.py")
-    import gansuite.plugin.hookspecs as hs
+    import gansuite.contract.hookspecs as hs
 
     declared = {n for n in dir(hs) if n.startswith("register_")}
     assert declared == set(HOOKS.values())

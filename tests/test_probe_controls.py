@@ -17,10 +17,10 @@ from gansuite_probes.common import CopyingGenerator, FixedFeatures, bootstrap_ci
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 from test_probes import FAST, SIZE, make_ctx, probe
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageData
 
 
 @pytest.fixture(scope="module")

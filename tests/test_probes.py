@@ -14,10 +14,10 @@ from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, accuracy, fit_l2svm
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 
-from gansuite.plugin.errors import DataError, OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import DataError, OptionError
+from gansuite.contract.protocols import ImageData, Probe, ProbeContext
 
 SIZE = 16
 

@@ -21,10 +21,10 @@ from gansuite_probes.guided_backprop import (
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
 from torch import nn
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, ProbeContext
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageData, ProbeContext
 
 SIZE = 32  # the dcgan's smallest size
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from gansuite.contract.errors import CheckpointError
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = 40

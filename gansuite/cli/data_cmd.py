@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
+from gansuite._host.options import build_config, parse_pairs, split_overrides
 from gansuite.cli._common import echo_json, load_catalog, table
+from gansuite.contract.specs import DatasetSpec, Spec
 from gansuite.engine.data import default_data_root
-from gansuite.plugin.options import build_config, parse_pairs, split_overrides
-from gansuite.plugin.specs import DatasetSpec, Spec
 
 __all__ = ["data_group", "open_dataset", "split_summary"]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from gansuite._host.manager import HOOKS
+from gansuite._host.options import describe_type
 from gansuite.cli._common import echo_json, load_catalog, table
-from gansuite.plugin.manager import HOOKS
-from gansuite.plugin.options import describe_type
-from gansuite.plugin.specs import DatasetSpec, EvalSpec, ModelSpec, Spec
+from gansuite.contract.specs import DatasetSpec, EvalSpec, ModelSpec, Spec
 
 __all__ = ["list_cmd", "show_cmd", "plugins_cmd", "spec_to_dict"]
 
@@ -25,7 +25,7 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 
 def spec_to_dict(spec: Spec) -> dict[str, Any]:
     """Everything ``show --json`` prints about a spec."""
-    from gansuite.plugin.options import _hints
+    from gansuite._host.options import _hints
 
     hints = _hints(spec.config) if spec.config is not None else {}
     out: dict[str, Any] = {

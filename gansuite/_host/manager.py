@@ -24,10 +24,10 @@ from typing import Any
 
 import pluggy
 
-from gansuite.plugin import hookspecs
-from gansuite.plugin.errors import GansuiteError, SignalInterrupt, UnknownNameError
-from gansuite.plugin.registry import Registry
-from gansuite.plugin.specs import SPEC_TYPES, PluginInfo, Spec
+from gansuite._host.registry import Registry
+from gansuite.contract import hookspecs
+from gansuite.contract.errors import GansuiteError, SignalInterrupt, UnknownNameError
+from gansuite.contract.specs import SPEC_TYPES, PluginInfo, Spec
 
 __all__ = ["Catalog", "PluginRecord", "get_catalog", "reset_catalog", "build_catalog", "HOOKS"]
 

@@ -1,7 +1,7 @@
 """What a dataset, dedup strategy and probe must provide, and what probes receive.
 
 These are structural (``typing.Protocol``): such a plugin needs no base class. Models subclass
-:class:`gansuite.plugin.model.GANModel` (re-exported here). torch types are imported only for
+:class:`gansuite.contract.model.GANModel` (re-exported here). torch types are imported only for
 type checking, so importing this module stays cheap.
 """
 
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from gansuite.plugin.model import GANModel, TrainingRecipe
+from gansuite.contract.model import GANModel, TrainingRecipe
 
 if TYPE_CHECKING:
     import torch
 
-    from gansuite.plugin.specs import EvalSpec
+    from gansuite.contract.specs import EvalSpec
 
 __all__ = [
     "TrainingRecipe",
@@ -28,6 +28,7 @@ __all__ = [
     "DedupStrategy",
     "ProbeContext",
     "Probe",
+    "ModelCheck",
 ]
 
 
@@ -60,7 +61,7 @@ class Verification:
 
 @runtime_checkable
 class ImageDataset(Protocol):
-    """A dataset on disk. Loading raises :class:`gansuite.plugin.errors.DataError` subclasses."""
+    """A dataset on disk. Loading raises :class:`gansuite.contract.errors.DataError` subclasses."""
 
     splits: tuple[str, ...]
 
@@ -110,9 +111,25 @@ class ProbeContext:
 class Probe(Protocol):
     """An evaluation: returns result rows ``{"metric": str, "value": float, ...}``.
 
-    The host adds ``eval``, ``run``, the model, dataset and provenance to every row.
+    The host adds ``eval``, ``run``, the model, dataset and provenance to every row. Optional
+    methods are in :class:`ModelCheck`.
     """
 
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         """Evaluate ``ctx.model`` and return result rows."""
+        ...
+
+
+@runtime_checkable
+class ModelCheck(Protocol):
+    """The optional part of a :class:`Probe`: a probe that cannot evaluate some models (the
+    ``cas`` probe needs a conditional one) defines ``check_model``.
+
+    The host calls it before training (``gansuite run``) and before each eval, so a run that
+    would end in that error stops before spending anything; the conformance kit calls it too.
+    """
+
+    def check_model(self, model: GANModel) -> None:
+        """Raise :class:`gansuite.OptionError` (saying what to choose instead) when ``model``
+        cannot be evaluated by this probe; return None otherwise."""
         ...
