@@ -75,6 +75,9 @@ class CliResult:
     stdout: str
     stderr: str
 
+    def __iter__(self):  # code, out, err = cli(...)
+        return iter((self.returncode, self.stdout, self.stderr))
+
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> CliResult:
     """Run ``gansuite ARGS`` in this process through its error boundary (click's CliRunner)."""

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_datasets_cifar import write_cifar
-from test_datasets_files import write_folder, write_imagenet32, write_lsun
-from test_datasets_svhn import write_svhn
+from helpers import write_cifar, write_folder, write_imagenet32, write_lsun, write_npz, write_svhn
 
 from gansuite._host.manager import get_catalog
 from gansuite.testing import check_dataset, check_dedup, check_model, check_probe
@@ -37,13 +35,6 @@ def _svhn(root: Path) -> None:
         write_svhn(root / "svhn", split)
 
 
-def _npz(root: Path) -> None:
-    import numpy as np
-
-    (root / "npz-images").mkdir()
-    np.savez(root / "npz-images" / "train.npz", images=np.zeros((4, 8, 8, 3), np.uint8), labels=np.arange(4))
-
-
 DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
     "digits": (None, {}),
     "fake": (None, {"n": 8}),
@@ -52,7 +43,7 @@ DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
     "imagefolder": (write_folder, {"path": "pics", "size": 16}),
     "lsun": (write_lsun, {}),
     "imagenet32": (write_imagenet32, {}),
-    "npz-images": (_npz, {}),
+    "npz-images": (write_npz, {}),
 }
 _INCEPTION_ONLY = {"real_control": False, "random_control": False, "cache": False}
 PROBES: dict[str, dict[str, Any]] = {

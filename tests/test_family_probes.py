@@ -13,6 +13,7 @@ from gansuite_probes import EVALS, PROBES
 from gansuite_probes.cas import CASProbe
 from gansuite_probes.common import balanced_labels, generate
 from gansuite_probes.config import CASConfig
+from helpers import load_digits
 
 from gansuite._host.manager import get_catalog
 from gansuite._host.options import build_config
@@ -44,9 +45,7 @@ MODELS = sorted(get_catalog().registry("models").names())
 
 @cache
 def _digits() -> dict[str, ImageData]:
-    spec = get_catalog().registry("datasets").get("digits")
-    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
-    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
+    return load_digits(SIZE)
 
 
 @cache

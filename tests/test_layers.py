@@ -71,3 +71,17 @@ def test_no_import_cycles_type_level_ones_included() -> None:
     cycles = [(a, b) for a in sorted(graph.modules) for b in sorted(graph.find_modules_directly_imported_by(a))
               if graph.chain_exists(importer=b, imported=a)]
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in fixtures (conftest.py) or tests/helpers.py, never in a test module."""
+    import ast
+
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")) + sorted((REPO / "examples").rglob("tests/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(REPO)} imports {n}" for n in names
+                          if n.rpartition(".")[2].startswith(("test_", "conftest"))]
+    assert not offenders, offenders

@@ -108,9 +108,16 @@ def _status(checks: dict[str, Any]) -> str:
 
 def _print_report(report: dict[str, Any]) -> None:
     click.echo(f"{report['dataset']}")
-    for key in ("source", "license", "location"):
-        if report.get(key):
-            click.echo(f"  {key + ':':10} {report[key]}")
+    first = ("source", "license", "location")
+    shown = [k for k in first if report.get(k) not in (None, "", [], {})]
+    shown += [k for k in report if k not in (*first, "dataset", "checksums", "splits")]
+    for key in shown:  # everything the dataset's info() returned
+        value = report[key]
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        click.echo(f"  {key + ':':10} {value}")
     click.echo(f"  {'checksums:':10} {_status(report['checksums'])}")
     rows = []
     for split, s in report["splits"].items():

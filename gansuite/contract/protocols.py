@@ -34,7 +34,9 @@ __all__ = [
 
 @dataclass
 class ImageData:
-    """A split held in memory: ``images`` uint8 ``(N, C, H, W)``; ``labels`` int64 ``(N,)``."""
+    """A split held in memory: ``images`` uint8 ``(N, C, H, W)``; ``labels`` int64 ``(N,)`` or
+    None; ``classes`` the class names in label order (label ``k`` is ``classes[k]``; empty when
+    unknown); ``meta`` anything worth recording about how the split was read."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
@@ -49,8 +51,8 @@ class ImageData:
 class Verification:
     """Checksum status of a dataset's files.
 
-    ``verified`` is True (all match), False (some differ: ``mismatched`` names them) or None
-    (no official checksums known).
+    ``verified`` is True (all match the checksums the plugin lists), False (some differ:
+    ``mismatched`` names them) or None (the plugin knows no checksums for these files).
     """
 
     verified: bool | None
@@ -61,7 +63,11 @@ class Verification:
 
 @runtime_checkable
 class ImageDataset(Protocol):
-    """A dataset on disk. Loading raises :class:`gansuite.contract.errors.DataError` subclasses."""
+    """A dataset on disk. Loading raises :class:`gansuite.DataError` subclasses.
+
+    ``splits``: the split names :meth:`load` accepts (required; it holds the spec's
+    ``train_split``).
+    """
 
     splits: tuple[str, ...]
 
@@ -70,11 +76,12 @@ class ImageDataset(Protocol):
         ...
 
     def verify(self) -> Verification:
-        """Check the files against official checksums where they are known."""
+        """Check the files against the checksums the plugin lists for them, where it has some."""
         ...
 
     def info(self) -> Mapping[str, Any]:
-        """Source, licence, expected files and anything else ``gansuite data info`` shows."""
+        """Source, licence, location, expected files and anything else: ``gansuite data info``
+        prints every key."""
         ...
 
 

@@ -62,7 +62,7 @@ def check_integrity(name: str, verification: Verification, *, allow_unverified: 
         return
     files = ", ".join(verification.mismatched) or "some files"
     raise IntegrityError(
-        f"Dataset '{name}': {files} differ from the official checksums. Pass --allow-unverified "
+        f"Dataset '{name}': {files} differ from the checksums its plugin lists for them. Pass --allow-unverified "
         "to use them anyway (results then record data_verified: false and these files)."
     )
 
