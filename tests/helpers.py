@@ -172,3 +172,67 @@ def load_digits(size: int) -> dict[str, ImageData]:
     spec = get_catalog().registry("datasets").get("digits")
     dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
     return {split: dataset.load(split, image_size=size) for split in ("train", "test")}
+
+
+# -- killing and resuming runs in subprocesses ----------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_env(load_plugins: str | None = None) -> dict[str, str]:
+    """The environment of a ``gansuite`` subprocess: no GANSUITE_ switch of this process, one
+    thread (deterministic kernels, and the CPU left to the other run)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_")}
+    if load_plugins is not None:
+        env["GANSUITE_LOAD_PLUGINS"] = load_plugins
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def gansuite_run(*args: str) -> list[str]:
+    """The command line of ``gansuite run ARGS`` in a subprocess."""
+    import sys
+
+    return [sys.executable, "-m", "gansuite", "run", *args]
+
+
+def equal_state(a: Any, b: Any) -> bool:
+    """Checkpoint values equal bit for bit (tensors with their dtype), recursively."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(equal_state(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(equal_state(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def kill_after_first_checkpoint(run_dir: Path, args: list[str], env: dict[str, str]) -> int:
+    """Start ``gansuite run ARGS --out RUN_DIR``, SIGKILL it once a checkpoint exists; returns
+    the latest checkpoint's step."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from gansuite.engine import checkpoint as ckpt
+
+    log = run_dir.parent / f"{run_dir.name}.stderr"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(gansuite_run(*args, "--out", str(run_dir)), env=env, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + 240
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if ckpt.list_checkpoints(run_dir / "checkpoints"):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, log.read_text()
+    return ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]

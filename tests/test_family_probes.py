@@ -11,10 +11,11 @@ import pytest
 import torch
 from gansuite_probes import EVALS, PROBES
 from gansuite_probes.cas import CASProbe
-from gansuite_probes.common import balanced_labels, generate
 from gansuite_probes.config import CASConfig
-from helpers import load_digits
+from helpers import load_digits, probe_ctx
 
+from gansuite import balanced_labels
+from gansuite import generate_images as generate
 from gansuite._host.manager import get_catalog
 from gansuite._host.options import build_config
 from gansuite.contract.errors import OptionError
@@ -69,9 +70,7 @@ def _model(name: str, seed: int = 0):
 def _ctx(name: str, probe: str, tmp_path: Path) -> ProbeContext:
     spec = next(e for e in EVALS if e.probe == probe)
     data = _noise() if probe == "fid" else _digits()
-    return ProbeContext(model=_model(name), make_random_model=lambda s: _model(name, 1000 + s), eval=spec,
-                        load_split=lambda split: data[split], device=torch.device("cpu"), out_dir=tmp_path,
-                        seed=1, progress=False)
+    return probe_ctx(tmp_path, data, _model(name), spec.name, random_model=lambda s: _model(name, 1000 + s))
 
 
 def _probe(name: str, extractor: Path) -> object:
