@@ -218,7 +218,8 @@ class KIDConfig:
     real_control: bool = _opt(True, "score held-out real images too (the floor)")
     random_control: bool = _opt(True, "score a randomly initialised generator too")
     subsets: int = _opt(100, "random subsets the MMD is averaged over")
-    subset_size: int = _opt(1000, "images per subset (the real control uses fewer if its split is smaller)")
+    subset_size: int = _opt(1000, "images per subset, below n_samples (a set not larger than it, such as a "
+                                  "small held-out split, is subsampled by halves instead)")
     batch_size: int = _opt(250, _BATCH_HELP)
     cache: bool = _opt(True, _CACHE_HELP)
     weights: str | None = _opt(None, _WEIGHTS_HELP)
@@ -228,6 +229,9 @@ class KIDConfig:
         _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
         if self.subset_size < 2:
             raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
+        if self.subset_size >= self.n_samples:
+            raise ValueError(f"subset_size ({self.subset_size}) must be below n_samples ({self.n_samples}): "
+                             "subsets as large as the sample set are all the same set")
 
 
 @dataclass(frozen=True)
