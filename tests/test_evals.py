@@ -174,6 +174,7 @@ def test_evaluate_run_uses_the_checkpoint_and_appends_results(trained_run: Path)
     rows = evaluate_run(trained_run, ["digits-svm"], device="cpu", options=FAST_SVM, progress=False)
     assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
     assert rows[0]["model"] == "dcgan" and rows[0]["step"] == 2
+    assert all(r["step"] == 2 and r["train_seconds"] > 0 for r in rows)  # steps and training time in every row
     assert rows[0]["feature_dim"] == (8 + 16 + 32) * 16  # dcgan at 32x32: three conv layers
     assert RunFolder(trained_run).read_results()[len(before):] == json.loads(json.dumps(rows, default=str))
 

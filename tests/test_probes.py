@@ -241,6 +241,8 @@ def test_svm_reports_trained_random_and_gain(digits: dict[str, ImageData], tmp_p
         assert r["converged"] and r["gradient"] <= r["target"] == 1e-4 and r["iterations"] > 0
         assert r["ci95_low"] < r["value"] < r["ci95_high"] and 0 < r["ci95"] < 0.1
         assert "_correct" not in r
+        assert r["time_search_s"] > 0 and r["time_final_fit_s"] > 0 and r["time_features_s"] > 0  # per phase
+        assert r["time_svm_s"] == pytest.approx(r["time_search_s"] + r["time_final_fit_s"], abs=0.02)
     gain = rows[2]
     assert gain["metric"] == "gain_over_random"
     assert gain["value"] == pytest.approx(rows[0]["value"] - rows[1]["value"], abs=1e-9)

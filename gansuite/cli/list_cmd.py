@@ -56,7 +56,8 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
                    num_classes=spec.num_classes, source=spec.source)
     if isinstance(spec, EvalSpec):
         out.update(dataset=spec.dataset, probe=spec.probe, train_split=spec.train_split,
-                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget)
+                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget,
+                   train_steps=spec.train_steps)
     return out
 
 
@@ -105,7 +106,9 @@ def show_cmd(name: str, as_json: bool) -> None:
             value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
             click.echo(f"  {label}: {value}")
     click.echo(f"  plugin: {plugin}")
-    if info.get("train_budget"):
+    if info.get("train_steps"):
+        click.echo(f"  default training: {info['train_steps']:,} steps (when no --max-steps/--epochs/--time-budget)")
+    elif info.get("train_budget"):
         click.echo(f"  default training budget: {info['train_budget']:.0f} s (when no --max-steps/--epochs/--time-budget)")
     if info.get("params"):
         click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))

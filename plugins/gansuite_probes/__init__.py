@@ -198,7 +198,7 @@ EVALS: tuple[EvalSpec, ...] = (
         summary="L2-SVM on D features: fit on the 50,000 CIFAR-10 training images, test on the 10,000 "
                 "test images (C chosen on 5,000 held-out training images from fits on 15,000 others).",
         paper=f"{DCGAN_PAPER}, Table 1 (82.8% with an ImageNet-32 D of 28,672 features)",
-        train_budget=1200.0,  # 20 min of training, then the probe: within 30 min on 2 CPU cores (docs/benchmarks.md)
+        train_steps=800,  # a count, not seconds: the same model on a quiet or a busy machine (docs/probes.md)
     ),
     EvalSpec(
         name="svhn-svm", dataset="svhn", probe="svm", train_split="train", test_split="test",
