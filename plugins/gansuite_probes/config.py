@@ -353,16 +353,17 @@ class ForgettingConfig:
     A multinomial logistic regression on ``classifier_features`` of ``n_classifier`` real
     labelled images scores generated samples; the concept is the class G draws most often among
     ``n_pool`` samples. A logistic regression on G's block ``block`` (default: the second-highest,
-    the one below the image; spatially pooled)
-    predicts the concept's probability; the maps with positive weight are zeroed and the same z
-    regenerated. The fall in the concept's probability is compared with dropping as many random
+    the one below the image; spatially pooled) of those samples predicts the concept's
+    probability; the maps with positive weight are zeroed and ``n_score`` other samples (fresh z)
+    that show the concept are drawn again with and without them. The fall in the concept's probability is compared with dropping as many random
     maps (``n_random_draws`` draws), and with the same procedure on a random G.
     """
 
     n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
     classifier_features: Literal["discriminator", "pixels"] = _opt("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
     classifier_l2: float = _opt(1e-3, "L2 penalty of the concept classifier (per sample)")
-    n_pool: int = _opt(2000, "generated samples the concept and the map regression are fitted on")
+    n_pool: int = _opt(2000, "generated samples the concept and the map regression are chosen on")
+    n_score: int = _opt(2000, "other generated samples (fresh z) on which the probability drop is measured")
     block: int = _opt(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
     pool: Literal["mean", "max"] = _opt("mean", "spatial pooling of G's feature maps for the regression")
     map_l2: float = _opt(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
@@ -371,13 +372,15 @@ class ForgettingConfig:
     n_random_draws: int = _opt(20, "draws of as many random maps dropped (the control)")
     n_boot: int = _opt(2000, "bootstrap resamples over samples for the 95% intervals")
     grid_samples: int = _opt(8, "samples shown in each PNG (rows: before, positive maps dropped, random maps dropped)")
-    max_iter: int = _opt(200, "L-BFGS iterations of each logistic regression")
+    max_iter: int = _opt(500, "L-BFGS iteration cap of each logistic regression (a safety net: fits stop at tol)")
+    tol: float = _opt(1e-4, "a logistic fit converges when its largest gradient entry is below tol x its value at 0")
     batch_size: int = _opt(256, "images per G/D forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_l2=self.classifier_l2, n_pool=self.n_pool,
                   map_l2=self.map_l2, n_drop=self.n_drop, max_eval=self.max_eval, n_random_draws=self.n_random_draws,
-                  n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size)
+                  n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size, n_score=self.n_score,
+                  tol=self.tol)
         if self.grid_samples < 0:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
         if self.block >= 0:
