@@ -21,6 +21,8 @@ __all__ = [
     "GuidedBackpropConfig",
     "ForgettingConfig",
     "CASConfig",
+    "GANTestConfig",
+    "CASScoreConfig",
     "PAPER_C_GRID",
 ]
 
@@ -387,28 +389,65 @@ class ForgettingConfig:
             raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")
 
 
-@dataclass(frozen=True)
-class CASConfig:
-    """Classification accuracy of class-conditional samples under a classifier of real data.
+_CLASSIFIER_HELP = ("cnn: a small CNN trained here; inception-linear: a softmax regression on Inception pool3 "
+                    "features (needs the 'fid' extra)")
 
-    The classifier (a three-layer CNN) trains on ``n_train`` real labelled training images for
-    ``epochs`` passes, initialised and ordered by ``classifier_seed`` (not the run's seed, so
-    every run scores against the same classifier); it then labels ``n_samples`` generated
-    images with class-balanced conditioning labels.
+
+@dataclass(frozen=True)
+class GANTestConfig:
+    """GAN-test: a classifier of real data labels class-conditional samples.
+
+    The classifier (``cnn``: a three-layer CNN, or ``inception-linear``) trains on ``n_train``
+    real labelled training images (the CNN for ``epochs`` passes, initialised and ordered by
+    ``classifier_seed``, not the run's seed, so every run scores against the same classifier);
+    it then labels ``n_samples`` generated images with class-balanced conditioning labels.
     """
 
+    classifier: Literal["cnn", "inception-linear"] = _opt("cnn", _CLASSIFIER_HELP)
     n_train: int | None = _opt(10000, "real labelled training images for the classifier (None: all)")
-    epochs: int = _opt(4, "passes of the classifier over them")
-    width: int = _opt(32, "channels of the classifier's first conv (then 2x, 4x)")
-    lr: float = _opt(2e-3, "Adam learning rate of the classifier")
+    epochs: int = _opt(4, "cnn: passes of the classifier over them")
+    width: int = _opt(32, "cnn: channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = _opt(2e-3, "cnn: Adam learning rate of the classifier")
     classifier_seed: int = _opt(0, "seed of the classifier's subset, initialisation and order")
     n_samples: int = _opt(1000, "generated samples scored (class-balanced labels)")
     max_test: int | None = _opt(None, "real test images for the ceiling (None: the whole split)")
     random_control: bool = _opt(True, "also score a randomly initialised G of the same architecture")
     batch_size: int = _opt(128, "images per classifier step / G forward pass")
-    cache_dir: str | None = _opt(None, "folder keeping trained classifiers between runs, keyed by their "
+    cache_dir: str | None = _opt(None, "cnn: folder keeping trained classifiers between runs, keyed by their "
                                        "training images, labels and settings (None: no cache)")
 
     def __post_init__(self) -> None:
         _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
                   n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)
+
+
+CASConfig = GANTestConfig  # the old name of GANTestConfig (the probe was registered as "cas")
+
+
+@dataclass(frozen=True)
+class CASScoreConfig:
+    """Classification Accuracy Score (Ravuri & Vinyals 2019): train on generated, test on real.
+
+    A classifier (``cnn`` or ``inception-linear``) trains on ``n_train`` class-conditional samples
+    ``G(z, y)`` with class-balanced ``y``, and is tested on real test images. The same classifier
+    trained on ``n_train`` real training images is the ceiling; one trained on a random G's
+    samples is the floor.
+    """
+
+    classifier: Literal["cnn", "inception-linear"] = _opt("cnn", _CLASSIFIER_HELP)
+    n_train: int = _opt(10000, "generated (and, for the real control, real) training images of each classifier")
+    epochs: int = _opt(4, "cnn: passes of each classifier over its training images")
+    width: int = _opt(32, "cnn: channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = _opt(2e-3, "cnn: Adam learning rate")
+    classifier_seed: int = _opt(0, "seed of each classifier's initialisation and order")
+    max_test: int | None = _opt(None, "real test images every classifier is scored on (None: the whole split)")
+    real_control: bool = _opt(True, "also train on real training images (the ceiling)")
+    random_control: bool = _opt(True, "also train on a randomly initialised G's samples (the floor)")
+    batch_size: int = _opt(128, "images per classifier step / G forward pass")
+    n_boot: int = _opt(2000, "bootstrap resamples of the test images for the paired differences")
+
+    def __post_init__(self) -> None:
+        _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
+                  max_test=self.max_test, batch_size=self.batch_size)
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")

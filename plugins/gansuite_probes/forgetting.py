@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansuite import GANModel, OptionError, ProbeContext, save_image_grid
+from gansuite_probes.classifiers import LogisticFit, fit_logistic
 from gansuite_probes.common import balanced_labels, eval_mode, extract_features, to_float
 from gansuite_probes.config import ForgettingConfig
 from gansuite_probes.guided_backprop import bootstrap_ci, interval
@@ -40,61 +41,6 @@ __all__ = ["ForgettingProbe", "build", "fit_logistic", "LogisticFit", "ConceptCl
 def build(config: ForgettingConfig) -> ForgettingProbe:
     """Factory registered for the ``forgetting`` probe."""
     return ForgettingProbe(config)
-
-
-@dataclass
-class LogisticFit:
-    """A softmax regression and how its fit ended (``W, b = fit`` unpacks the weights)."""
-
-    weight: torch.Tensor
-    bias: torch.Tensor
-    iterations: int
-    gradient: float  # largest gradient entry at the end, relative to its value at W = 0
-    target: float
-    converged: bool
-
-    def __iter__(self) -> Any:
-        return iter((self.weight, self.bias))
-
-    def fields(self, prefix: str) -> dict[str, Any]:
-        return {f"{prefix}_converged": self.converged, f"{prefix}_gradient": self.gradient,
-                f"{prefix}_iterations": self.iterations}
-
-
-def fit_logistic(X: torch.Tensor, targets: torch.Tensor, l2: float, max_iter: int = 500,
-                 tol: float = 1e-4) -> LogisticFit:
-    """Softmax regression on ``X`` against probability rows ``targets`` ``(n, K)`` (one-hot or soft).
-
-    Minimises mean cross-entropy + ``0.5 * l2 * |W|^2`` (intercept unpenalised) with L-BFGS until
-    the largest gradient entry is below ``tol`` times its value at ``W = 0`` (``converged``) or
-    after ``max_iter`` iterations. Unpacks to ``W`` ``(features, K)`` and ``b`` ``(K,)``.
-    """
-    W = torch.zeros(X.shape[1], targets.shape[1], device=X.device, requires_grad=True)
-    b = torch.zeros(targets.shape[1], device=X.device, requires_grad=True)
-
-    def loss_fn() -> torch.Tensor:
-        return -(targets * F.log_softmax(torch.addmm(b, X, W), 1)).sum(1).mean() + 0.5 * l2 * W.square().sum()
-
-    def largest_gradient() -> float:
-        with torch.enable_grad():
-            gw, gb = torch.autograd.grad(loss_fn(), [W, b])
-        return float(torch.maximum(gw.abs().max(), gb.abs().max()))
-
-    scale = max(largest_gradient(), 1e-30)
-    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, history_size=20, tolerance_grad=tol * scale,
-                            tolerance_change=1e-12, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)  # type: ignore[arg-type]
-    gradient = largest_gradient() / scale
-    iterations = int(opt.state[opt.param_groups[0]["params"][0]].get("n_iter", 0))
-    return LogisticFit(W.detach(), b.detach(), iterations, gradient, tol, gradient <= tol)
 
 
 @dataclass
