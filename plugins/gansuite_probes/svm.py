@@ -71,7 +71,7 @@ def select_c(
     for C in sorted(config.c_grid):
         fit = fit_l2svm(X_fit, y_fit, num_classes, C, max_iter=iterations, tol=config.tol, init=previous,
                         span=span)
-        if worst is None or fit.gradient / fit.target > worst.gradient / worst.target:
+        if worst is None or _shortfall(fit) > _shortfall(worst):
             worst = fit
         acc = accuracy(fit.predict(X_val), y_val)
         search.append((C, acc))
@@ -89,11 +89,16 @@ def select_c(
     return best, search
 
 
+def _shortfall(fit: SVMFit) -> float:
+    """How far a fit ended from its gradient target (<= 1: met)."""
+    return fit.gradient / fit.target if fit.target > 0 else float("inf")
+
+
 def fit_fields(fits: list[SVMFit]) -> dict[str, Any]:
     """Row fields of the fits behind a number: ``converged`` only when every fit met the gradient
     criterion; ``gradient`` / ``target`` / ``iterations`` / ``stop`` of the fit furthest from it;
     ``note`` (printed in tables) when one stopped for another reason."""
-    worst = max(fits, key=lambda f: f.gradient / f.target if f.target > 0 else float("inf"))
+    worst = max(fits, key=_shortfall)
     failed = sum(not f.converged for f in fits)
     note = worst.note() + (f" ({failed} of {len(fits)} fits)" if failed and len(fits) > 1 else "")
     return {"converged": failed == 0, "gradient": worst.gradient, "target": worst.target,
