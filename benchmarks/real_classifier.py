@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     from gansuite_probes.classifiers import fit_inception_linear
     from gansuite_probes.svm import subset
 
+    from gansuite._host.manager import get_catalog
+    from gansuite._host.options import build_config
     from gansuite.engine.data import check_integrity
-    from gansuite.plugin.manager import get_catalog
-    from gansuite.plugin.options import build_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cifar10")
