@@ -165,24 +165,25 @@ def test_cas_score_trains_on_generated_and_tests_on_real(tmp_path: Path) -> None
     data = _digits()
     ctx = _ctx("sngan-projection", "cas-score", tmp_path)
     ctx.model.generator = _LabelPainter(data["train"].images, data["train"].labels)
-    cfg = CASScoreConfig(n_train=400, epochs=10, width=8, batch_size=32, n_boot=500)
+    cfg = CASScoreConfig(n_train=400, epochs=20, width=16, batch_size=32, n_boot=500)
     probe = CASScoreProbe(cfg)
     rows = {r["variant"]: r for r in probe.run(ctx)}
     assert {r["metric"] for r in rows.values()} == {"cas", "cas_minus_random", "cas_minus_real"}
     n_test = len(data["test"])
     for v in ("trained", "random", "real"):
         assert rows[v]["n_test"] == n_test and rows[v]["n_train"] == 400
-    # real digits of the asked class teach the classifier about as well as real training images
-    assert rows["trained"]["value"] > 0.7 and rows["real"]["value"] > 0.7
-    assert rows["random"]["value"] < 0.35  # a random G's samples teach nothing: about chance
+    # real digits of the asked class teach the classifier about as well as real training images,
+    # and clearly better than a random G's samples (about chance)
     up = rows["trained-random"]
-    assert up["ci95_low"] > 0 and "real test images" in up["ci_method"] and up["n_test"] == n_test
+    assert rows["random"]["value"] < 0.35 and up["ci95_low"] > 0.1
+    assert "real test images" in up["ci_method"] and up["n_test"] == n_test
     assert up["value"] == pytest.approx(rows["trained"]["value"] - rows["random"]["value"])
+    assert rows["trained-real"]["value"] > -0.2
     # a generator that ignores y (every sample a 0): trained on its samples, the classifier fails
     zeros = data["train"].images[data["train"].labels == 0]
     ctx.model.generator = _LabelPainter(zeros, torch.zeros(len(zeros), dtype=torch.long), classes=1)
     ignores = {r["variant"]: r for r in CASScoreProbe(dataclasses.replace(cfg, random_control=False)).run(ctx)}
-    assert ignores["trained"]["value"] < 0.35 and ignores["trained-real"]["ci95_high"] < 0
+    assert ignores["trained"]["value"] < 0.2 and ignores["trained-real"]["ci95_high"] < 0
 
 
 def test_deprecated_cas_name_warns_and_runs_gan_test(tmp_path: Path) -> None:
