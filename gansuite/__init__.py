@@ -19,7 +19,7 @@ API_VERSION = "2.0"
 # public name -> module that defines it (every module here is torch-free at import)
 _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("hookimpl", "hookspec"), "gansuite.plugin.hookspecs"),
-    **dict.fromkeys(("ModelSpec", "DatasetSpec", "DedupSpec", "ProbeSpec", "EvalSpec", "PluginInfo"),
+    **dict.fromkeys(("ModelSpec", "DatasetSpec", "DedupSpec", "ProbeSpec", "EvalSpec", "PluginInfo", "ImportedWeights"),
                     "gansuite.plugin.specs"),
     **dict.fromkeys(("GANModel", "Batch", "TrainContext", "TrainingRecipe"), "gansuite.plugin.model"),
     **dict.fromkeys(("ImageData", "Verification", "ImageDataset", "DedupStrategy", "ProbeContext", "Probe"),
@@ -74,4 +74,12 @@ if TYPE_CHECKING:
         ProbeContext,
         Verification,
     )
-    from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, PluginInfo, ProbeSpec
+    from gansuite.plugin.specs import (
+        DatasetSpec,
+        DedupSpec,
+        EvalSpec,
+        ImportedWeights,
+        ModelSpec,
+        PluginInfo,
+        ProbeSpec,
+    )

