@@ -29,7 +29,7 @@ from gansuite.plugin.model import GANModel
 __all__ = ["SampleBank", "FileModel", "NoDiscriminator", "load_network", "check_generator",
            "BANK_NOISE_DIM", "FileNetwork", "load_program"]
 
-BANK_NOISE_DIM = 512  # z entries after the index: the data-fitted control's latent
+BANK_NOISE_DIM = 128  # z entries after the index: the data-fitted control's latent
 
 
 class _BankNet(torch.nn.Module):
@@ -71,7 +71,8 @@ class SampleBank(GANModel):
         """``n`` distinct image indices (a seeded permutation) followed by Gaussian noise."""
         if n > self.n_images:
             raise OptionError(f"This eval draws {n:,} samples but {self.source} holds {self.n_images:,} images; "
-                              f"pass -o n_samples={self.n_images} (or give more images).")
+                              f"pass -o n_samples={self.n_images} (-o PROBE.n_samples={self.n_images} when several "
+                              "evals run), or give more images.")
         idx = torch.randperm(self.n_images, generator=generator)[:n].double().unsqueeze(1)
         noise = torch.randn(n, BANK_NOISE_DIM, generator=generator, dtype=torch.float64)
         return torch.cat([idx, noise], 1).float().to(device) if device is not None else torch.cat([idx, noise], 1).float()
@@ -134,11 +135,19 @@ class FileModel(GANModel):
                 "channels": self.channels}
 
 
-def _is_zip(path: Path) -> bool:
+def _zip_kind(data: bytes) -> str | None:
+    """``"export"`` or ``"torchscript"`` from a zip archive's entries (a ``torch.save`` file is a zip
+    too, with neither ``archive_format`` nor ``code/``); None for anything else."""
     try:
-        return zipfile.is_zipfile(path)
-    except OSError:
-        return False
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if any(n == "archive_format" or n.endswith("/archive_format") for n in names):
+        return "export"
+    if any("/code/" in n or n.startswith("code/") for n in names):
+        return "torchscript"
+    return None
 
 
 def load_network(path: Path, role: str, device: Any) -> tuple[str, Any]:
@@ -147,11 +156,13 @@ def load_network(path: Path, role: str, device: Any) -> tuple[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"--{role} {path} does not exist.")
     data = path.read_bytes()
-    if _is_zip(path):
+    kind = _zip_kind(data)
+    if kind is not None:
         try:
-            return load_program(data, device)
-        except Exception:  # noqa: BLE001 - neither program format: maybe a state dict
-            pass
+            return load_program(data, device, kind)
+        except Exception as exc:  # noqa: BLE001 - a damaged or incompatible program file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CheckpointError(f"--{role} {path} is a {kind} file that does not load ({first}).") from None
     try:
         state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickles with code, or not a torch file at all
@@ -167,15 +178,46 @@ def load_network(path: Path, role: str, device: Any) -> tuple[str, Any]:
     return "state_dict", state
 
 
-def load_program(data: bytes, device: Any) -> tuple[str, Any]:
-    """A TorchScript or ``torch.export`` file's bytes as a module on ``device`` (raises when it is neither)."""
+class _ExportedNet(torch.nn.Module):
+    """A ``torch.export`` program as a module. A program traced without a dynamic batch dimension
+    takes only its example's batch size: inputs are cut into such chunks (the last one padded).
+    ``z_dim`` is read off the example input when it is a ``(B, z_dim)`` or ``(B, z_dim, 1, 1)`` latent."""
+
+    def __init__(self, program: Any, device: Any) -> None:
+        super().__init__()
+        self.net = program.module().to(device)
+        args = (program.example_inputs or ((),))[0]
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        self.batch = int(first.shape[0]) if first is not None and first.dim() >= 1 else 0
+        self.flat_example = first is not None and first.dim() == 2
+        if first is not None and (first.dim() == 2 or (first.dim() == 4 and tuple(first.shape[2:]) == (1, 1))):
+            self.z_dim = int(first.shape[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.net(x)
+        except Exception:  # noqa: BLE001 - a static batch size: run it in chunks of that size
+            if not self.batch or x.shape[0] == self.batch:
+                raise
+        out = []
+        for i in range(0, x.shape[0], self.batch):
+            chunk = x[i : i + self.batch]
+            n = chunk.shape[0]
+            if n < self.batch:
+                chunk = torch.cat([chunk, chunk[-1:].expand(self.batch - n, *chunk.shape[1:])])
+            out.append(self.net(chunk)[:n])
+        return torch.cat(out)
+
+
+def load_program(data: bytes, device: Any, kind: str | None = None) -> tuple[str, Any]:
+    """A TorchScript or ``torch.export`` file's bytes as a module on ``device``."""
+    kind = kind or _zip_kind(data)
+    if kind == "export":
+        program = torch.export.load(io.BytesIO(data))
+        return "export", _ExportedNet(program, device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch marks TorchScript deprecated; files still exist
-        try:
-            return "torchscript", torch.jit.load(io.BytesIO(data), map_location=device)
-        except Exception:  # noqa: BLE001 - not TorchScript: try torch.export
-            pass
-        return "export", torch.export.load(io.BytesIO(data)).module().to(device)
+        return "torchscript", torch.jit.load(io.BytesIO(data), map_location=device)
 
 
 @torch.no_grad()

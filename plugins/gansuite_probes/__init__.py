@@ -242,6 +242,16 @@ EVALS: tuple[EvalSpec, ...] = (
           "KID of 50,000 samples against the 50,000 CIFAR-10 training images (100 subsets of 1,000)."),
     _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the digits training images.",
           n_samples=1000, subset_size=500, subsets=50),
+    _eval("folder-fid", "imagefolder", "fid",
+          "FID of generated images against a folder of real images (-o path=DIR; clean-fid's folder-vs-folder "
+          "FID): every image of the folder is the reference, a data-fitted or random G the control; no held-out "
+          "floor (the folder has one split).", real_control=False),
+    _eval("folder-kid", "imagefolder", "kid",
+          "KID of generated images against a folder of real images (-o path=DIR), 100 subsets of 1,000.",
+          real_control=False),
+    _eval("folder-prdc", "imagefolder", "prdc",
+          "Precision/recall/density/coverage of generated images against a folder of real images (-o path=DIR).",
+          real_control=False),
     _eval("cifar10-prdc", "cifar10", "prdc",
           "Precision/recall/density/coverage of 10,000 samples against 10,000 CIFAR-10 training images (k=5)."),
     _eval("digits-prdc", "digits", "prdc",
