@@ -68,9 +68,16 @@ def data_fitted_control(images: torch.Tensor, *, latent_dim: int, prior: str = "
     # the leading principal directions by randomised SVD (Halko et al. 2011; a full SVD or eigh of
     # thousands of images takes minutes on a loaded CPU, and only the top k are needed)
     centred = centred.float()
-    with torch.random.fork_rng(devices=[]):  # its random projection: seeded, the caller's RNG untouched
-        torch.manual_seed(seed)
-        _, s, v = torch.svd_lowrank(centred, q=min(k + 10, *centred.shape), niter=4)
+    threads = torch.get_num_threads()
+    try:  # its random projection: seeded, the caller's RNG untouched
+        # one thread: LAPACK's small factorisations here ran 3-50x slower with two threads on a busy
+        # 2-core machine, and they are a small part of the work
+        torch.set_num_threads(1)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            _, s, v = torch.svd_lowrank(centred, q=min(k + 10, *centred.shape), niter=4)
+    finally:
+        torch.set_num_threads(threads)
     basis = (s[:k, None] / (x.shape[0] - 1) ** 0.5) * v[:, :k].T
     total = float(centred.double().square().sum())
     scale = 3**0.5 if prior == "uniform" else 1.0
