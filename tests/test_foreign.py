@@ -115,6 +115,7 @@ def test_pytorch_examples_state_dicts_compute_the_same_networks(tmp_path: Path) 
     assert fm.sources[0]["sha256"] == hashlib.sha256(g_path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # a whole eval through the CLI (about 30 s on 2 busy cores); CI runs -m slow
 def test_pytorch_examples_checkpoint_runs_every_probe_that_applies(cli: Any, tmp_path: Path,
                                                                    tiny_extractor: Path) -> None:
     g_path, d_path, _, _ = _save_pytorch_examples(tmp_path)
@@ -141,6 +142,7 @@ def test_pytorch_examples_checkpoint_runs_every_probe_that_applies(cli: Any, tmp
 
 
 # -- TorchScript networks ----------------------------------------------------------------------
+@pytest.mark.slow  # a whole eval through the CLI (about 30 s on 2 busy cores); CI runs -m slow
 def test_torchscript_generator_and_discriminator(cli: Any, tmp_path: Path) -> None:
     g_path, d_path = _script(ScriptG(), tmp_path / "G.pt"), _script(ScriptD(), tmp_path / "D.pt")
     out = tmp_path / "ts"
@@ -301,3 +303,56 @@ def test_every_probe_declares_what_it_needs(name: str) -> None:
 def test_an_unknown_need_is_refused() -> None:
     with pytest.raises(ValueError, match="needs must name"):
         ProbeSpec(name="x", summary="x", needs=("weights",))
+
+
+# -- checked against a peer --------------------------------------------------------------------
+def _blocky(n: int, seed: int, shift: int) -> torch.Tensor:
+    """``n`` 32x32 images of random 4x4 colour blocks (a distribution with structure), brightened by ``shift``."""
+    low = torch.randint(0, 200, (n, 3, 4, 4), generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.interpolate(low.float(), size=32, mode="nearest").add(shift).clamp(0, 255).to(torch.uint8)
+
+
+def _read_sorted(folder: Path) -> torch.Tensor:
+    files = sorted(folder.rglob("*.png"), key=lambda p: p.relative_to(folder).as_posix())
+    return torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])).permute(0, 3, 1, 2)
+
+
+@pytest.mark.slow  # a whole eval through the CLI (about 30 s on 2 busy cores); CI runs -m slow
+def test_folder_vs_folder_fid_and_kid_match_torchmetrics(tmp_path: Path, tiny_extractor: Path) -> None:
+    """clean-fid's folder-vs-folder FID, and KID, against torchmetrics fed the same features."""
+    from gansuite_probes.inception import InceptionFeatures
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    from gansuite.runs.foreign import ForeignRequest, evaluate_foreign
+
+    n = 2100  # FID needs 2,048 images a side
+    samples = _write_pngs(_blocky(n, 0, 0), tmp_path / "samples")
+    real = _write_pngs(_blocky(n, 1, 30), tmp_path / "real")
+    opts = [f"path={real}"]
+    for probe in ("fid", "kid"):
+        opts += [f"{probe}.weights={tiny_extractor}", f"{probe}.input_size=32", f"{probe}.n_samples={n}",
+                 f"{probe}.random_control=false", f"{probe}.cache=false"]
+    opts += ["fid.n_bootstrap=0", "fid.fid_inf_points=0", "kid.subsets=1", f"kid.subset_size={n}"]
+    rows = evaluate_foreign(ForeignRequest(out=tmp_path / "o", evals=["folder-fid", "folder-kid"], images=samples,
+                                           options=opts, data_root=tmp_path, progress=False))
+    ours = {r["metric"]: r["value"] for r in rows if r["variant"] == "trained"}
+
+    class Float64(torch.nn.Module):  # the same features, in the float64 gansuite computes with
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = InceptionFeatures(tiny_extractor, input_size=32)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x).double()
+
+    net = Float64()
+    fake_images, real_images = _read_sorted(samples), _read_sorted(real)
+    fid = FrechetInceptionDistance(feature=net, normalize=False)
+    kid = KernelInceptionDistance(feature=net, subsets=1, subset_size=n, normalize=False)
+    for metric in (fid, kid):
+        metric.update(real_images, real=True)
+        metric.update(fake_images, real=False)
+    assert ours["fid"] == pytest.approx(float(fid.compute()), rel=1e-6)
+    assert ours["kid"] == pytest.approx(float(kid.compute()[0]), rel=1e-6)
+    assert ours["fid"] > 1e-3  # two different distributions: a non-trivial distance was compared
