@@ -10,7 +10,7 @@ import click
 from gansuite.cli._common import echo_json, load_catalog, table
 from gansuite.plugin.manager import HOOKS
 from gansuite.plugin.options import describe_type
-from gansuite.plugin.specs import DatasetSpec, EvalSpec, ModelSpec, Spec
+from gansuite.plugin.specs import DatasetSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
 __all__ = ["list_cmd", "show_cmd", "plugins_cmd", "spec_to_dict"]
 
@@ -51,6 +51,9 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     }
     if isinstance(spec, ModelSpec):
         out["deviations"] = list(spec.deviations)
+        out["imports_checkpoints"] = spec.importer is not None
+    if isinstance(spec, ProbeSpec):
+        out["needs"] = list(spec.needs)
     if isinstance(spec, DatasetSpec):
         out.update(splits=list(spec.splits), image_size=spec.image_size, channels=spec.channels,
                    num_classes=spec.num_classes, source=spec.source)
@@ -100,11 +103,14 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"{info['name']} ({info['kind']}): {info['summary']}")
     plugin = f"{info['plugin']} ({info['distribution']} {info['version']})"
     for label, key in (("paper", "paper"), ("license", "license"), ("source", "source"),
-                       ("dataset", "dataset"), ("probe", "probe"), ("splits", "splits")):
+                       ("dataset", "dataset"), ("probe", "probe"), ("splits", "splits"), ("needs", "needs")):
         if info.get(key):
             value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
             click.echo(f"  {label}: {value}")
     click.echo(f"  plugin: {plugin}")
+    if info.get("imports_checkpoints"):
+        click.echo("  imports checkpoints its original code saved: gansuite eval --generator G.pth "
+                   f"[--discriminator D.pth] --model {info['name']}")
     if info.get("train_budget"):
         click.echo(f"  default training budget: {info['train_budget']:.0f} s (when no --max-steps/--epochs/--time-budget)")
     if info.get("params"):
