@@ -356,3 +356,59 @@ def test_folder_vs_folder_fid_and_kid_match_torchmetrics(tmp_path: Path, tiny_ex
     assert ours["fid"] == pytest.approx(float(fid.compute()), rel=1e-6)
     assert ours["kid"] == pytest.approx(float(kid.compute()[0]), rel=1e-6)
     assert ours["fid"] > 1e-3  # two different distributions: a non-trivial distance was compared
+
+
+# -- studies -----------------------------------------------------------------------------------
+STUDY = """
+seeds = [0]
+datasets = ["digits"]
+evals = ["digits-kid"]
+[budget]
+max_steps = 1
+[run]
+device = "cpu"
+options = ["weights={weights}", "input_size=32", "n_samples=300", "subset_size=100", "subsets=5"]
+[[models]]
+label = "their-g"
+generator = "{generator}"
+[[models]]
+label = "their-samples"
+images = "{images}"
+"""
+
+
+def _study(tmp_path: Path, tiny_extractor: Path) -> Path:
+    g_path = _script(ScriptG(), tmp_path / "G.pt")
+    images = _write_pngs(_digits(320, "train"), tmp_path / "samples")
+    spec = tmp_path / "study.toml"
+    spec.write_text(STUDY.format(weights=tiny_extractor, generator=g_path, images=images))
+    return spec
+
+
+def test_a_study_lists_models_trained_elsewhere(cli: Any, tmp_path: Path, tiny_extractor: Path) -> None:
+    res = cli("study", str(_study(tmp_path, tiny_extractor)), "--out", str(tmp_path / "st"), "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "their-g-digits-seed0: run: gansuite eval --generator" in res.stdout
+    assert "their-samples-digits-seed0: run: gansuite eval --images" in res.stdout
+    assert "--eval digits-kid" in res.stdout and "-o subset_size=100" in res.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(STUDY.replace('label = "their-g"\n', ""))
+    assert "needs a label" in _one_error_line(cli("study", str(bad), "--dry-run"))
+
+
+@pytest.mark.slow  # two cells through 'python -m gansuite eval' subprocesses
+def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extractor: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    spec = _study(tmp_path, tiny_extractor)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "gansuite", "study", str(spec), "--out", str(tmp_path / "st")]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode == 0, first.stderr
+    for cell in ("their-g-digits-seed0", "their-samples-digits-seed0"):
+        rows = json.loads((tmp_path / "st" / "runs" / cell / "results.json").read_text())
+        assert {r["variant"] for r in rows} == {"real", "trained", "random"}
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0 and "2 cells (2 finished)" in again.stdout, again.stdout + again.stderr
