@@ -198,6 +198,8 @@ def test_a_folder_and_an_npz_of_the_same_images_score_the_same(cli: Any, tmp_pat
     assert torch.equal(read_images(folder, progress=False)[0], read_images(tmp_path / "samples.npz")[0])
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["sources"][0]["files"] == 320 and len(config["sources"][0]["sha256"]) == 64
+    side_by_side = cli("compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert side_by_side.returncode == 0 and "digits-kid" in side_by_side.stdout
 
 
 def test_samples_of_the_data_score_better_than_the_data_fitted_control(cli: Any, tmp_path: Path,
