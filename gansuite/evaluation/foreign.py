@@ -117,8 +117,9 @@ def _file_value(net: Any, name: str, given: int | None, path: Path, option: str)
 
 
 def _load_file_model(inputs: ForeignInputs, device: Any) -> ForeignModel:
-    assert inputs.generator is not None
     g_path, d_path = inputs.generator, inputs.discriminator
+    if g_path is None:
+        raise OptionError("Name the generator file with --generator FILE.")
     g_kind, g_net = load_network(g_path, "generator", device)
     d_kind, d_net = load_network(d_path, "discriminator", device) if d_path is not None else (None, None)
     sources = [_source(g_path, "generator", g_kind)] + ([_source(d_path, "discriminator", str(d_kind))]
@@ -246,7 +247,8 @@ class ForeignSession(EvalSession):
         return make
 
     def _fit_control(self, spec: EvalSpec, seed: int) -> tuple[GANModel, str]:
-        assert self.foreign is not None
+        if self.foreign is None:
+            raise OptionError("No model trained elsewhere was loaded into this session.")
         model = self.foreign.model
         train = self.load_split(spec.dataset, spec.train_split)
         bank = isinstance(model, SampleBank)

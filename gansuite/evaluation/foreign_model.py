@@ -73,9 +73,9 @@ class SampleBank(GANModel):
             raise OptionError(f"This eval draws {n:,} samples but {self.source} holds {self.n_images:,} images; "
                               f"pass -o n_samples={self.n_images} (-o PROBE.n_samples={self.n_images} when several "
                               "evals run), or give more images.")
-        idx = torch.randperm(self.n_images, generator=generator)[:n].double().unsqueeze(1)
-        noise = torch.randn(n, BANK_NOISE_DIM, generator=generator, dtype=torch.float64)
-        return torch.cat([idx, noise], 1).float().to(device) if device is not None else torch.cat([idx, noise], 1).float()
+        idx = torch.randperm(self.n_images, generator=generator)[:n].float().unsqueeze(1)
+        z = torch.cat([idx, torch.randn(n, BANK_NOISE_DIM, generator=generator)], 1)
+        return z if device is None else z.to(device)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "samples", "images": self.n_images, "image_size": self.image_size, "channels": self.channels}
