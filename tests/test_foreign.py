@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 from pytorch_examples_nets import discriminator, generator, trained_like
 
+from gansuite._host.manager import get_catalog
+from gansuite.contract.specs import PROBE_NEEDS, ProbeSpec
 from gansuite.evaluation.foreign import ForeignInputs, load_foreign
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.specs import PROBE_NEEDS, ProbeSpec
 
 KID = ("-o", "input_size=32", "-o", "n_samples=300", "-o", "subset_size=100", "-o", "subsets=5")
 FAST_SVM = ("-o", "svm.max_iter=15", "-o", "svm.search_iter=10", "-o", "svm.val_size=200", "-o", "svm.max_train=600",
@@ -26,7 +26,7 @@ WALK = ("-o", "n_walks=2", "-o", "n_points=3", "-o", "steps=2")
 
 def _digits(n: int = 400, split: str = "test") -> torch.Tensor:
     spec = get_catalog().registry("datasets").get("digits")
-    from gansuite.plugin.options import build_config
+    from gansuite._host.options import build_config
 
     data = spec.load_factory()(build_config(spec, {}), root=Path("."))
     return data.load(split, image_size=32).images[:n]
@@ -162,8 +162,8 @@ def test_torchscript_generator_and_discriminator(cli: Any, tmp_path: Path) -> No
 
 
 def test_state_dict_in_the_models_own_key_names(tmp_path: Path) -> None:
+    from gansuite._host.options import build_config
     from gansuite.engine.build import build_model
-    from gansuite.plugin.options import build_config
 
     spec = get_catalog().registry("models").get("dcgan")
     torch.manual_seed(5)

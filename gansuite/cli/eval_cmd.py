@@ -60,7 +60,7 @@ def eval_cmd(run_dir: Path | None, evals: tuple[str, ...], images: Path | None, 
       gansuite eval --generator netG_epoch_24.pth --discriminator netD_epoch_24.pth \\
         --model dcgan-pytorch-examples --eval cifar10-svm --out runs/pe --data-root DIR
     """
-    from gansuite.plugin.errors import OptionError
+    from gansuite.contract.errors import OptionError
     from gansuite.report.texttable import result_rows_table
 
     catalog = load_catalog()

@@ -53,7 +53,7 @@ def data_fitted_control(images: torch.Tensor, *, latent_dim: int, prior: str = "
     """A :class:`DataFittedGenerator` fitted to up to ``max_images`` of ``images`` (uint8
     ``(N, C, H, W)``, a seeded subset), reading ``latent_dim`` entries of z drawn from ``prior``;
     and the sentence the result rows carry to say what the control is."""
-    from gansuite.plugin.errors import DataError
+    from gansuite.contract.errors import DataError
 
     n_all = int(images.shape[0])
     if n_all < 2:

@@ -1,7 +1,7 @@
 """Evaluating a model gansuite did not train: loading it and its controls.
 
 :func:`load_foreign` turns ``--images``, ``--generator`` / ``--discriminator`` and ``--model`` into
-a :class:`ForeignModel`: the :class:`~gansuite.plugin.model.GANModel` the probes see, what it can
+a :class:`ForeignModel`: the :class:`~gansuite.contract.model.GANModel` the probes see, what it can
 be evaluated on (``available``: samples, generator, discriminator), the sources with their
 sha256, and how its control is made. :class:`ForeignSession` is the eval session that hands each
 probe that control as ``ctx.make_random_model``:
@@ -24,6 +24,9 @@ from typing import Any
 
 import torch
 
+from gansuite.contract.errors import CheckpointError, OptionError
+from gansuite.contract.model import GANModel
+from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
 from gansuite.evaluation.baseline import data_fitted_control
 from gansuite.evaluation.evaluate import EvalSession
 from gansuite.evaluation.foreign_model import (
@@ -35,9 +38,6 @@ from gansuite.evaluation.foreign_model import (
     load_program,
 )
 from gansuite.evaluation.sources import file_sha256, read_images
-from gansuite.plugin.errors import CheckpointError, OptionError
-from gansuite.plugin.model import GANModel
-from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
 
 __all__ = ["ForeignInputs", "ForeignModel", "ForeignSession", "load_foreign", "check_needs"]
 

@@ -1,4 +1,4 @@
-"""Models gansuite did not build, behind the :class:`~gansuite.plugin.model.GANModel` contract.
+"""Models gansuite did not build, behind the :class:`~gansuite.contract.model.GANModel` contract.
 
 - :class:`SampleBank`: a set of generated images. Its "generator" returns stored images: z's
   first entry is an image index (:meth:`SampleBank.sample_z` draws indices without replacement,
@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from gansuite.plugin.errors import CheckpointError, OptionError
-from gansuite.plugin.model import GANModel
+from gansuite.contract.errors import CheckpointError, OptionError
+from gansuite.contract.model import GANModel
 
 __all__ = ["SampleBank", "FileModel", "NoDiscriminator", "load_network", "check_generator",
            "BANK_NOISE_DIM", "FileNetwork", "load_program"]

@@ -4,7 +4,7 @@ Two ways in, tried in order:
 
 1. The files already use the model's own key names (a gansuite model saved with
    ``torch.save(model.generator.state_dict())``): built with ``-o`` options at ``--image-size``.
-2. The model's spec names an :attr:`~gansuite.plugin.specs.ModelSpec.importer`: it maps the
+2. The model's spec names an :attr:`~gansuite.contract.specs.ModelSpec.importer`: it maps the
    original code's key names to the model's and reads the options off the shapes
    (``dcgan-pytorch-examples`` imports pytorch/examples' ``netG_epoch_N.pth``/``netD_epoch_N.pth``).
 
@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gansuite._host.options import build_config
+from gansuite.contract.errors import CheckpointError, GansuiteError, OptionError
+from gansuite.contract.model import GANModel
+from gansuite.contract.specs import ImportedWeights, ModelSpec
 from gansuite.engine.build import build_model, plugin_call
-from gansuite.plugin.errors import CheckpointError, GansuiteError, OptionError
-from gansuite.plugin.model import GANModel
-from gansuite.plugin.options import build_config
-from gansuite.plugin.specs import ImportedWeights, ModelSpec
 
 __all__ = ["ImportedModel", "import_state_dicts", "strip_prefixes"]
 
@@ -110,7 +110,7 @@ def import_state_dicts(spec: ModelSpec, g_state: Mapping[str, Any], d_state: Map
         model, config = found
         g_mapped, d_mapped = g_state, d_state
     elif spec.importer is not None:
-        from gansuite.plugin.specs import resolve_object
+        from gansuite.contract.specs import resolve_object
 
         importer = plugin_call(spec, "to load its importer", resolve_object, spec.importer)
         weights = plugin_call(spec, f"to import {paths[0]}", importer, g_state, d_state)

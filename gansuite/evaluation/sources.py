@@ -13,7 +13,7 @@ and contents), which the run folder's ``config.json`` keeps.
   an ``.npz`` holds one such array, or several with one named ``images``, ``samples``, ``x`` or
   ``arr_0``. Pickled objects are never loaded.
 
-Every failure is a :class:`~gansuite.plugin.errors.DataError` of one line.
+Every failure is a :class:`~gansuite.contract.errors.DataError` of one line.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.plugin.errors import CorruptDataError, DataError, MissingDataError
+from gansuite.contract.errors import CorruptDataError, DataError, MissingDataError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,7 +91,7 @@ def _read_folder(folder: Path, image_size: int | None, show: bool) -> tuple[torc
     import numpy as np
     import torch
 
-    from gansuite.plugin.progress import progress
+    from gansuite.contract.progress import progress
 
     files = list_image_files(folder)
     if not files:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gansuite._host.manager import Catalog, get_catalog
+from gansuite._host.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.contract.errors import CheckpointError, OptionError
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError, OptionError
-from gansuite.plugin.manager import Catalog, get_catalog
-from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
 from gansuite.runs.plan import MAX_SEED, git_commit, plugin_versions, versions
 
 __all__ = ["ForeignRequest", "evaluate_foreign"]
@@ -162,7 +162,7 @@ def _sample_grid(model: Any, folder: RunFolder, seed: int) -> None:
     """``samples/samples.png``: 64 of the model's images (fewer when a folder holds fewer)."""
     import torch
 
-    from gansuite.plugin.images import save_image_grid
+    from gansuite.contract.images import save_image_grid
 
     n = min(64, getattr(model, "n_images", 64))
     gen = torch.Generator().manual_seed(seed)
