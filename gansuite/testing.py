@@ -24,7 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from gansuite.plugin.errors import PluginError
 from gansuite.plugin.model import GANModel, TrainingRecipe
+from gansuite.plugin.outputs import check_result_rows
 from gansuite.plugin.protocols import ImageData, ProbeContext, Verification
 from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
@@ -132,7 +134,10 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
                 image_size: int = 32, channels: int = 3, batch_size: int = 8, steps: int = 4) -> dict[str, Any]:
     """Build the model, pass the one-batch contract check, train ``steps`` steps, and check
     that stopping at ``steps // 2`` and resuming ends bit-identical (weights, optimisers,
-    ``extra_state``, logged metrics). Returns the last logged metrics row."""
+    ``extra_state``, logged metrics). Training runs through the host's engine, so the host's
+    checks of ``train_step``'s stats and of ``extra_state()`` apply
+    (:mod:`gansuite.plugin.outputs`); a violation is an ``AssertionError``. Returns the last
+    logged metrics row."""
     import torch
 
     from gansuite.engine import checkpoint as ckpt
@@ -151,9 +156,12 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
     data = tiny_images(max(4 * batch_size, 32), image_size=model.image_size, channels=model.channels,
                        num_classes=model.num_classes or 4)
     kw = {"batch_size": batch_size}
-    _train(model, spec, config, data, tmp_path / "straight", steps=steps, resuming=False, **kw)
-    _train(fresh(), spec, config, data, tmp_path / "resumed", steps=steps // 2, resuming=False, **kw)
-    _train(fresh(), spec, config, data, tmp_path / "resumed", steps=steps, resuming=True, **kw)
+    try:
+        _train(model, spec, config, data, tmp_path / "straight", steps=steps, resuming=False, **kw)
+        _train(fresh(), spec, config, data, tmp_path / "resumed", steps=steps // 2, resuming=False, **kw)
+        _train(fresh(), spec, config, data, tmp_path / "resumed", steps=steps, resuming=True, **kw)
+    except PluginError as exc:
+        raise AssertionError(str(exc)) from None
     _, a = ckpt.load_latest(tmp_path / "straight" / "checkpoints")
     _, b = ckpt.load_latest(tmp_path / "resumed" / "checkpoints")
     for key in ("step", "generator", "discriminator", "opt_g", "opt_d", "extra", "sampler"):
@@ -191,8 +199,9 @@ def check_dataset(spec_or_name: DatasetSpec | str, options: Mapping[str, Any] | 
 def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None = None, *, tmp_path: Path,
                 model: GANModel | None = None, data: ImageData | None = None) -> list[dict[str, Any]]:
     """Run the probe on ``model`` (default: :func:`tiny_model`) with ``data`` (default:
-    :func:`tiny_images`) as every split; rows must hold a string ``metric`` and a numeric
-    ``value``. Returns the rows."""
+    :func:`tiny_images`) as every split; rows must pass the host's check
+    (:func:`gansuite.plugin.outputs.check_result_rows`: a string ``metric``, a numeric ``value``,
+    no reserved key). Returns the rows."""
     spec = _spec("probes", spec_or_name)
     model = model or tiny_model()
     data = data or tiny_images(256, image_size=model.image_size, channels=model.channels)
@@ -201,12 +210,10 @@ def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None
                        eval=EvalSpec(name="conformance", summary="", dataset="tiny", probe=spec.name),
                        load_split=lambda split: data, device=_device(model), out_dir=Path(tmp_path), seed=0,
                        progress=False)
-    rows = probe.run(ctx)
-    assert isinstance(rows, list) and rows, "run() must return a non-empty list of rows"
-    for row in rows:
-        assert isinstance(row.get("metric"), str), f"row without a metric name: {row!r}"
-        assert isinstance(row.get("value"), (int, float)), f"row without a numeric value: {row!r}"
-    return rows
+    try:  # the host's own check of a probe's rows
+        return check_result_rows(probe.run(ctx), f"Probe '{spec.name}' ({spec.origin()})")
+    except PluginError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def _device(model: GANModel) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from gansuite.engine.step import GANStep, normalize_batch
 from gansuite.engine.steplog import StepLog
 from gansuite.plugin.errors import CheckpointError, DivergenceError, GansuiteError, PluginError
 from gansuite.plugin.model import Batch, GANModel, adapt_model
+from gansuite.plugin.outputs import check_extra_state, check_step_stats, missing_extra_state
 from gansuite.plugin.progress import progress
 
 if TYPE_CHECKING:
@@ -142,13 +142,33 @@ class _Trainer:
         except (GansuiteError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise PluginError(f"{self.cfg.origin or 'The model'} failed in train_step at step {self.step + 1}: "
-                              f"{type(exc).__name__}: {exc}. Rerun with --traceback for the traceback; "
-                              "the last checkpoint is kept.") from exc
-        if not isinstance(stats, Mapping) or not stats:
-            raise PluginError(f"{self.cfg.origin or 'The model'}: train_step must return a non-empty "
-                              f"mapping of scalars, got {type(stats).__name__}.")
-        return dict(stats)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise PluginError(f"{self.origin} failed in train_step at step {self.step + 1}: "
+                              f"{type(exc).__name__}: {first}. Rerun with --traceback for the traceback; "
+                              f"{self.kept_text()}.") from exc
+        return check_step_stats(stats, self.origin, self.step + 1, self.kept_text())
+
+    @property
+    def origin(self) -> str:
+        return self.cfg.origin or "The model"
+
+    @property
+    def batches_seen(self) -> int:
+        """Global batches drawn so far (the step's own and every ``ctx.next_batch()``)."""
+        return self.sampler.epoch * self.sampler.per_epoch + self.sampler.batch
+
+    @property
+    def images_seen(self) -> int:
+        return self.batches_seen * self.cfg.batch_size
+
+    def extra_state(self) -> dict[str, Any]:
+        try:
+            state = self.model.extra_state()
+        except (GansuiteError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise PluginError(f"{self.origin} failed in extra_state(): {type(exc).__name__}: {exc}.") from exc
+        return check_extra_state(state, self.origin)
 
     # checkpoints --------------------------------------------------------------------------
     def _state(self, seconds: float) -> dict[str, Any]:
@@ -159,12 +179,12 @@ class _Trainer:
         m = self.model
         return {
             "format": ckpt.FORMAT, "step": self.step, "seconds": seconds,
-            "images_seen": self.step * self.cfg.batch_size, "world_size": self.ctx.world_size,
+            "images_seen": self.images_seen, "world_size": self.ctx.world_size,
             "model": self.cfg.model_name, "model_config": ckpt.json_safe(self.cfg.model_config),
             "image_size": int(m.image_size), "channels": self.channels,
             "generator": m.generator.state_dict(), "discriminator": m.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "extra": m.extra_state(),
+            "extra": self.extra_state(),
             "sampler": self.sampler.state_dict(), "rng": ckpt.capture_rng(),
             "config": ckpt.json_safe(config),
         }
@@ -184,11 +204,12 @@ class _Trainer:
             return []
         flags = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu().tolist()
         bad = [name for (name, _), ok in zip(named, flags, strict=True) if not ok]
-        return bad + ckpt.nonfinite_tensors(m.extra_state(), "extra")
+        return bad + ckpt.nonfinite_tensors(self.extra_state(), "extra")
 
     def kept_text(self) -> str:
         return (f"the last good checkpoint {self.last_ckpt} (step {self.last_ckpt_step}) is kept"
-                if self.last_ckpt else "no checkpoint had been written yet")
+                if self.last_ckpt else "no checkpoint had been written yet (start again from step 0 with "
+                f"'gansuite run --restart {self.folder.path}')")
 
     def diverged(self, where: str, what: str) -> DivergenceError:
         """The one-line report of a diverged run (the step, what blew up, what is kept)."""
@@ -218,6 +239,7 @@ class _Trainer:
             self.model.discriminator.load_state_dict(state["discriminator"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            self._check_extra(path, state.get("extra"))
             self.model.load_extra_state(state.get("extra") or {})
             self.sampler.load_state_dict(state["sampler"])
             ckpt.restore_rng(state["rng"])
@@ -229,6 +251,16 @@ class _Trainer:
         self.last_ckpt, self.last_ckpt_step = path, self.step
         if self.ctx.is_main:
             self.folder.truncate_metrics(self.step)
+
+    def _check_extra(self, path: Path, stored: Any) -> None:
+        """Refuse a checkpoint that lacks state the model declares (an EMA, a schedule)."""
+        missing = missing_extra_state(self.extra_state(), stored)
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise CheckpointError(f"{path} lacks {missing[0]}{more}, which {self.origin} keeps: resuming would "
+                                  "silently start that state afresh. Resume from a checkpoint written by this "
+                                  f"model and options, or start again with 'gansuite run --restart "
+                                  f"{self.folder.path}'.")
 
     # samples and metrics ------------------------------------------------------------------
     def write_samples(self) -> None:
@@ -259,6 +291,12 @@ class _Trainer:
         if cfg.epochs is not None:
             limits.append((float(math.ceil(cfg.epochs * self.sampler.per_epoch)), "epochs"))
         return min(limits, key=lambda t: t[0]) if limits else (math.inf, "time_budget")
+
+    def epochs_done(self) -> bool:
+        """``--epochs`` reached, counting every batch drawn (``ctx.next_batch()`` included), so a
+        step that takes several batches (critic steps) ends the run after the asked epochs."""
+        epochs = self.cfg.epochs
+        return epochs is not None and self.batches_seen >= math.ceil(epochs * self.sampler.per_epoch)
 
 
 def fixed_samples(model: GANModel, seed: int, device: Any) -> tuple[Any, Any]:
@@ -324,7 +362,14 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog,
         over = elapsed >= budget
         if math.isfinite(budget) and t.ctx.any_true(over, t.device):
             return "time_budget"
-        log.add(t.step + 1, t.take_step(limit))
+        if t.epochs_done():
+            return "epochs"
+        try:
+            step_stats = t.take_step(limit)
+        except DivergenceError:
+            log.flush(final=True)  # the rows of the steps before it are kept
+            raise
+        log.add(t.step + 1, step_stats, t.batches_seen)
         t.step += 1
         bar.update(1)
         if any(t.step % e == 0 for e in every):
@@ -349,7 +394,7 @@ def _finish(t: _Trainer, seconds: float, stopped: str) -> TrainOutcome:
     for net in (t.model.generator, t.model.discriminator, t.model.eval_generator()):
         net.eval()
     return TrainOutcome(
-        model=t.model, steps=t.step, images_seen=t.step * t.cfg.batch_size, seconds=seconds,
+        model=t.model, steps=t.step, images_seen=t.images_seen, seconds=seconds,
         stopped_because=stopped, last_checkpoint=str(t.last_ckpt) if t.last_ckpt else None,
         device=str(t.device), world_size=t.ctx.world_size,
         precision="bf16-autocast" if t.step_fn.amp else "fp32",

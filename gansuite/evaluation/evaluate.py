@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import DataError, GansuiteError, OptionError, PluginError
+from gansuite.plugin.errors import DataError, GansuiteError, OptionError
 from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite.plugin.outputs import RESERVED_ROW_KEYS, check_result_rows
 from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
 from gansuite.plugin.protocols import ImageData, ProbeContext
 from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
@@ -28,9 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
-PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
-                   "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
-                   "probe_config", "created")
+PROVENANCE_KEYS = tuple(k for k in RESERVED_ROW_KEYS if k != "eval_seconds")
 
 
 @dataclass
@@ -211,13 +210,9 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
         raise plugin_failure(f"in eval '{spec.name}'", probe_spec, exc) from exc
     seconds = round(time.perf_counter() - start, 2)
     prov = _provenance(session, spec, probe_spec, probe_config)
-    out = []
-    for row in rows:
-        if not isinstance(row, dict) or "metric" not in row or "value" not in row:
-            raise PluginError(f"Probe '{probe_spec.name}' ({probe_spec.origin()}) returned a row without "
-                              f"metric/value: {row!r}.")
-        out.append({"eval": spec.name, "metric": row["metric"], "value": row["value"], **row,
-                    "eval_seconds": seconds, **prov})
+    rows = check_result_rows(rows, f"Probe '{probe_spec.name}' ({probe_spec.origin()})")
+    out = [{"eval": spec.name, "metric": row["metric"], "value": row["value"], **row, "eval_seconds": seconds,
+            **prov} for row in rows]
     session.folder.add_results(out)
     return out
 
