@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansuite.engine.lock import LOCK_NAME, RunLock
+from gansuite.engine.lock import RunLock
 from gansuite.engine.runfolder import RunFolder
 from gansuite.plugin.errors import GansuiteError, OptionError, RunError
 from gansuite.plugin.manager import Catalog, get_catalog
 from gansuite.study.executors import Task, make_executor
-from gansuite.study.folder import StudyFolder, is_study
+from gansuite.study.folder import STUDY_ENTRIES, StudyFolder, is_study
 from gansuite.study.plan import Action, Cell, eval_options, next_action, plan_cells
 from gansuite.study.spec import StudySpec, load_spec
 
@@ -84,9 +84,10 @@ def check_study_dir(path: Path) -> None:
         if RunFolder(parent).exists():
             raise OptionError(f"{path} is inside the run folder {parent}; choose a study folder outside "
                               "any run (--out).")
-    if path.is_dir() and not is_study(path) and any(p.name != LOCK_NAME for p in path.iterdir()):
-        raise OptionError(f"{path} already exists and is not a study folder (no study.json); choose a new or "
-                          "empty --out for the study.")
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in STUDY_ENTRIES) if path.is_dir() else []
+    if foreign and not is_study(path):
+        raise OptionError(f"{path} already exists and is not a study folder (no study.json; it holds "
+                          f"{foreign[0]}); choose a new or empty --out for the study.")
 
 
 def _study_json(plan: StudyPlan) -> dict[str, Any]:
