@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from gansuite.plugin.errors import PluginError
+from gansuite.plugin.errors import DataError, PluginError
 from gansuite.plugin.model import GANModel, TrainingRecipe
-from gansuite.plugin.outputs import check_result_rows
+from gansuite.plugin.outputs import check_labels, check_result_rows
 from gansuite.plugin.protocols import ImageData, ProbeContext, Verification
 from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
@@ -192,6 +192,10 @@ def check_dataset(spec_or_name: DatasetSpec | str, options: Mapping[str, Any] | 
             assert tuple(x.shape[2:]) == (image_size, image_size), f"{split}: not resized to {image_size}"
         if data.labels is not None:
             assert data.labels.dtype == torch.int64 and data.labels.shape == (len(data),), f"{split}: labels"
+        try:  # the host's own check of a split's labels
+            check_labels(data, f"Dataset '{spec.name}' split '{split}'")
+        except DataError as exc:
+            raise AssertionError(str(exc)) from None
         sizes[split] = len(data)
     return sizes
 

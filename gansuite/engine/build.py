@@ -24,8 +24,9 @@ __all__ = ["build_model", "smoke_check", "describe_model", "load_run_model", "pl
 
 def plugin_failure(what: str, spec: Any, exc: BaseException) -> PluginError:
     """``what`` failed inside the plugin that registered ``spec``: one line naming both."""
+    first = (str(exc).strip().splitlines() or [""])[0].rstrip(". ")  # torch appends C++ stack frames
     return PluginError(f"{spec.kind.capitalize()} '{spec.name}' ({spec.origin()}) failed {what}: "
-                       f"{type(exc).__name__}: {exc}. Rerun with --traceback for the plugin's traceback, "
+                       f"{type(exc).__name__}: {first}. Rerun with --traceback for the plugin's traceback, "
                        "or report it to the plugin's authors.")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gansuite.plugin.errors import IntegrityError
+from gansuite.plugin.outputs import check_labels
 from gansuite.plugin.protocols import ImageData, Verification
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ def prepare_training_data(spec: DatasetSpec, config: Any, *, root: Path, image_s
     check_integrity(spec.name, verification, allow_unverified=allow_unverified)
     data = plugin_call(spec, f"to load split '{spec.train_split}'", dataset.load, spec.train_split,
                        image_size=image_size)
+    check_labels(data, f"Dataset '{spec.name}' split '{spec.train_split}'")
     record = None
     if dedup is not None:
         strategy = plugin_call(dedup, "to build", dedup.load_factory(), dedup_config)

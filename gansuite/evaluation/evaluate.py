@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from gansuite.engine.runfolder import RunFolder
 from gansuite.plugin.errors import DataError, GansuiteError, OptionError
 from gansuite.plugin.manager import Catalog, get_catalog
-from gansuite.plugin.outputs import RESERVED_ROW_KEYS, check_result_rows
 from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.plugin.outputs import RESERVED_ROW_KEYS, check_labels, check_result_rows
 from gansuite.plugin.protocols import ImageData, ProbeContext
 from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
 
@@ -80,6 +80,7 @@ class EvalSession:
             spec = self.catalog.registry("datasets").get(dataset_name)
             data = plugin_call(spec, f"to load split '{split}'", dataset.load, split,
                                image_size=self.model.image_size)
+            check_labels(data, f"Dataset '{dataset_name}' split '{split}'")
             self._splits[key] = _match_channels(data, self.model.channels, dataset_name)
         return self._splits[key]
 

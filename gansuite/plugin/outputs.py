@@ -9,6 +9,8 @@ functions, so a plugin that passes the kit is accepted by the host and the other
   a non-finite Python number is reported as divergence here.
 - :func:`check_result_rows`: what ``Probe.run`` returns: dicts with a string ``metric``, a
   numeric ``value`` and no key of :data:`RESERVED_ROW_KEYS` (the host's provenance).
+- :func:`check_labels`: the labels of a dataset's split (``ImageData.labels``): int64, one per
+  image, class indices from 0 (below the number of class names when the dataset names them).
 - :func:`check_extra_state`: what ``GANModel.extra_state`` returns (tensors and JSON-like
   values, string keys); :func:`missing_extra_state` compares a stored copy with what the model
   declares, so a resume never silently starts a fresh EMA.
@@ -28,7 +30,7 @@ from typing import Any
 from gansuite.plugin.errors import DivergenceError, PluginError
 
 __all__ = ["RESERVED_ROW_KEYS", "check_step_stats", "check_result_rows", "check_extra_state",
-           "missing_extra_state"]
+           "missing_extra_state", "check_labels"]
 
 RESERVED_ROW_KEYS = ("eval", "eval_seconds", "run", "model", "dataset", "probe", "seed", "device", "precision",
                      "versions", "plugins", "data_verified", "unverified_files", "train_dataset",
@@ -153,3 +155,28 @@ def missing_extra_state(declared: Mapping[str, Any], stored: Any, where: str = "
         elif _is_tensor(value) and (not _is_tensor(stored[key]) or stored[key].shape != value.shape):
             missing.append(name)
     return missing
+
+
+def check_labels(data: Any, origin: str) -> None:
+    """Labels of a loaded split (``data``: an ``ImageData``): None, or an int64 tensor of shape
+    ``(N,)`` holding class indices ``>= 0`` and, when the split names its classes, below their
+    count. Raises :class:`~gansuite.plugin.errors.DataError` naming ``origin`` (dataset, split)."""
+    from gansuite.plugin.errors import DataError
+
+    labels = data.labels
+    if labels is None:
+        return
+    n = int(data.images.shape[0])
+    if not _is_tensor(labels) or labels.dtype.is_floating_point or labels.is_complex() or tuple(labels.shape) != (n,):
+        raise DataError(f"{origin}: labels must be an int64 tensor of shape ({n},), got {_describe(labels)}; "
+                        "the dataset's files or its plugin are broken.")
+    if not n:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    named = len(data.classes or ())
+    if low < 0:
+        raise DataError(f"{origin} has negative labels (down to {low}); labels are class indices from 0. "
+                        "The files are damaged or not this dataset's: restore them (or fix its plugin).")
+    if named and high >= named:
+        raise DataError(f"{origin} has label {high}, but it names {named} classes (labels 0..{named - 1}). "
+                        "The files are damaged or not this dataset's: restore them (or fix its plugin).")
