@@ -33,6 +33,7 @@ __all__ = [
     "check_finite_state",
     "check_owner",
     "load_resumable",
+    "check_declared_state",
 ]
 
 FORMAT = 1
@@ -175,7 +176,22 @@ def load_resumable(directory: Path, model_name: str, model_config: Any, image_si
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CheckpointError(f"{path} does not fit this run's model ({first}); it is damaged or not "
                                   "this run's checkpoint.") from None
+        check_declared_state(path, state, model.extra_state(), f"model '{model_name}'")
     return path, state
+
+
+def check_declared_state(path: Path, state: dict[str, Any], declared: Any, who: str) -> None:
+    """Refuse a checkpoint lacking state the model declares in ``extra_state()`` (an EMA, a
+    schedule): resuming from it would silently start that state afresh."""
+    from gansuite.plugin.outputs import missing_extra_state
+
+    missing = missing_extra_state(declared, state.get("extra"))
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        run = Path(path).parent.parent
+        raise CheckpointError(f"{path} lacks {missing[0]}{more}, which {who} keeps: resuming would silently "
+                              "start it afresh. Resume from a checkpoint written with these options, or start "
+                              f"again from step 0 with 'gansuite run --restart {run}'.")
 
 
 def load_latest(directory: Path, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]]:

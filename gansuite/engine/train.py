@@ -29,7 +29,7 @@ from gansuite.engine.step import GANStep, normalize_batch
 from gansuite.engine.steplog import StepLog
 from gansuite.plugin.errors import CheckpointError, DivergenceError, GansuiteError, PluginError
 from gansuite.plugin.model import Batch, GANModel, adapt_model
-from gansuite.plugin.outputs import check_extra_state, check_step_stats, missing_extra_state
+from gansuite.plugin.outputs import check_extra_state, check_step_stats
 from gansuite.plugin.progress import progress
 
 if TYPE_CHECKING:
@@ -254,13 +254,7 @@ class _Trainer:
 
     def _check_extra(self, path: Path, stored: Any) -> None:
         """Refuse a checkpoint that lacks state the model declares (an EMA, a schedule)."""
-        missing = missing_extra_state(self.extra_state(), stored)
-        if missing:
-            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            raise CheckpointError(f"{path} lacks {missing[0]}{more}, which {self.origin} keeps: resuming would "
-                                  "silently start that state afresh. Resume from a checkpoint written by this "
-                                  f"model and options, or start again with 'gansuite run --restart "
-                                  f"{self.folder.path}'.")
+        ckpt.check_declared_state(path, {"extra": stored}, self.extra_state(), self.origin)
 
     # samples and metrics ------------------------------------------------------------------
     def write_samples(self) -> None:

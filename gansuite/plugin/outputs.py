@@ -58,20 +58,21 @@ def check_step_stats(stats: Any, origin: str, step: int, kept: str = "") -> dict
     """``train_step``'s return value as a dict of str -> number or 0-d real tensor, or raise.
 
     ``origin`` names the model and its plugin; ``step`` is the 1-based step it came from; a
-    non-finite Python number is a :class:`DivergenceError` whose message ends with ``kept``
+    non-finite Python number is a :class:`DivergenceError`; every message ends with ``kept``
     (what the run keeps)."""
+    tail = f"; {kept}" if kept else ""
     if not isinstance(stats, Mapping) or not stats:
         raise PluginError(f"{origin}: train_step must return a non-empty mapping of scalars, got "
-                          f"{_describe(stats)} at step {step}.")
+                          f"{_describe(stats)} at step {step}{tail}.")
     out: dict[str, Any] = {}
     for key, value in stats.items():
         if not isinstance(key, str) or not key:
             raise PluginError(f"{origin}: train_step returned a stat named {key!r} at step {step}; "
-                              "name every stat with a non-empty string.")
+                              f"name every stat with a non-empty string{tail}.")
         if _is_tensor(value):
             if value.dim() != 0 or value.is_complex():
                 raise PluginError(f"{origin}: train_step returned '{key}' as {_describe(value)} at step "
-                                  f"{step}; return one number per key (a 0-d tensor, e.g. loss.detach()).")
+                                  f"{step}; return one number per key (a 0-d tensor, e.g. loss.detach()){tail}.")
         elif _real_number(value):
             if not math.isfinite(float(value)):
                 raise DivergenceError(f"Training diverged at step {step}: {origin} returned '{key}' = {value}"
@@ -80,7 +81,7 @@ def check_step_stats(stats: Any, origin: str, step: int, kept: str = "") -> dict
             value = float(value)
         else:
             raise PluginError(f"{origin}: train_step returned '{key}' as {_describe(value)} at step {step}; "
-                              "return a Python number or a 0-d tensor per key.")
+                              f"return a Python number or a 0-d tensor per key{tail}.")
         out[key] = value
     return out
 

@@ -69,6 +69,8 @@ def model_bad_stats(config, *, image_size, channels):
 
         stats = dict(default(batch, ctx))
         kind = os.environ.get("BADPLUG_STATS", "str")
+        if ctx.step + 1 < int(os.environ.get("BADPLUG_STATS_FROM", "1")):
+            return stats
         if kind == "mapping":
             return [stats["loss_d"]]
         stats["loss_d"] = {"str": "low", "vec": torch.zeros(3), "obj": object(), "list": [1.0],
