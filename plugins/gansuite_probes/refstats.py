@@ -159,9 +159,10 @@ def _finite(*tensors: Any) -> bool:
 def _checked_stats(base: Path, key: str, n: int) -> dict[str, Any] | None:
     """The entry's stats when they are this key's, of ``n`` images, intact and finite; else None."""
     stats = _load(_file(base, "stats"))
-    tensors = [stats.get(k) for k in ("mean", "cov", "cov_sqrt")]
-    if (stats.get("key") != key or stats.get("n") != n or not _finite(*tensors)
-            or stats.get("sha256") != checksum(*tensors) or not isinstance(stats.get("features_sha256"), str)):
+    tensors: list[Any] = [stats.get(k) for k in ("mean", "cov", "cov_sqrt")]
+    if stats.get("key") != key or stats.get("n") != n or not _finite(*tensors):
+        return None
+    if stats.get("sha256") != checksum(*tensors) or not isinstance(stats.get("features_sha256"), str):
         return None
     return stats
 
@@ -171,8 +172,9 @@ def _checked_features(base: Path, key: str, n: int, sha256: str) -> torch.Tensor
     recorded, finite; else None."""
     stored = _load(_file(base, "features"))
     feats = stored.get("features")
-    if (stored.get("key") != key or stored.get("n") != n or not _finite(feats) or feats.dim() != 2
-            or feats.shape[0] != n or checksum(feats) != sha256):
+    if stored.get("key") != key or stored.get("n") != n or not isinstance(feats, torch.Tensor):
+        return None
+    if not _finite(feats) or feats.dim() != 2 or feats.shape[0] != n or checksum(feats) != sha256:
         return None
     return feats
 
