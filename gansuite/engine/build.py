@@ -141,6 +141,9 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
         if diff:
             raise CheckpointError(f"{path} builds another architecture than {folder.config_path} records "
                                   f"(differs in: {', '.join(diff)}): it is not this run's model.")
+    # an EMA the model declares but the checkpoint lacks would be evaluated as a fresh copy of G
+    ckpt.check_declared_state(path, state, plugin_call(spec, "in extra_state()", model.extra_state),
+                              f"model '{spec.name}'")
     try:
         model.generator.load_state_dict(state["generator"])
         model.discriminator.load_state_dict(state["discriminator"])

@@ -182,16 +182,16 @@ def load_resumable(directory: Path, model_name: str, model_config: Any, image_si
 
 def check_declared_state(path: Path, state: dict[str, Any], declared: Any, who: str) -> None:
     """Refuse a checkpoint lacking state the model declares in ``extra_state()`` (an EMA, a
-    schedule): resuming from it would silently start that state afresh."""
+    schedule): resuming or evaluating it would silently use a fresh one."""
     from gansuite.plugin.outputs import missing_extra_state
 
     missing = missing_extra_state(declared, state.get("extra"))
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         run = Path(path).parent.parent
-        raise CheckpointError(f"{path} lacks {missing[0]}{more}, which {who} keeps: resuming would silently "
-                              "start it afresh. Resume from a checkpoint written with these options, or start "
-                              f"again from step 0 with 'gansuite run --restart {run}'.")
+        raise CheckpointError(f"{path} lacks {missing[0]}{more}, which {who} keeps: resuming or evaluating "
+                              "it would silently use a fresh one. Use a checkpoint written with these options, "
+                              f"or start again from step 0 with 'gansuite run --restart {run}'.")
 
 
 def load_latest(directory: Path, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]]:

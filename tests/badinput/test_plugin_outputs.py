@@ -100,6 +100,8 @@ def test_resume_refuses_a_checkpoint_without_the_declared_ema(cwd):
     before = tree(run)
     one_line(gs("run", "--resume", run, "--max-steps", "4", "--no-progress"), str(path), "extra.ema",
              "--restart")
+    one_line(gs("eval", run, "--eval", "fake-pixel-stats", "--device", "cpu", "--no-progress"), str(path),
+             "extra.ema")  # evaluating would score a fresh copy of G as the EMA
     assert tree(run) == before
 
 
