@@ -9,11 +9,10 @@ from typing import Any
 
 import click
 
+from gansuite._host.options import build_config, parse_pairs, split_overrides
 from gansuite.cli._common import echo_json, load_catalog, table
+from gansuite.contract.specs import DatasetSpec, Spec
 from gansuite.engine.data import default_data_root
-from gansuite.plugin.options import build_config, parse_pairs, split_overrides
-from gansuite.plugin.outputs import check_labels
-from gansuite.plugin.specs import DatasetSpec, Spec
 
 __all__ = ["data_group", "open_dataset", "split_summary"]
 
@@ -79,11 +78,12 @@ def info_cmd(name: str, data_root: Path | None, options: tuple[str, ...], as_jso
     """
     spec, dataset, _ = open_dataset(name, data_root, options, download=False)
     from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_split
 
     info = getattr(dataset, "info", None)  # optional: a dataset without it reports no source or licence
     described = plugin_call(spec, "to describe itself", info) if callable(info) else {}
     if not isinstance(described, dict):
-        from gansuite.plugin.errors import PluginError
+        from gansuite.contract.errors import PluginError
 
         raise PluginError(f"Dataset '{spec.name}' ({spec.origin()}): info() must return a dict, got "
                           f"{type(described).__name__}.")
@@ -99,7 +99,7 @@ def info_cmd(name: str, data_root: Path | None, options: tuple[str, ...], as_jso
     for split in dataset.splits:
         start = time.perf_counter()
         data = plugin_call(spec, f"to load split '{split}'", dataset.load, split)
-        check_labels(data, f"Dataset '{spec.name}' split '{split}'")
+        check_split(spec, split, data)
         splits[split] = split_summary(data, time.perf_counter() - start)
         del data
     report["splits"] = splits
@@ -119,9 +119,16 @@ def _status(checks: dict[str, Any]) -> str:
 
 def _print_report(report: dict[str, Any]) -> None:
     click.echo(f"{report['dataset']}")
-    for key in ("source", "license", "location"):
-        if report.get(key):
-            click.echo(f"  {key + ':':10} {report[key]}")
+    first = ("source", "license", "location")
+    shown = [k for k in first if report.get(k) not in (None, "", [], {})]
+    shown += [k for k in report if k not in (*first, "dataset", "checksums", "splits")]
+    for key in shown:  # everything the dataset's info() returned
+        value = report[key]
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        click.echo(f"  {key + ':':10} {value}")
     click.echo(f"  {'checksums:':10} {_status(report['checksums'])}")
     rows = []
     for split, s in report["splits"].items():

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gansuite.contract.errors import CheckpointError
 from gansuite.engine.runfolder import atomic_write
-from gansuite.plugin.errors import CheckpointError
 
 __all__ = [
     "FORMAT",
@@ -183,7 +183,7 @@ def load_resumable(directory: Path, model_name: str, model_config: Any, image_si
 def check_declared_state(path: Path, state: dict[str, Any], declared: Any, who: str) -> None:
     """Refuse a checkpoint lacking state the model declares in ``extra_state()`` (an EMA, a
     schedule): resuming or evaluating it would silently use a fresh one."""
-    from gansuite.plugin.outputs import missing_extra_state
+    from gansuite.engine.checks import missing_extra_state
 
     missing = missing_extra_state(declared, state.get("extra"))
     if missing:

@@ -19,18 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gansuite._compat import adapt_model
+from gansuite.contract.errors import CheckpointError, DivergenceError
+from gansuite.contract.model import Batch, GANModel
+from gansuite.contract.progress import progress
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine import distributed
+from gansuite.engine.build import plugin_call
+from gansuite.engine.checks import check_extra_state, check_step_stats
 from gansuite.engine.config import TrainConfig
 from gansuite.engine.device import autocast, configure_backends, fits_on_device, resolve_device
 from gansuite.engine.interrupt import StopRequest, deferred_stop
 from gansuite.engine.runfolder import RunFolder
 from gansuite.engine.step import GANStep, normalize_batch
 from gansuite.engine.steplog import StepLog
-from gansuite.plugin.errors import CheckpointError, DivergenceError, GansuiteError, PluginError
-from gansuite.plugin.model import Batch, GANModel, adapt_model
-from gansuite.plugin.outputs import check_extra_state, check_step_stats
-from gansuite.plugin.progress import progress
 
 if TYPE_CHECKING:
     from gansuite.engine.data import TrainingData
@@ -87,13 +89,7 @@ class _Trainer:
         model.to(self.device)
         for net in (model.generator, model.discriminator):
             net.to(memory_format=torch.channels_last).train()
-        try:
-            self.opt_g, self.opt_d = model.optimizers()
-        except (GansuiteError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise PluginError(f"{cfg.origin or 'The model'} failed to build its optimisers: "
-                              f"{type(exc).__name__}: {exc}. Check its options (gansuite show MODEL).") from exc
+        self.opt_g, self.opt_d = plugin_call(cfg.origin, "to build its optimisers", model.optimizers)
         images, labels = data.data.images, data.data.labels
         self.channels = int(images.shape[1])
         on_device = fits_on_device(images.numel() * images.element_size(), self.device)
@@ -137,20 +133,9 @@ class _Trainer:
         batch = self.next_batch()
         self.z_gen.manual_seed(distributed.seed_for(self.seed, self.step, self.ctx.rank))
         total = None if math.isinf(limit) else int(limit)
-        try:
-            stats = self.step_fn(batch, self.z_gen, step=self.step, total=total, next_batch=self.next_batch)
-        except (GansuiteError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise PluginError(f"{self.origin} failed in train_step at step {self.step + 1}: "
-                              f"{type(exc).__name__}: {first}. Rerun with --traceback for the traceback; "
-                              f"{self.kept_text()}.") from exc
-        return check_step_stats(stats, self.origin, self.step + 1, self.kept_text())
-
-    @property
-    def origin(self) -> str:
-        return self.cfg.origin or "The model"
+        stats = plugin_call(self.cfg.origin, f"in train_step at step {self.step + 1} ({self.kept_text()})", self.step_fn, batch,
+                            self.z_gen, step=self.step, total=total, next_batch=self.next_batch)
+        return check_step_stats(self.cfg.origin, stats, self.step + 1, self.kept_text())
 
     @property
     def batches_seen(self) -> int:
@@ -162,13 +147,9 @@ class _Trainer:
         return self.batches_seen * self.cfg.batch_size
 
     def extra_state(self) -> dict[str, Any]:
-        try:
-            state = self.model.extra_state()
-        except (GansuiteError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise PluginError(f"{self.origin} failed in extra_state(): {type(exc).__name__}: {exc}.") from exc
-        return check_extra_state(state, self.origin)
+        """The model's ``extra_state()``, checked to be storable in a checkpoint."""
+        return check_extra_state(self.cfg.origin, plugin_call(self.cfg.origin, "in extra_state()",
+                                                              self.model.extra_state))
 
     # checkpoints --------------------------------------------------------------------------
     def _state(self, seconds: float) -> dict[str, Any]:
@@ -239,7 +220,7 @@ class _Trainer:
             self.model.discriminator.load_state_dict(state["discriminator"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
-            self._check_extra(path, state.get("extra"))
+            ckpt.check_declared_state(path, state, self.extra_state(), self.cfg.origin or "the model")
             self.model.load_extra_state(state.get("extra") or {})
             self.sampler.load_state_dict(state["sampler"])
             ckpt.restore_rng(state["rng"])
@@ -252,17 +233,13 @@ class _Trainer:
         if self.ctx.is_main:
             self.folder.truncate_metrics(self.step)
 
-    def _check_extra(self, path: Path, stored: Any) -> None:
-        """Refuse a checkpoint that lacks state the model declares (an EMA, a schedule)."""
-        ckpt.check_declared_state(path, {"extra": stored}, self.extra_state(), self.origin)
-
     # samples and metrics ------------------------------------------------------------------
     def write_samples(self) -> None:
         """A grid from the fixed z (one row per class for a conditional model), with batch
         statistics, leaving every buffer untouched."""
         import torch
 
-        from gansuite.plugin.images import save_image_grid
+        from gansuite.contract.images import save_image_grid
 
         if not self.ctx.is_main:
             return
@@ -351,6 +328,8 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog,
     while t.step < limit:
         # every rank must take part in the same collectives: check at log boundaries under DDP
         if (not t.ctx.enabled or t.step % cfg.log_every == 0) and t.ctx.any_true(stop.requested, t.device):
+            return "interrupted"
+        if cfg.stop_after is not None and t.step >= cfg.stop_after:
             return "interrupted"
         elapsed = t.seconds_before + time.monotonic() - start
         over = elapsed >= budget

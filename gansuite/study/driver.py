@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gansuite._host.manager import Catalog, get_catalog
+from gansuite.contract.errors import GansuiteError, OptionError, RunError
 from gansuite.engine.lock import RunLock
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import GansuiteError, OptionError, RunError
-from gansuite.plugin.manager import Catalog, get_catalog
 from gansuite.study.executors import Task, make_executor
 from gansuite.study.folder import STUDY_ENTRIES, StudyFolder, is_study
 from gansuite.study.plan import Action, Cell, eval_options, next_action, plan_cells

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from gansuite import DataError, ImageData, atomic_write, atomic_write_json
+from gansuite import DataError, ImageData, atomic_write, atomic_write_json, default_cache_dir
 from gansuite_probes.distances import moments, psd_sqrt
 from gansuite_probes.inception import embed
 
@@ -43,8 +43,6 @@ FORMAT = 1
 def cache_root() -> Path:
     """``$GANSUITE_CACHE/inception-reference`` (or the user cache's); refused in one line when
     something on the way is a file, not a folder."""
-    from gansuite.engine.data import default_cache_dir
-
     base = default_cache_dir()
     root = base / "inception-reference"
     for folder in (base, root):

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from gansuite.plugin.outputs import RESERVED_ROW_KEYS
+from gansuite import PluginError
+from gansuite.engine.checks import RESERVED_ROW_KEYS
+from gansuite.evaluation.evaluate import PROVENANCE_KEYS
 
 from .badplug_source import install_badplug
 from .helpers import gs, one_line, tree
@@ -119,17 +122,26 @@ def test_next_batch_counts_toward_epochs_and_images(cwd):
 
 
 def test_the_kit_applies_the_hosts_checks(badplug, tmp_path, monkeypatch):
-    from gansuite.plugin.manager import reset_catalog
+    """The same checks, from the same code: the kit raises the host's one line."""
+    from gansuite._host.manager import reset_catalog
     from gansuite.testing import check_model, check_probe
 
     reset_catalog()
     monkeypatch.setenv("BADPLUG_STATS", "vec")
-    with pytest.raises(AssertionError, match=r"'loss_d' as a tensor of shape \(3,\)"):
+    with pytest.raises(PluginError, match=r"'loss_d' as a tensor of shape \(3,\)"):
         check_model("bad-stats", tmp_path=tmp_path / "m", image_size=16)
+    with pytest.raises(PluginError, match=r"extra_state\(\) holds extra_state.schedule \(object\)"):
+        check_model("bad-extra", tmp_path=tmp_path / "x", image_size=16)
     monkeypatch.setenv("BADPLUG_ROWS", "reserved")
-    with pytest.raises(AssertionError, match=r"keys the host sets \(seed, precision\)"):
+    with pytest.raises(PluginError, match=r"keys the host sets \(seed, precision\)"):
         check_probe("bad-rows", tmp_path=tmp_path / "p")
     monkeypatch.setenv("BADPLUG_ROWS", "str")
-    with pytest.raises(AssertionError, match="non-numeric value"):
+    with pytest.raises(PluginError, match="non-numeric value"):
         check_probe("bad-rows", tmp_path=tmp_path / "p")
     reset_catalog()
+
+
+def test_reserved_keys_are_the_provenance_and_the_eval_time():
+    assert set(RESERVED_ROW_KEYS) == {*PROVENANCE_KEYS, "eval_seconds"}
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    assert all(f"`{k}`" in docs for k in RESERVED_ROW_KEYS)
