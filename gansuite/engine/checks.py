@@ -97,8 +97,8 @@ def check_rows(spec: ProbeSpec, rows: Any) -> list[dict[str, Any]]:
             raise PluginError(f"{_who(spec)} returned a row without a metric name: {row!r}.")
         value = row.get("value")
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise PluginError(f"{_who(spec)} returned metric '{row['metric']}' with a non-numeric value "
-                              f"({_describe(value)}); 'value' must be a number: {row!r}.")
+            raise PluginError(f"{_who(spec)} returned a row whose value is not a number ({_describe(value)}): "
+                              f"{row!r}.")
         clash = [k for k in RESERVED_ROW_KEYS if k in row]
         if clash:
             raise PluginError(f"{_who(spec)} returned metric '{row['metric']}' with keys the host sets "

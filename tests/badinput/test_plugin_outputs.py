@@ -77,8 +77,8 @@ def test_extra_state_a_checkpoint_cannot_hold(badplug, cwd):
     assert _checkpoints(cwd / "r") == [], line
 
 
-@pytest.mark.parametrize(("kind", "fragment"), [("str", "non-numeric value"), ("bool", "non-numeric value"),
-                                                ("none", "non-numeric value"), ("tensor", "non-numeric value"),
+@pytest.mark.parametrize(("kind", "fragment"), [("str", "value is not a number"), ("bool", "value is not a number"),
+                                                ("none", "value is not a number"), ("tensor", "value is not a number"),
                                                 ("reserved", "keys the host sets (seed, precision)")])
 def test_bad_result_rows_are_refused_nothing_written(badplug, trained, monkeypatch, kind, fragment):
     monkeypatch.setenv("BADPLUG_ROWS", kind)
@@ -136,7 +136,7 @@ def test_the_kit_applies_the_hosts_checks(badplug, tmp_path, monkeypatch):
     with pytest.raises(PluginError, match=r"keys the host sets \(seed, precision\)"):
         check_probe("bad-rows", tmp_path=tmp_path / "p")
     monkeypatch.setenv("BADPLUG_ROWS", "str")
-    with pytest.raises(PluginError, match="non-numeric value"):
+    with pytest.raises(PluginError, match="value is not a number"):
         check_probe("bad-rows", tmp_path=tmp_path / "p")
     reset_catalog()
 
