@@ -8,8 +8,8 @@ stats are checked at the step that returned them (not when the log is flushed): 
 each value a Python number or a 0-d real tensor; tensors' finiteness is left to the engine's
 divergence check (one device sync per flush), a non-finite Python number is divergence at once.
 Result rows may not carry :data:`RESERVED_ROW_KEYS`. ``extra_state()`` must hold what a
-weights-only checkpoint can store, and a checkpoint must hold what it declares
-(:func:`missing_extra_state`). A split's labels are class indices from 0 (below the number of
+weights-only checkpoint can store (a checkpoint must also hold what it declares:
+:func:`gansuite.engine.checkpoint.check_declared_state`). A split's labels are class indices from 0 (below the number of
 class names when the dataset names them); labels out of range are a
 :class:`~gansuite.contract.errors.DataError` (the files, not necessarily the plugin, are wrong).
 """
@@ -195,20 +195,3 @@ def check_extra_state(origin: str, state: Any) -> dict[str, Any]:
         raise PluginError(f"{origin}: extra_state() holds {bad}, which a checkpoint cannot store; "
                           "return tensors, numbers, strings, lists and dicts only.")
     return dict(state)
-
-
-def missing_extra_state(declared: Mapping[str, Any], stored: Any, where: str = "extra") -> list[str]:
-    """The entries of ``declared`` (what the model's ``extra_state()`` returns now) that
-    ``stored`` (a checkpoint's copy) lacks or holds in another shape."""
-    if not isinstance(stored, Mapping):
-        return [where] if declared else []
-    missing: list[str] = []
-    for key, value in declared.items():
-        name = f"{where}.{key}"
-        if key not in stored:
-            missing.append(name)
-        elif isinstance(value, Mapping):
-            missing += missing_extra_state(value, stored[key], name)
-        elif _is_tensor(value) and (not _is_tensor(stored[key]) or stored[key].shape != value.shape):
-            missing.append(name)
-    return missing

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from .badplug_source import install_badplug
-from .helpers import TINY, gs, one_line, tree
-from .test_data_files import write_cifar
+from .helpers import TINY, gs, one_line, tree, write_cifar
 
 RUN_CIFAR = ("--dataset", "cifar10", "--allow-unverified", "--batch-size", "8", "--max-steps", "1",
              "--device", "cpu", "--no-progress")
