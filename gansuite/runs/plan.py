@@ -249,6 +249,10 @@ def check_new_out(out: Path, *, lock_checked: bool = False) -> None:
     folder = RunFolder(out)
     if out.exists() and not out.is_dir():
         raise OptionError(f"--out {out} is a file, not a folder; choose another --out.")
+    inside = next((p for p in Path(out).resolve().parents if RunFolder(p).exists()), None)
+    if inside is not None:
+        raise OptionError(f"--out {out} lies inside the run folder {inside}; a run never writes into another "
+                          "run's folder, so choose an --out outside it.")
     if not lock_checked:
         RunLock(out).check_free()  # a folder being written: name the writer, not what it holds so far
     if folder.exists():

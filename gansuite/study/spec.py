@@ -140,9 +140,12 @@ def load_spec(path: Path | str) -> StudySpec:
     """Read and check a spec file; raises :class:`SpecError` naming the bad field."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"Cannot read the study spec {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path} is not UTF-8 text (byte {exc.start}): a study spec is a TOML file; "
+                        "save it as UTF-8.") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
