@@ -56,6 +56,8 @@ def reference_key(images: torch.Tensor, idx: torch.Tensor, split: str, extractor
     described = {"format": FORMAT, "split": split, "n": int(idx.numel()), "shape": list(images.shape[1:]),
                  "images_sha256": digest.hexdigest(), "extractor_sha256": extractor["extractor_sha256"],
                  "preprocessing": extractor["preprocessing"]}
+    if not str(extractor.get("extractor_precision", "float32")).startswith("float32"):
+        described["precision"] = extractor["extractor_precision"]  # bf16 features are not float32's
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
