@@ -124,7 +124,7 @@ def _jit_load(path: Path) -> Any:
 # layers make matrix products of useful size, small enough that the 147x147 activations of the
 # first layers (32 channels, 2.8 MB per image) stay near the caches. benchmarks/bench_eval.py
 # measures the network's rate at this size against the machine's GEMM rate.
-CPU_BATCH = 32
+CPU_BATCH = 64
 
 
 class InceptionFeatures(nn.Module):
@@ -161,7 +161,7 @@ class InceptionFeatures(nn.Module):
             self.net = load_eager(scripted)
             self.runtime = "eager"
         self.input_size = input_size
-        self.precision = precision
+        self.precision = "float32"
         self.cpu_batch = max(1, int(cpu_batch))
         self.sha256 = sha256(self.path)
         if self.bundled:
@@ -169,6 +169,7 @@ class InceptionFeatures(nn.Module):
         else:  # a custom extractor: one dummy image tells its feature count
             dummy = torch.zeros(1, 3, input_size, input_size, dtype=torch.uint8)
             self.num_features = int(self.forward(dummy).shape[1])
+        self.precision = precision
 
     @property
     def device(self) -> torch.device:
