@@ -209,6 +209,31 @@ def test_reference_statistics_are_cached_by_content(tiny_extractor: Path, _cache
     assert not uncached.cached and torch.allclose(uncached.mean, first.mean)
 
 
+def test_another_count_of_a_cached_split_embeds_only_the_images_not_cached(
+        tiny_extractor: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gansuite_probes.refstats as refstats
+    from gansuite_probes.inception import InceptionFeatures
+
+    seen: list[int] = []
+    real_embed = refstats.embed
+    monkeypatch.setattr(refstats, "embed", lambda ex, b, n, **kw: (seen.append(n), real_embed(ex, b, n, **kw))[1])
+    net = InceptionFeatures(tiny_extractor, input_size=32)
+    data = _data(600, 10)["train"]
+    small = refstats.reference(net, data, "train", 200, batch_size=128)
+    assert small.reused == 0
+    large = refstats.reference(net, data, "train", 500, batch_size=128)  # 200 reused, 300 embedded
+    smaller = refstats.reference(net, data, "train", 100, batch_size=128)  # all 100 from the 500
+    assert seen == [200, 300] and large.reused == 200 and smaller.reused == 100
+    assert smaller.describe()["reference_reused_images"] == 100
+    fresh = refstats.reference(net, data, "train", 500, batch_size=128, cache=False)
+    assert torch.allclose(large.features(), fresh.features(), atol=1e-6)
+    assert torch.allclose(smaller.features(), fresh.features()[:100], atol=1e-6)
+    # the control: other images under the same split name share nothing
+    changed = ImageData(data.images.flip(0).contiguous())
+    other = refstats.reference(net, changed, "train", 300, batch_size=128)
+    assert other.reused == 0 and seen[-1] == 300
+
+
 # -- the probes --------------------------------------------------------------------------------------
 def test_fid_refuses_fewer_than_2048_samples(tiny_extractor: Path, tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)

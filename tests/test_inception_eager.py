@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gansuite_probes.inception import InceptionFeatures
 
 from gansuite.plugin.errors import OptionError
 
@@ -30,43 +31,38 @@ def relative_difference(ours: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 @pytest.fixture(scope="module")
-def scripted() -> object:
-    from gansuite_probes.inception import InceptionFeatures
-
+def scripted() -> InceptionFeatures:
     return InceptionFeatures(eager=False)
 
 
 @pytest.fixture(scope="module")
-def reference(scripted: object) -> torch.Tensor:
-    assert callable(scripted)
+def reference(scripted: InceptionFeatures) -> torch.Tensor:
     return scripted(_images())
 
 
 @pytest.fixture(scope="module")
-def eager() -> object:
-    from gansuite_probes.inception import InceptionFeatures
-
+def eager() -> InceptionFeatures:
     return InceptionFeatures()
 
 
-def test_eager_features_match_the_torchscript_graph(scripted: object, eager: object, reference: torch.Tensor) -> None:
-    assert callable(eager)
-    assert getattr(eager, "runtime") == "eager" and getattr(scripted, "runtime") == "torchscript"
+def test_eager_features_match_the_torchscript_graph(scripted: InceptionFeatures, eager: InceptionFeatures,
+                                                    reference: torch.Tensor) -> None:
+    assert eager.runtime == "eager" and scripted.runtime == "torchscript"
     assert (reference > 0).float().mean() > 0.5  # the features are not trivially zero
     assert relative_difference(eager(_images()), reference) <= TOLERANCE
-    setattr(eager, "cpu_batch", 1)  # two chunks of one image: the same features
+    batch = eager.cpu_batch
+    eager.cpu_batch = 1  # two chunks of one image: the same features
     try:
         assert relative_difference(eager(_images()), reference) <= TOLERANCE
     finally:
-        setattr(eager, "cpu_batch", 64)
-    assert getattr(eager, "describe")()["extractor_runtime"] == "eager"
-    assert getattr(eager, "sha256") == getattr(scripted, "sha256")
+        eager.cpu_batch = batch
+    assert eager.describe()["extractor_runtime"] == "eager"
+    assert eager.sha256 == scripted.sha256
 
 
-def test_the_comparison_catches_a_badly_folded_batch_norm(eager: object, reference: torch.Tensor) -> None:
+def test_the_comparison_catches_a_badly_folded_batch_norm(eager: InceptionFeatures, reference: torch.Tensor) -> None:
     """The control: a 1% error in one layer's folded scale moves the features past the tolerance."""
-    assert callable(eager)
-    weight = getattr(eager, "net").blocks[5].pool_conv.weight
+    weight = eager.net.blocks[5].pool_conv.weight  # type: ignore[index, union-attr]
     saved = weight.detach().clone()
     try:
         with torch.no_grad():
@@ -78,7 +74,7 @@ def test_the_comparison_catches_a_badly_folded_batch_norm(eager: object, referen
 
 
 def test_an_unknown_layout_stays_torchscript_and_load_eager_refuses_it(tiny_extractor: Path) -> None:
-    from gansuite_probes.inception import InceptionFeatures, _jit_load
+    from gansuite_probes.inception import _jit_load
     from gansuite_probes.inception_net import load_eager
 
     custom = InceptionFeatures(tiny_extractor, input_size=32)
@@ -88,7 +84,6 @@ def test_an_unknown_layout_stays_torchscript_and_load_eager_refuses_it(tiny_extr
 
 
 def test_bf16_is_an_opt_in_for_cuda_and_keyed_apart(tiny_extractor: Path) -> None:
-    from gansuite_probes.inception import InceptionFeatures
     from gansuite_probes.refstats import reference_key
 
     with pytest.raises(OptionError, match="precision"):

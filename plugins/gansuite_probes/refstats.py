@@ -7,7 +7,8 @@ images' bytes (what was actually fed, after the host's resize and channel matchi
 name, the extractor's sha256, its preprocessing and ``n``. Entries live under
 ``$GANSUITE_CACHE`` (else ``$XDG_CACHE_HOME/gansuite/cache``) in ``inception-reference/`` and are
 written atomically; a second eval on the same data and extractor loads them instead of running
-the extractor.
+the extractor, and an eval asking for another count of the same split (prdc's 10,000 after fid's
+50,000) takes the features of the images the two selections share from the entry it finds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from gansuite import ImageData, atomic_write, atomic_write_json
 from gansuite_probes.distances import moments, psd_sqrt
 from gansuite_probes.inception import embed
 
-__all__ = ["Reference", "reference", "select", "cache_root", "reference_key", "image_batches"]
+__all__ = ["Reference", "reference", "select", "cache_root", "reference_key", "image_batches", "cached_prefix"]
 
 FORMAT = 1
 
@@ -74,6 +75,7 @@ class Reference:
     seconds: float
     compute_seconds: float
     path: Path | None = None
+    reused: int = 0  # images whose features came from a cached entry for another count
     _features: torch.Tensor | None = field(default=None, repr=False)
 
     def features(self) -> torch.Tensor:
@@ -87,7 +89,7 @@ class Reference:
         saved = self.compute_seconds - self.seconds if self.cached else 0.0
         return {"n_reference": self.n, "reference_key": self.key[:16], "reference_cached": self.cached,
                 "reference_seconds": round(self.seconds, 2),
-                "reference_time_saved_s": round(max(saved, 0.0), 2)}
+                "reference_time_saved_s": round(max(saved, 0.0), 2), "reference_reused_images": self.reused}
 
 
 def _file(base: Path, kind: str) -> Path:
@@ -120,8 +122,13 @@ def reference(extractor: Any, data: ImageData, split: str, n: int | None, *, bat
                          cov_sqrt=stats["cov_sqrt"].to(device), n=int(stats["n"]), key=key, cached=True,
                          seconds=time.perf_counter() - start, compute_seconds=float(stats["compute_seconds"]),
                          path=base)
-    feats = embed(extractor, image_batches(data.images, idx, batch_size), int(idx.numel()),
-                  show_progress=show_progress, desc=f"reference {split}")
+    prefix = cached_prefix(data.images, split, desc, int(idx.numel()), seed) if cache else None
+    reused = 0 if prefix is None else int(prefix.shape[0])
+    parts = [] if prefix is None else [prefix.to(device)]
+    if reused < idx.numel():
+        parts.append(embed(extractor, image_batches(data.images, idx[reused:], batch_size), int(idx.numel()) - reused,
+                           show_progress=show_progress, desc=f"reference {split}"))
+    feats = parts[0] if len(parts) == 1 else torch.cat(parts)
     mean, cov = moments(feats)
     cov_sqrt = psd_sqrt(cov)
     seconds = time.perf_counter() - start
@@ -134,4 +141,40 @@ def reference(extractor: Any, data: ImageData, split: str, n: int | None, *, bat
                                                       "compute_seconds": round(seconds, 2),
                                                       "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return Reference(mean=mean, cov=cov, cov_sqrt=cov_sqrt, n=int(idx.numel()), key=key, cached=False,
-                     seconds=seconds, compute_seconds=seconds, path=base if cache else None, _features=feats)
+                     seconds=seconds, compute_seconds=seconds, path=base if cache else None, reused=reused,
+                     _features=feats)
+
+
+def cached_prefix(images: torch.Tensor, split: str, desc: dict[str, Any], n: int, seed: int) -> torch.Tensor | None:
+    """Features of the first images of the selection of ``n``, from a cached entry for another count.
+
+    Every count selects the first images of one seeded permutation of the split, so an entry for
+    ``m`` images holds the features of the first ``min(m, n)`` images of ``n``'s selection. The
+    largest entry of the same split, seed and extractor whose key matches these images is used
+    (its first ``n`` rows when it holds more). None when there is none.
+    """
+    root = cache_root()
+    candidates = []
+    for meta_path in root.glob("*.json") if root.is_dir() else ():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or (meta.get("split"), meta.get("selection_seed")) != (split, seed):
+            continue
+        if any(meta.get(k) != desc.get(k) for k in ("extractor_sha256", "preprocessing", "extractor_precision")):
+            continue
+        m = meta.get("n")
+        if isinstance(m, int) and 0 < m <= len(images) and m != n:
+            candidates.append((m, meta_path.name[: -len(".json")]))
+    for m, key in sorted(candidates, reverse=True):
+        path = _file(root / key, "features")
+        if not path.is_file() or reference_key(images, select(len(images), m, seed), split, desc) != key:
+            continue
+        try:
+            feats = _load(path)["features"]
+        except Exception:  # a damaged entry: compute instead
+            continue
+        if feats.shape[0] == m:
+            return feats[:n]
+    return None
