@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from gansuite import ImageData, atomic_write, atomic_write_json
+from gansuite import ImageData, atomic_write, atomic_write_json, default_cache_dir
 from gansuite_probes.distances import moments, psd_sqrt
 from gansuite_probes.inception import embed
 
@@ -33,8 +33,6 @@ FORMAT = 1
 
 
 def cache_root() -> Path:
-    from gansuite.engine.data import default_cache_dir
-
     return default_cache_dir() / "inception-reference"
 
 
