@@ -42,8 +42,8 @@ from typing import Any
 import pytest
 import torch
 
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
 
 INCEPTION_TARGET = 0.70
 INCEPTION_FLOOR = 0.55
@@ -207,7 +207,7 @@ def _eval_once(eval_name: str, root: Path, overrides: dict[str, Any], cache: Pat
     """Run one registered eval's probe on a randomly initialised dcgan; (seconds, images embedded, rows)."""
     import gansuite_probes.inception as inception_module
 
-    from gansuite.plugin.protocols import ProbeContext
+    from gansuite import ProbeContext
 
     catalog = get_catalog()
     spec = catalog.registry("evals").get(eval_name)

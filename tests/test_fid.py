@@ -390,6 +390,7 @@ def test_every_inception_probe_streams_generated_samples_through_the_extractor_o
         return real_embed(extractor, batches, n, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(quality, "embed", counting_embed)
+    monkeypatch.setattr(quality, "_MEMO", type(quality._MEMO)())  # nothing kept from earlier tests
     data = _data(2048, 2048)
     torch.manual_seed(7)  # the random control is built under another seed: another generator
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
@@ -399,21 +400,19 @@ def test_every_inception_probe_streams_generated_samples_through_the_extractor_o
             ("kid", "digits-kid", {"n_samples": 1000, "subset_size": 500, "subsets": 5})]
     rows = {}
     for name, eval_name, values in runs:
-        rows[name] = probe(name, **tiny(tiny_extractor, **values)).run(make_ctx(tmp_path, data, model, eval_name))
+        rows[name] = build_probe(name, **tiny(tiny_extractor, **values)).run(
+            probe_ctx(tmp_path, data, model, eval_name))
     assert seen == {"trained G": 2048, "random G": 2048}
     # the shared features are the ones each probe would compute alone (the first n samples)
-    alone = real_embed(quality.extractor_for(build_config(next(p for p in PROBES if p.name == "kid"),
-                                                              tiny(tiny_extractor)), torch.device("cpu")),
-                          quality.generated_batches(model, 1000, 1, 512, torch.device("cpu")), 1000)
-    ctx = make_ctx(tmp_path, data, model, "digits-kid")
-    net = quality.extractor_for(build_config(next(p for p in PROBES if p.name == "kid"), tiny(tiny_extractor)),
-                                torch.device("cpu"))
+    net = quality.extractor_for(build_probe("kid", **tiny(tiny_extractor)).config, torch.device("cpu"))
+    alone = real_embed(net, quality.generated_batches(model, 1000, 1, 512, torch.device("cpu")), 1000)
+    ctx = probe_ctx(tmp_path, data, model, "digits-kid")
     assert torch.allclose(generated_features(net, model, 1000, ctx, 512, "g"), alone, atol=1e-6)
     assert {r["variant"] for r in rows["fid"]} == {"real", "trained", "random"}
     # the control: other weights are another generator, embedded afresh
     with torch.no_grad():
         model.generator.up2.bias.add_(0.5)
-    probe("kid", **tiny(tiny_extractor, **runs[1][2])).run(make_ctx(tmp_path, data, model, "digits-kid"))
+    build_probe("kid", **tiny(tiny_extractor, **runs[1][2])).run(probe_ctx(tmp_path, data, model, "digits-kid"))
     assert seen == {"trained G": 3048, "random G": 2048}
 
 

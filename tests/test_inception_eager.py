@@ -12,7 +12,7 @@ import pytest
 import torch
 from gansuite_probes.inception import InceptionFeatures
 
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 
 TOLERANCE = 1e-5
 

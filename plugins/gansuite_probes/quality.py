@@ -31,7 +31,12 @@ __all__ = ["extractor_for", "generated_batches", "generated_features", "weights_
 
 def extractor_for(cfg: Any, device: Any) -> InceptionFeatures:
     """The configured extractor (bundled Inception unless ``cfg.weights``), on ``device``."""
-    return InceptionFeatures(Path(cfg.weights) if cfg.weights else None, cfg.input_size).to(device)
+    precision = getattr(cfg, "precision", "float32")
+    if precision != "float32" and torch.device(device).type != "cuda":
+        raise OptionError(f"-o precision={precision} is for CUDA only (this eval runs on {torch.device(device).type}, "
+                          "where bf16 convolutions are slow); drop it.")
+    return InceptionFeatures(Path(cfg.weights) if cfg.weights else None, cfg.input_size,
+                             precision=precision).to(device)
 
 
 def _generator(model: GANModel) -> torch.nn.Module:
