@@ -56,7 +56,8 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
                    channels=spec.channels, num_classes=spec.num_classes, source=spec.source)
     if isinstance(spec, EvalSpec):
         out.update(dataset=spec.dataset, probe=spec.probe, train_split=spec.train_split,
-                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget)
+                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget,
+                   train_steps=spec.train_steps)
     return out
 
 
@@ -112,7 +113,9 @@ def show_cmd(name: str, as_json: bool) -> None:
         click.echo(f"  classes: {classes if classes is not None else 'not declared (labels as the files hold them)'}")
         click.echo(f"  training split: {info['train_split']}")
     click.echo(f"  plugin: {plugin}")
-    if info.get("train_budget"):
+    if info.get("train_steps"):
+        click.echo(f"  default training: {info['train_steps']:,} steps (when no --max-steps/--epochs/--time-budget)")
+    elif info.get("train_budget"):
         click.echo(f"  default training budget: {info['train_budget']:.0f} s (when no --max-steps/--epochs/--time-budget)")
     if info.get("params"):
         click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))

@@ -151,9 +151,11 @@ class EvalSpec(Spec):
     """A named composition: dataset + splits + probe + probe parameters (no factory).
 
     ``params`` are probe-config overrides (already typed values, not strings); the user's
-    ``-o probe.field=value`` wins over them. ``train_budget`` is the training time in seconds
-    that ``gansuite run --eval NAME`` uses when the user gives no --max-steps, --epochs or
-    --time-budget (``None``: the runner's default).
+    ``-o probe.field=value`` wins over them. ``train_steps`` is the number of training steps
+    ``gansuite run --eval NAME`` trains for when the user gives no --max-steps, --epochs or
+    --time-budget (a count, so a rerun on a busier machine trains the same model);
+    ``train_budget``, in seconds, is used instead where no eval names steps (``None`` for both:
+    the runner's default).
     """
 
     kind: ClassVar[str] = "eval"
@@ -164,6 +166,7 @@ class EvalSpec(Spec):
     test_split: str = "test"
     params: Mapping[str, Any] = field(default_factory=dict)
     train_budget: float | None = None
+    train_steps: int | None = None
 
 
 SPEC_TYPES: dict[str, type[Spec]] = {

@@ -152,4 +152,6 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
                               f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from None
     for net in (model.generator, model.discriminator, model.eval_generator()):
         net.eval()
-    return model, {**config, "checkpoint": str(path), "checkpoint_step": int(state["step"])}
+    seconds = state.get("seconds")
+    return model, {**config, "checkpoint": str(path), "checkpoint_step": int(state["step"]),
+                   **({"train_seconds": round(float(seconds), 2)} if isinstance(seconds, (int, float)) else {})}

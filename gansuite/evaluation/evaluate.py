@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
 PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
-                   "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
+                   "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step", "train_seconds",
                    "probe_config", "created")
 
 
@@ -173,6 +173,7 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "train_dataset": cfg.get("dataset"),
         "train_data_verified": cfg.get("data_verified"),
         "step": _step(session),
+        "train_seconds": cfg.get("train_seconds"),  # training wall time of the evaluated weights
         "probe_config": config_dict(probe_config),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
