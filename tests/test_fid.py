@@ -173,6 +173,31 @@ def test_reference_statistics_are_cached_by_content(tiny_extractor: Path, _cache
     assert not uncached.cached and torch.allclose(uncached.mean, first.mean)
 
 
+def test_another_count_of_a_cached_split_embeds_only_the_images_not_cached(
+        tiny_extractor: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gansuite_probes.refstats as refstats
+    from gansuite_probes.inception import InceptionFeatures
+
+    seen: list[int] = []
+    real_embed = refstats.embed
+    monkeypatch.setattr(refstats, "embed", lambda ex, b, n, **kw: (seen.append(n), real_embed(ex, b, n, **kw))[1])
+    net = InceptionFeatures(tiny_extractor, input_size=32)
+    data = _data(600, 10)["train"]
+    small = refstats.reference(net, data, "train", 200, batch_size=128)
+    assert small.reused == 0
+    large = refstats.reference(net, data, "train", 500, batch_size=128)  # 200 reused, 300 embedded
+    smaller = refstats.reference(net, data, "train", 100, batch_size=128)  # all 100 from the 500
+    assert seen == [200, 300] and large.reused == 200 and smaller.reused == 100
+    assert smaller.describe()["reference_reused_images"] == 100
+    fresh = refstats.reference(net, data, "train", 500, batch_size=128, cache=False)
+    assert torch.allclose(large.features(), fresh.features(), atol=1e-6)
+    assert torch.allclose(smaller.features(), fresh.features()[:100], atol=1e-6)
+    # the control: other images under the same split name share nothing
+    changed = ImageData(data.images.flip(0).contiguous())
+    other = refstats.reference(net, changed, "train", 300, batch_size=128)
+    assert other.reused == 0 and seen[-1] == 300
+
+
 # -- the probes --------------------------------------------------------------------------------------
 def test_fid_refuses_fewer_than_2048_samples(tiny_extractor: Path, tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
@@ -359,12 +384,54 @@ def test_generated_features_are_reused_until_the_weights_change(tiny_extractor: 
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     ctx = probe_ctx(tmp_path, _data(10, 1), model, "digits-kid")
     first = generated_features(net, model, 20, ctx, 8, "g")
-    assert generated_features(net, model, 20, ctx, 16, "g") is first  # batch size does not matter
-    assert generated_features(net, model, 10, ctx, 8, "g").shape == (10, 12)  # another count: computed
+    again = generated_features(net, model, 20, ctx, 16, "g")  # batch size does not matter
+    assert again.data_ptr() == first.data_ptr()  # served from memory, not recomputed
+    assert generated_features(net, model, 10, ctx, 8, "g").data_ptr() == first.data_ptr()  # the first 10 rows
     with torch.no_grad():
         model.generator.up2.bias.add_(0.5)  # an optimiser step changes the weights in place
     changed = generated_features(net, model, 20, ctx, 8, "g")
-    assert changed is not first and not torch.allclose(changed, first)
+    assert changed.data_ptr() != first.data_ptr() and not torch.allclose(changed, first)
+
+
+def test_every_inception_probe_streams_generated_samples_through_the_extractor_once(
+        tiny_extractor: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """prdc (500 samples), kid (1,000), fid (2,048), then kid again, on one model: each generator's
+    samples pass through the extractor once, however many probes and sample counts ask for them."""
+    import gansuite_probes.quality as quality
+    from gansuite_probes.quality import generated_features
+
+    seen: dict[str, int] = {}
+    real_embed = quality.embed
+
+    def counting_embed(extractor: object, batches: object, n: int, **kw: object) -> torch.Tensor:
+        seen[str(kw.get("desc"))] = seen.get(str(kw.get("desc")), 0) + n
+        return real_embed(extractor, batches, n, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(quality, "embed", counting_embed)
+    monkeypatch.setattr(quality, "_MEMO", type(quality._MEMO)())  # nothing kept from earlier tests
+    data = _data(2048, 2048)
+    torch.manual_seed(7)  # the random control is built under another seed: another generator
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    runs = [("prdc", "digits-prdc", {"n_samples": 500, "n_reference": 500}),
+            ("kid", "digits-kid", {"n_samples": 1000, "subset_size": 500, "subsets": 5}),
+            ("fid", "cifar10-fid", {"n_samples": 2048, "n_bootstrap": 0, "fid_inf_points": 0}),
+            ("kid", "digits-kid", {"n_samples": 1000, "subset_size": 500, "subsets": 5})]
+    rows = {}
+    for name, eval_name, values in runs:
+        rows[name] = build_probe(name, **tiny(tiny_extractor, **values)).run(
+            probe_ctx(tmp_path, data, model, eval_name))
+    assert seen == {"trained G": 2048, "random G": 2048}
+    # the shared features are the ones each probe would compute alone (the first n samples)
+    net = quality.extractor_for(build_probe("kid", **tiny(tiny_extractor)).config, torch.device("cpu"))
+    alone = real_embed(net, quality.generated_batches(model, 1000, 1, 512, torch.device("cpu")), 1000)
+    ctx = probe_ctx(tmp_path, data, model, "digits-kid")
+    assert torch.allclose(generated_features(net, model, 1000, ctx, 512, "g"), alone, atol=1e-6)
+    assert {r["variant"] for r in rows["fid"]} == {"real", "trained", "random"}
+    # the control: other weights are another generator, embedded afresh
+    with torch.no_grad():
+        model.generator.up2.bias.add_(0.5)
+    build_probe("kid", **tiny(tiny_extractor, **runs[1][2])).run(probe_ctx(tmp_path, data, model, "digits-kid"))
+    assert seen == {"trained G": 3048, "random G": 2048}
 
 
 def test_inception_runs_in_full_float32_on_cuda() -> None:
@@ -485,3 +552,4 @@ def test_bundled_features_and_fid_match_the_published_port() -> None:
     fid_ours = frechet_distance(*moments(mine[:half]), *moments(mine[half:]))
     fid_theirs = frechet_distance(*moments(ref[:half]), *moments(ref[half:]))
     assert fid_ours == pytest.approx(fid_theirs, rel=1e-3)
+

@@ -182,9 +182,13 @@ class InceptionConfig:
     cache: bool = option(True, _CACHE_HELP)
     weights: str | None = option(None, _WEIGHTS_HELP)
     input_size: int = option(299, _INPUT_HELP)
+    precision: str = option("float32", "extractor arithmetic: float32, or bfloat16 autocast (CUDA only; "
+                            "its features differ from float32's)")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, batch_size=self.batch_size, input_size=self.input_size)
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be float32 or bfloat16, got {self.precision!r}")
 
 
 @dataclass(frozen=True)

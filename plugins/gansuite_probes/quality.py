@@ -11,7 +11,8 @@ generator see the same latents.
 
 from __future__ import annotations
 
-import weakref
+import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,18 @@ from gansuite_probes.common import balanced_labels, eval_mode, to_uint8
 from gansuite_probes.inception import InceptionFeatures, embed
 from gansuite_probes.refstats import Reference, reference
 
-__all__ = ["extractor_for", "generated_batches", "generated_features", "Subject", "subjects", "holdout"]
+__all__ = ["extractor_for", "generated_batches", "generated_features", "weights_fingerprint", "Subject",
+           "subjects", "holdout", "MEMO_ENTRIES"]
 
 
 def extractor_for(cfg: Any, device: Any) -> InceptionFeatures:
     """The configured extractor (bundled Inception unless ``cfg.weights``), on ``device``."""
-    return InceptionFeatures(Path(cfg.weights) if cfg.weights else None, cfg.input_size).to(device)
+    precision = getattr(cfg, "precision", "float32")
+    if precision != "float32" and torch.device(device).type != "cuda":
+        raise OptionError(f"-o precision={precision} is for CUDA only (this eval runs on {torch.device(device).type}, "
+                          "where bf16 convolutions are slow); drop it.")
+    return InceptionFeatures(Path(cfg.weights) if cfg.weights else None, cfg.input_size,
+                             precision=precision).to(device)
 
 
 def _generator(model: GANModel) -> torch.nn.Module:
@@ -37,43 +44,97 @@ def _generator(model: GANModel) -> torch.nn.Module:
     return pick() if callable(pick) else model.generator
 
 
+def _latents(model: GANModel, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """All ``n`` latents (drawn on the CPU under ``seed``) and class-balanced labels (conditional models)."""
+    z_all = model.sample_z(n, generator=torch.Generator().manual_seed(seed))
+    labels = balanced_labels(model, n) if getattr(model, "num_classes", 0) else None  # 0, 1, .., 0, 1, ..
+    return z_all, labels
+
+
 @torch.no_grad()
+def _batches(model: GANModel, z_all: torch.Tensor, labels: torch.Tensor | None, batch_size: int,
+             device: Any) -> Iterator[torch.Tensor]:
+    net = _generator(model)
+    first = next(iter(net.parameters()), None)
+    device = first.device if first is not None else device  # latents go where G's weights are
+    with eval_mode(net):
+        for i in range(0, z_all.shape[0], batch_size):
+            z = z_all[i : i + batch_size].to(device)
+            x = net(z) if labels is None else net(z, labels[i : i + batch_size].to(device))
+            yield to_uint8(x)
+
+
 def generated_batches(model: GANModel, n: int, seed: int, batch_size: int, device: Any) -> Iterator[torch.Tensor]:
     """``n`` generated uint8 images in batches (latents drawn on the CPU under ``seed``; a conditional
     model gets class-balanced labels, as in every probe).
 
     Images are made on the generator's device (``device`` when it has no parameters).
     """
-    gen = torch.Generator().manual_seed(seed)
-    net = _generator(model)
-    first = next(iter(net.parameters()), None)
-    device = first.device if first is not None else device  # latents go where G's weights are
-    z_all = model.sample_z(n, generator=gen)  # all latents first: the images do not depend on batch_size
-    labels = balanced_labels(model, n) if getattr(model, "num_classes", 0) else None  # 0, 1, .., 0, 1, ..
-    with eval_mode(net):
-        for i in range(0, n, batch_size):
-            z = z_all[i : i + batch_size].to(device)
-            x = net(z) if labels is None else net(z, labels[i : i + batch_size].to(device))
-            yield to_uint8(x)
+    z_all, labels = _latents(model, n, seed)  # all latents first: the images do not depend on batch_size
+    return _batches(model, z_all, labels, batch_size, device)
 
 
-# The last features of each live generator, so that evals run one after another (fid, kid, prdc)
-# embed its samples once. Keyed by the module (dropped with it) and its weights' version counters.
-_MEMO: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple[Any, ...], torch.Tensor]] = weakref.WeakKeyDictionary()
+def weights_fingerprint(net: torch.nn.Module) -> str | None:
+    """sha256 of a network's class, parameters and buffers (names, shapes, dtypes, bytes); None for
+    a network with neither (what it computes is not in its tensors, so it cannot be recognised)."""
+    tensors = [*net.named_parameters(), *net.named_buffers()]
+    if not tensors:
+        return None
+    digest = hashlib.sha256(f"{type(net).__module__}.{type(net).__qualname__}".encode())
+    for name, t in tensors:
+        digest.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        digest.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+# Features of the generators embedded last, so that every Inception probe of one eval command
+# (fid, kid, prdc, is; several evals in a row) streams a generator's samples through the
+# extractor once. Keyed by the generator's weights (so the random control, rebuilt per probe
+# under the same seed, is found too), the seed and the extractor; a request for fewer samples is
+# served from the first rows when its latents are the first rows of the stored ones, a request
+# for more embeds only the samples beyond them. The last MEMO_ENTRIES generators are kept.
+MEMO_ENTRIES = 4
+_MEMO: OrderedDict[tuple[Any, ...], tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] = OrderedDict()
+
+
+def _extractor_key(extractor: InceptionFeatures) -> tuple[Any, ...]:
+    return (extractor.sha256, extractor.input_size, getattr(extractor, "precision", "float32"),
+            getattr(extractor, "runtime", ""), str(extractor.device))
+
+
+def _same_prefix(a: torch.Tensor | None, b: torch.Tensor | None, n: int) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape[1:] == b.shape[1:] and torch.equal(a[:n], b[:n])
 
 
 def generated_features(extractor: InceptionFeatures, model: GANModel, n: int, ctx: ProbeContext, batch_size: int,
                        desc: str) -> torch.Tensor:
     """Features of ``n`` samples of ``model`` under ``ctx.seed`` (reused while G's weights are unchanged)."""
-    net = _generator(model)
-    key = (n, ctx.seed, extractor.sha256, extractor.input_size, str(extractor.device),
-           tuple(p._version for p in net.parameters()), tuple(b._version for b in net.buffers()))
-    hit = _MEMO.get(net)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    feats = embed(extractor, generated_batches(model, n, ctx.seed, batch_size, extractor.device), n,
-                  show_progress=ctx.progress, desc=desc)
-    _MEMO[net] = (key, feats)
+    fingerprint = weights_fingerprint(_generator(model))
+    key = (fingerprint, ctx.seed, *_extractor_key(extractor))
+    z_all, labels = _latents(model, n, ctx.seed)
+    hit = _MEMO.get(key) if fingerprint is not None else None
+    done = 0
+    if hit is not None:
+        z_old, labels_old, feats_old = hit
+        done = min(n, z_old.shape[0])
+        if not (_same_prefix(z_all, z_old, done) and _same_prefix(labels, labels_old, done)):
+            done = 0
+        elif n <= z_old.shape[0]:
+            _MEMO.move_to_end(key)
+            return feats_old[:n]
+    rest = n - done
+    feats = embed(extractor, _batches(model, z_all[done:], None if labels is None else labels[done:], batch_size,
+                                      extractor.device), rest, show_progress=ctx.progress, desc=desc)
+    if done:
+        feats = torch.cat([hit[2][:done], feats])  # type: ignore[index]
+    if fingerprint is None:
+        return feats
+    _MEMO[key] = (z_all, labels, feats)
+    _MEMO.move_to_end(key)
+    while len(_MEMO) > MEMO_ENTRIES:
+        _MEMO.popitem(last=False)
     return feats
 
 

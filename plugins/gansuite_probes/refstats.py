@@ -14,6 +14,14 @@ sha256 of its tensors, the stats file also the features file's checksum, and eve
 be finite. An entry that fails (another entry's files copied over, a count that differs from the
 one asked for, NaN, an older entry without checksums) is recomputed and rewritten. A file that
 cannot be read at all (truncated, or crafted to load objects) and a cache location that is not
+a folder stop the eval in one line naming the file athe extractor, and an eval asking for another count of the same split (prdc's 10,000 after fid's
+50,000) takes the features of the images the two selections share from a checked entry.
+
+An entry is checked before it is used: each file carries the entry's key, its image count and a
+sha256 of its tensors, the stats file also the features file's checksum, and every value must
+be finite. An entry that fails (another entry's files copied over, a count that differs from the
+one asked for, NaN, an older entry without checksums) is recomputed and rewritten. A file that
+cannot be read at all (truncated, or crafted to load objects) and a cache location that is not
 a folder stop the eval in one line naming the file and what to do.
 """
 
@@ -35,7 +43,7 @@ from gansuite import DataError, ImageData, atomic_write, atomic_write_json, defa
 from gansuite_probes.distances import moments, psd_sqrt
 from gansuite_probes.inception import embed
 
-__all__ = ["Reference", "reference", "select", "cache_root", "reference_key", "image_batches", "checksum"]
+__all__ = ["Reference", "reference", "select", "cache_root", "reference_key", "image_batches", "checksum", "cached_prefix"]
 
 FORMAT = 1
 
@@ -71,6 +79,8 @@ def reference_key(images: torch.Tensor, idx: torch.Tensor, split: str, extractor
     described = {"format": FORMAT, "split": split, "n": int(idx.numel()), "shape": list(images.shape[1:]),
                  "images_sha256": digest.hexdigest(), "extractor_sha256": extractor["extractor_sha256"],
                  "preprocessing": extractor["preprocessing"]}
+    if not str(extractor.get("extractor_precision", "float32")).startswith("float32"):
+        described["precision"] = extractor["extractor_precision"]  # bf16 features are not float32's
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
@@ -88,6 +98,7 @@ class Reference:
     compute_seconds: float
     path: Path | None = None
     features_sha256: str = ""
+    reused: int = 0  # images whose features came from a cached entry for another count
     _features: torch.Tensor | None = field(default=None, repr=False)
     _recompute: Callable[[], torch.Tensor] | None = field(default=None, repr=False)
 
@@ -107,7 +118,7 @@ class Reference:
         saved = self.compute_seconds - self.seconds if self.cached else 0.0
         return {"n_reference": self.n, "reference_key": self.key[:16], "reference_cached": self.cached,
                 "reference_seconds": round(self.seconds, 2),
-                "reference_time_saved_s": round(max(saved, 0.0), 2)}
+                "reference_time_saved_s": round(max(saved, 0.0), 2), "reference_reused_images": self.reused}
 
 
 def _file(base: Path, kind: str) -> Path:
@@ -205,7 +216,13 @@ def reference(extractor: Any, data: ImageData, split: str, n: int | None, *, bat
                          cov_sqrt=stats["cov_sqrt"].to(device), n=n_sel, key=key, cached=True,
                          seconds=time.perf_counter() - start, compute_seconds=float(stats["compute_seconds"]),
                          path=base, features_sha256=stats["features_sha256"], _recompute=recompute)
-    feats = compute_features()
+    prefix = cached_prefix(data.images, split, desc, n_sel, seed) if cache else None
+    reused = 0 if prefix is None else int(prefix.shape[0])
+    parts = [] if prefix is None else [prefix.to(device)]
+    if reused < n_sel:
+        parts.append(embed(extractor, image_batches(data.images, idx[reused:], batch_size), n_sel - reused,
+                           show_progress=show_progress, desc=f"reference {split}"))
+    feats = parts[0] if len(parts) == 1 else torch.cat(parts)
     mean, cov = moments(feats)
     cov_sqrt = psd_sqrt(cov)
     seconds = time.perf_counter() - start
@@ -221,4 +238,42 @@ def reference(extractor: Any, data: ImageData, split: str, n: int | None, *, bat
                                                       "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return Reference(mean=mean, cov=cov, cov_sqrt=cov_sqrt, n=n_sel, key=key, cached=False,
                      seconds=seconds, compute_seconds=seconds, path=base if cache else None,
-                     features_sha256=feats_sha, _features=feats)
+                     features_sha256=feats_sha, reused=reused, _features=feats)
+
+
+def cached_prefix(images: torch.Tensor, split: str, desc: dict[str, Any], n: int, seed: int) -> torch.Tensor | None:
+    """Features of the first images of the selection of ``n``, from a cached entry for another count.
+
+    Every count selects the first images of one seeded permutation of the split, so an entry for
+    ``m`` images holds the features of the first ``min(m, n)`` images of ``n``'s selection. The
+    largest entry of the same split, seed and extractor whose key matches these images is used
+    (its first ``n`` rows when it holds more). None when there is none.
+    """
+    root = cache_root()
+    candidates = []
+    for meta_path in root.glob("*.json") if root.is_dir() else ():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(meta, dict) or (meta.get("split"), meta.get("selection_seed")) != (split, seed):
+            continue
+        if any(meta.get(k) != desc.get(k) for k in ("extractor_sha256", "preprocessing", "extractor_precision")):
+            continue
+        m = meta.get("n")
+        if isinstance(m, int) and 0 < m <= len(images) and m != n:
+            candidates.append((m, meta_path.name[: -len(".json")]))
+    for m, key in sorted(candidates, reverse=True):
+        base = root / key
+        if not (_file(base, "stats").is_file() and _file(base, "features").is_file()):
+            continue
+        if reference_key(images, select(len(images), m, seed), split, desc) != key:
+            continue
+        try:  # an entry that fails its checks (swapped, NaN, another count) is not reused
+            stats = _checked_stats(base, key, m)
+            feats = None if stats is None else _checked_features(base, key, m, stats["features_sha256"])
+        except DataError:  # unreadable: the entry's own eval reports it; here, compute instead
+            continue
+        if feats is not None:
+            return feats[:n]
+    return None
