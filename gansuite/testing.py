@@ -197,10 +197,16 @@ def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None
     model = model or tiny_model()
     data = data or tiny_images(256, image_size=model.image_size, channels=model.channels)
     probe = spec.load_factory()(_config(spec, options))
-    ctx = ProbeContext(model=model, make_random_model=lambda seed: tiny_model(model.image_size, model.channels, seed),
+    from gansuite.evaluation.controls import GaussianFitModel, recalibrate_random_model
+
+    ctx = ProbeContext(model=model,
+                       make_random_model=lambda seed: recalibrate_random_model(
+                           tiny_model(model.image_size, model.channels, seed), lambda: data, seed),
                        eval=EvalSpec(name="conformance", summary="", dataset="tiny", probe=spec.name),
                        load_split=lambda split: data, device=_device(model), out_dir=Path(tmp_path), seed=0,
-                       progress=False)
+                       progress=False,
+                       make_data_fit_model=lambda seed: GaussianFitModel(data.images, model.z_dim, seed=seed,
+                                                                         device=_device(model)))
     rows = probe.run(ctx)
     assert isinstance(rows, list) and rows, "run() must return a non-empty list of rows"
     for row in rows:
