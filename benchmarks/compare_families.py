@@ -63,7 +63,7 @@ PRESETS = {
         dataset="cifar10", evals=("cifar10-svm", "cifar10-kid"), conditional_evals=("cifar10-cas",),
         eval_options=("svm.max_train=5000", "svm.max_test=2000", "svm.val_size=1000",
                       "svm.search_max_train=4000", "kid.n_samples=100", "kid.n_reference=500",
-                      "kid.subset_size=100", "kid.subsets=50", "cas.n_samples=1000"),
+                      "kid.subset_size=50", "kid.subsets=50", "cas.n_samples=1000"),
         model_options=QUARTER, seeds=(0, 1, 2), cpu_budget=45.0, extra=("--allow-unverified",)),
     "digits": Preset(
         dataset="digits", evals=("digits-svm", "digits-kid"), conditional_evals=("digits-cas",),

@@ -46,7 +46,7 @@ def frame_table(frame: Any, *, markdown: bool = False, float_format: str = ".6g"
 
 CORE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("eval", "eval", ""), ("metric", "metric", ""), ("variant", "variant", ""), ("value", "value", ""),
-    ("ci95", "+-", ""), ("sample_std", "sample_std", ".3f"),
+    ("ci95", "+-", ""), ("sample_std", "sample_std", ".3f"), ("note", "note", ""),
 )
 TIME_COLUMNS: tuple[tuple[str, str, str], ...] = (("eval_seconds", "eval_s", ".1f"),)
 

@@ -50,8 +50,11 @@ class SVMConfig:
     ``C * n_search / n_train``, which keeps the regularisation per image the search chose.
     ``protocol="few-label"`` is the paper's SVHN protocol: a fixed ``val_size`` validation split
     for all choices, then ``n_draws`` draws of ``labels_per_class`` labelled images per class from
-    the rest; the result is the mean test error over the draws (``ci95``: 1.96 std / sqrt(draws),
-    ``spread95``: the paper's 1.96 std). Every fit runs to convergence (``tol``).
+    the rest; the result is the mean test error over the draws (``ci95``: a percentile bootstrap
+    over test images and label draws, ``spread95``: the paper's 1.96 std over draws). With
+    ``cross_fit=K`` the train and test splits are pooled and cut in K folds; each fold is the test
+    set of ``n_draws`` draws from the others, so every image is tested once. Every fit runs to
+    the gradient criterion (``tol``); a fit that stops short is flagged (``converged``, ``note``).
     """
 
     protocol: Literal["full", "few-label"] = _opt("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
@@ -69,8 +72,15 @@ class SVMConfig:
     tol: float = _opt(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
     standardize: bool = _opt(True, "standardise features with the training split's mean and std")
     random_control: bool = _opt(True, "also probe a randomly initialised D of the same architecture")
+    cross_fit: int = _opt(0, "few-label: pool train and test, cut them in this many folds, test each fold on "
+                             "draws from the others (0: test on the test split)")
+    n_boot: int = _opt(2000, "bootstrap resamples of test images (and label draws) for the intervals")
 
     def __post_init__(self) -> None:
+        if self.cross_fit < 0 or self.cross_fit == 1:
+            raise ValueError(f"cross_fit must be 0 (off) or at least 2 folds, got {self.cross_fit}")
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")
         if not self.c_grid:
             raise ValueError("c_grid needs at least one value")
         if any(c <= 0 for c in self.c_grid):
@@ -208,7 +218,8 @@ class KIDConfig:
     real_control: bool = _opt(True, "score held-out real images too (the floor)")
     random_control: bool = _opt(True, "score a randomly initialised generator too")
     subsets: int = _opt(100, "random subsets the MMD is averaged over")
-    subset_size: int = _opt(1000, "images per subset (the real control uses fewer if its split is smaller)")
+    subset_size: int = _opt(1000, "images per subset, below n_samples (a set not larger than it, such as a "
+                                  "small held-out split, is subsampled by halves instead)")
     batch_size: int = _opt(250, _BATCH_HELP)
     cache: bool = _opt(True, _CACHE_HELP)
     weights: str | None = _opt(None, _WEIGHTS_HELP)
@@ -218,6 +229,9 @@ class KIDConfig:
         _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
         if self.subset_size < 2:
             raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
+        if self.subset_size >= self.n_samples:
+            raise ValueError(f"subset_size ({self.subset_size}) must be below n_samples ({self.n_samples}): "
+                             "subsets as large as the sample set are all the same set")
 
 
 @dataclass(frozen=True)
