@@ -1,28 +1,33 @@
 """Regenerate docs/probe-calibration.md: every probe on a trained run next to its controls.
 
 For each run given (a copy is evaluated: ``gansuite eval`` appends to ``results.json``), runs the
-dataset's eval presets of the svm, latent-walk, arithmetic and memorization probes through the
-real command line (``gansuite eval COPY --eval NAME``). The probes report their own controls
-(a randomly initialised network, a generator that returns training images, held-out real data),
-so one evaluation gives the whole row. The table shows each number with its 95% CI and whether
-the trained model sits on the right side of every control:
+dataset's eval presets of the svm, kid, latent-walk, memorization and arithmetic probes through
+the real command line (``gansuite eval COPY --eval NAME``). The probes report their own controls,
+so one evaluation gives the whole row: the run's early checkpoint (``early``, 5% of its steps), a
+Gaussian fit of the training pixels (``gaussian-fit``), a randomly initialised network with
+standing BatchNorm statistics (``random``), a generator that returns training images
+(``copying``, shown only) and held-out real data (docs/probes.md, Controls). The protocol, fixed
+before the runs: the trained G's sample_std (and each generated control's) is at least a quarter
+of the real images'; on each probe's headline metric the trained model beats ``early``,
+``gaussian-fit`` and ``random``:
 
-- svm: trained D more accurate than the random D (few-label: lower error), and the paired gain's
-  CI above 0;
-- latent-walk: path length closer to 1 (smaller |ln value|) than the random and copying generators;
-- memorization: median ratio closer to 1 (smaller |ln value|) than the random generator's and the
-  copier's (the measure is two-sided: a random generator lands above 1 on digits, below 1 on
-  CIFAR-10);
-- arithmetic: lift above the random and the copying generators'.
+- svm: lower few-label error (higher accuracy) than the random and the early D, and the paired
+  gain over the random D with its CI above 0;
+- kid: lower KID;
+- latent-walk, memorization: closer to 1 (smaller |ln value|; both are two-sided);
+- arithmetic: higher lift.
 
-Run (a few minutes per digits run on 2 CPU cores; the runs are made with
-``gansuite run --model dcgan --dataset digits --max-steps N --seed 0 --out DIR``):
+Every one of these fails for a bad generator (tests/test_controls.py runs them on one).
 
-    python benchmarks/probe_calibration.py --run DIGITS_100_STEPS --run DIGITS_300_STEPS
+Run (the runs are made with ``gansuite run --model dcgan --dataset digits --max-steps N --seed 0
+--out DIR``; each keeps its early checkpoint):
 
-Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run (its svm preset
-fits 50,000 images twice: tens of minutes on a CPU); ``--keep`` adds it to the page without
-evaluating the runs already there again.
+    python benchmarks/probe_calibration.py --run DIGITS_RUN
+
+Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run, ``--probes`` to
+evaluate only some probes (the CIFAR-10 svm preset fits 50,000 images: tens of minutes on a CPU),
+``-o kid.n_samples=...`` to size an eval; ``--keep`` adds a run to the page without evaluating
+the runs already there again.
 """
 
 from __future__ import annotations
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--allow-unverified", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="probe option for every eval")
+    parser.add_argument("--probes", default=",".join(PROBES), help=f"comma-separated subset of {', '.join(PROBES)}")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "probe-calibration.md")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sections of runs not given here (from the page's .json), so a run can be "
@@ -241,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         for run in args.run:
             config = json.loads((run / "config.json").read_text())
             dataset = config["dataset"]
-            rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options)
+            probes = tuple(p for p in args.probes.split(",") if p)
+            unknown = sorted(set(probes) - set(PROBES))
+            if unknown:
+                parser.error(f"unknown probe(s) {', '.join(unknown)}; choose from {', '.join(PROBES)}")
+            rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options, probes)
             first = rows[0] if rows else {}
             results[_label(config["model"], dataset, first.get("step"), first.get("seed"))] = (run, rows)
     results = dict(sorted(results.items(), key=lambda item: _order(item[1][1])))

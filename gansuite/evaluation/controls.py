@@ -21,6 +21,7 @@ This module imports torch: the eval host imports it inside the functions that ne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -77,7 +78,7 @@ def recalibrate_random_model(model: Any, real: Callable[[], Any] | None, seed: i
     if model.eval_generator() is not model.generator:
         nets.append(model.eval_generator())
     for net in nets:
-        standing_statistics(net, [lambda z=z, y=y, net=net: model.generate(z, y, net=net) for z, y in latents])
+        standing_statistics(net, [functools.partial(model.generate, z, y, net=net) for z, y in latents])
     if real is not None:
         data = real()
         n = int(data.images.shape[0])
@@ -91,7 +92,8 @@ def recalibrate_random_model(model: Any, real: Callable[[], Any] | None, seed: i
                 None if not model.num_classes else model.sample_labels(len(idx), generator=gen).to(device))
             return model.discriminate(x, y)
 
-        standing_statistics(model.discriminator, [lambda idx=idx: run(idx) for idx in chunks])
+        runs: list[Callable[[], Any]] = [functools.partial(run, idx) for idx in chunks]
+        standing_statistics(model.discriminator, runs)
     else:
         model.discriminator.eval()
     return model
@@ -105,6 +107,10 @@ class GaussianFitGenerator(nn.Module):
     the coefficients are independent standard normals and the samples have the data's mean and
     rank-``rank`` covariance (``rank <= z_dim``). Fit on uint8 images; works in G's range [-1, 1].
     """
+
+    mean: torch.Tensor
+    basis: torch.Tensor
+    proj: torch.Tensor
 
     def __init__(self, images: torch.Tensor, z_dim: int, rank: int = 64, seed: int = 0,
                  max_images: int = 5000) -> None:

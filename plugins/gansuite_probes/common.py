@@ -432,7 +432,7 @@ def with_sample_std(rows: list[dict[str, Any]], variants: list[GeneratorVariant]
     """Add each generator variant's ``sample_std`` (and an early control's step) to its rows."""
     by = {v.name: v for v in variants}
     for row in rows:
-        v = by.get(row.get("variant"))
+        v = by.get(str(row.get("variant")))
         if v is not None:
             row["sample_std"] = v.sample_std(ctx.seed, ctx.device)
             if v.name == "early":

@@ -72,6 +72,7 @@ class SVMConfig:
     tol: float = _opt(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
     standardize: bool = _opt(True, "standardise features with the training split's mean and std")
     random_control: bool = _opt(True, "also probe a randomly initialised D of the same architecture")
+    early_control: bool = _opt(True, "also probe D of the run's early checkpoint (when it has one)")
     cross_fit: int = _opt(0, "few-label: pool train and test, cut them in this many folds, test each fold on "
                              "draws from the others (0: test on the test split)")
     n_boot: int = _opt(2000, "bootstrap resamples of test images (and label draws) for the intervals")
@@ -188,6 +189,8 @@ class FIDConfig:
     holdout_split: str = _opt("test", _HOLDOUT_HELP)
     real_control: bool = _opt(True, "score held-out real images too: the floor a perfect generator would reach")
     random_control: bool = _opt(True, "score a randomly initialised generator of the same architecture too")
+    intermediate_controls: bool = _opt(True, "also score the run's early checkpoint and a Gaussian fit of "
+                                             "the training pixels (docs/probes.md, Controls)")
     n_bootstrap: int = _opt(10, "bootstrap resamples of the scored features for the FID std (0: none)")
     fid_inf_points: int = _opt(15, "subset sizes of the FID-infinity fit (0: no fit)")
     fid_inf_min: int = _opt(5000, "smallest subset of the FID-infinity fit (at most n_samples / 2)")
@@ -217,6 +220,8 @@ class KIDConfig:
     holdout_split: str = _opt("test", _HOLDOUT_HELP)
     real_control: bool = _opt(True, "score held-out real images too (the floor)")
     random_control: bool = _opt(True, "score a randomly initialised generator too")
+    intermediate_controls: bool = _opt(True, "also score the run's early checkpoint and a Gaussian fit of "
+                                             "the training pixels (docs/probes.md, Controls)")
     subsets: int = _opt(100, "random subsets the MMD is averaged over")
     subset_size: int = _opt(1000, "images per subset, below n_samples (a set not larger than it, such as a "
                                   "small held-out split, is subsampled by halves instead)")
@@ -248,6 +253,8 @@ class PRDCConfig:
     holdout_split: str = _opt("test", _HOLDOUT_HELP)
     real_control: bool = _opt(True, "score held-out real images too")
     random_control: bool = _opt(True, "score a randomly initialised generator too")
+    intermediate_controls: bool = _opt(True, "also score the run's early checkpoint and a Gaussian fit of "
+                                             "the training pixels (docs/probes.md, Controls)")
     k: int = _opt(5, "nearest neighbour defining each ball's radius")
     chunk: int = _opt(1024, "rows per pairwise-distance block")
     batch_size: int = _opt(250, _BATCH_HELP)
@@ -272,6 +279,8 @@ class ISConfig:
     holdout_split: str = _opt("test", "split of real images scored as the 'real' control")
     real_control: bool = _opt(True, "score held-out real images too")
     random_control: bool = _opt(True, "score a randomly initialised generator too")
+    intermediate_controls: bool = _opt(True, "also score the run's early checkpoint and a Gaussian fit of "
+                                             "the training pixels (docs/probes.md, Controls)")
     logits_weights: str | None = _opt(None, "state dict with fc.weight (default: a published port in the torch hub cache)")
     batch_size: int = _opt(250, _BATCH_HELP)
     cache: bool = _opt(True, "cache the held-out real features on disk by content")
