@@ -144,3 +144,16 @@ def test_calibration_checks_say_no_for_a_bad_generator(tmp_path: Path, digits16:
         assert all(r.get("sample_std") is not None for r in rows if r["variant"] != "copying")
         answers += cal.checks(rows, name) + cal.std_checks(rows)
     assert answers and any(not ok for _, ok in answers), answers
+
+
+def test_kid_in_the_fixed_space_ranks_the_controls(tmp_path: Path, digits16: dict[str, ImageData]) -> None:
+    torch.manual_seed(5)
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = make_ctx(tmp_path, digits16, model, "digits-latent-walk")
+    ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, model.z_dim, seed=seed)
+    rows = probe("kid", features="fixed", n_samples=120, subset_size=60, subsets=5, batch_size=60).run(ctx)
+    by = {r["variant"]: r for r in rows}
+    assert set(by) == {"real", "trained", "random", "gaussian-fit"}
+    assert all(r["feature_space"] and r["sample_std"] > 0 for r in rows)
+    # held-out digits are the floor; the Gaussian fit of the digits sits between them and an untrained G
+    assert by["real"]["value"] < by["gaussian-fit"]["value"] < by["trained"]["value"]

@@ -229,9 +229,14 @@ class KIDConfig:
     cache: bool = _opt(True, _CACHE_HELP)
     weights: str | None = _opt(None, _WEIGHTS_HELP)
     input_size: int = _opt(299, _INPUT_HELP)
+    features: str = _opt("inception", "feature space: 'inception' (the network above) or 'fixed' (the seeded "
+                                      "FixedFeatures net of docs/probes.md: fast on a CPU, no weights; its numbers "
+                                      "are not comparable with published KIDs)")
 
     def __post_init__(self) -> None:
         _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
+        if self.features not in ("inception", "fixed"):
+            raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
         if self.subset_size < 2:
             raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
         if self.subset_size >= self.n_samples:
