@@ -24,7 +24,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansuite.plugin.manager import get_catalog
+from gansuite._host.manager import get_catalog
 
 _CATALOG = get_catalog()
 MODELS = _CATALOG.registry("models").names()

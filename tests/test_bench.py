@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 from gansuite.report import bench, bench_history, benchdoc
 
 MACHINE = "linux-x86_64-test-cpu-2cpu"

@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 import torch
 from gansuite_probes.testing import TinyConfig, build_tiny
-from test_probes import FAST, SIZE, make_ctx, probe
+from helpers import FAST, build_probe, probe_ctx
 
 from gansuite.engine.build import build_model
 from gansuite.engine.runfolder import RunFolder
 from gansuite.evaluation.controls import GaussianFitModel, sample_std, standing_statistics
 from gansuite.evaluation.evaluate import EvalSession
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.protocols import ImageData
+
+SIZE = 16
 
 MODELS = sorted(spec.name for spec in get_catalog().registry("models"))
 
@@ -133,13 +135,13 @@ def test_calibration_checks_say_no_for_a_bad_generator(tmp_path: Path, digits16:
     host's gaussian-fit control: the calibration checks must answer 'no' somewhere."""
     torch.manual_seed(5)
     bad = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    ctx = make_ctx(tmp_path, digits16, bad, "digits-latent-walk")
+    ctx = probe_ctx(tmp_path, digits16, bad, "digits-latent-walk")
     ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, bad.z_dim, seed=seed)
     cal = _calibration()
     answers = []
     for name, eval_name in (("latent-walk", "digits-latent-walk"), ("memorization", "digits-memorization")):
-        ctx.eval = make_ctx(tmp_path, digits16, bad, eval_name).eval
-        rows = [{**r, "probe": name} for r in probe(name, **FAST[name]).run(ctx)]
+        ctx.eval = probe_ctx(tmp_path, digits16, bad, eval_name).eval
+        rows = [{**r, "probe": name} for r in build_probe(name, **FAST[name]).run(ctx)]
         assert {r["variant"] for r in rows} >= {"trained", "random", "gaussian-fit"}
         assert all(r.get("sample_std") is not None for r in rows if r["variant"] != "copying")
         answers += cal.checks(rows, name) + cal.std_checks(rows)
@@ -149,9 +151,9 @@ def test_calibration_checks_say_no_for_a_bad_generator(tmp_path: Path, digits16:
 def test_kid_in_the_fixed_space_ranks_the_controls(tmp_path: Path, digits16: dict[str, ImageData]) -> None:
     torch.manual_seed(5)
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    ctx = make_ctx(tmp_path, digits16, model, "digits-latent-walk")
+    ctx = probe_ctx(tmp_path, digits16, model, "digits-latent-walk")
     ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, model.z_dim, seed=seed)
-    rows = probe("kid", features="fixed", n_samples=120, subset_size=60, subsets=5, batch_size=60).run(ctx)
+    rows = build_probe("kid", features="fixed", n_samples=120, subset_size=60, subsets=5, batch_size=60).run(ctx)
     by = {r["variant"]: r for r in rows}
     assert set(by) == {"real", "trained", "random", "gaussian-fit"}
     assert all(r["feature_space"] and r["sample_std"] > 0 for r in rows)

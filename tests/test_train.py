@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from gansuite._host.manager import build_catalog, reset_catalog
+from gansuite.contract.errors import DivergenceError, OptionError, RunError
+from gansuite.contract.hookspecs import hookimpl
+from gansuite.contract.protocols import GANModel
+from gansuite.contract.specs import ModelSpec
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine.build import load_run_model
 from gansuite.engine.distributed import BatchSampler, DistContext
 from gansuite.engine.runfolder import RunFolder
 from gansuite.engine.step import GANStep, normalize_batch
-from gansuite.plugin.errors import DivergenceError, OptionError, RunError
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.manager import build_catalog, reset_catalog
-from gansuite.plugin.protocols import GANModel
-from gansuite.plugin.specs import ModelSpec
 from gansuite.runs.runner import RunRequest, execute, plan_run
 
 TINY = ("ngf=8", "ndf=8", "n=96", "size=32")

@@ -94,7 +94,7 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
     """
     if ctx.invoked_subcommand is not None:
         return
-    from gansuite.plugin.errors import RunError
+    from gansuite.contract.errors import RunError
     from gansuite.report import bench
 
     root, machine = _history_root(history_dir), bench.machine_id()
@@ -127,7 +127,7 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
 @_HISTORY_DIR
 def history_cmd(machine: str | None, last: int, plot: Path | None, fmt: str, history_dir: Path | None) -> None:
     """Stored benchmark runs as a table, and a PNG of throughput over commits per benchmark."""
-    from gansuite.plugin.errors import OptionError
+    from gansuite.contract.errors import OptionError
     from gansuite.report import bench, bench_history
     from gansuite.report.texttable import frame_table
 

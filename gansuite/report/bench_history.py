@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.files import atomic_write_bytes
+from gansuite.contract.errors import OptionError
+from gansuite.contract.files import atomic_write_bytes
 from gansuite.report.bench import benchmark_rows, load_report, report_time, saved_reports
 
 if TYPE_CHECKING:

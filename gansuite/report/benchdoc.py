@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import RunError
-from gansuite.plugin.files import atomic_write_bytes
+from gansuite.contract.errors import RunError
+from gansuite.contract.files import atomic_write_bytes
 from gansuite.report.bench import benchmark_rows, load_report, report_time, saved_reports
 from gansuite.report.texttable import cell_text, markdown_table
 
