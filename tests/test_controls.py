@@ -12,13 +12,13 @@ import torch
 from gansuite_probes.testing import TinyConfig, build_tiny
 from helpers import FAST, build_probe, probe_ctx
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.protocols import ImageData
 from gansuite.engine.build import build_model
 from gansuite.engine.runfolder import RunFolder
 from gansuite.evaluation.controls import GaussianFitModel, sample_std, standing_statistics
 from gansuite.evaluation.evaluate import EvalSession
-from gansuite._host.manager import get_catalog
-from gansuite._host.options import build_config
-from gansuite.contract.protocols import ImageData
 
 SIZE = 16
 

@@ -250,12 +250,12 @@ def test_kid_subsets_differ_from_draw_to_draw(tiny_extractor: Path, tmp_path: Pa
     from gansuite_probes.distances import kid_subset_size, kid_subsets
 
     with pytest.raises((OptionError, ValueError), match="subset_size"):  # as many as the samples: refused
-        probe("kid", **tiny(tiny_extractor, n_samples=40, n_reference=60, subset_size=40, subsets=5))
+        build_probe("kid", **tiny(tiny_extractor, n_samples=40, n_reference=60, subset_size=40, subsets=5))
     # a set not larger than the subset (here the held-out real control, 40 images) is halved
     data = _data(100, 40)
     cfg = tiny(tiny_extractor, n_samples=60, n_reference=60, subset_size=50, subsets=5)
-    by = {r["variant"]: r for r in probe("kid", **cfg).run(
-        make_ctx(tmp_path, data, CopyGAN(data["train"].images), "digits-kid"))}
+    by = {r["variant"]: r for r in build_probe("kid", **cfg).run(
+        probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "digits-kid"))}
     assert by["trained"]["subset_size"] == 50 and by["real"]["subset_size"] == 20
     assert by["real"]["std"] > 0
     assert kid_subset_size(100, 100, 500) == 50 and kid_subset_size(100, 101, 500) == 100

@@ -238,8 +238,8 @@ def test_svm_few_label_protocol(digits: dict[str, ImageData], tmp_path: Path) ->
 
 def test_svm_cross_fit_tests_every_image_once(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    ctx = make_ctx(tmp_path, digits, model, "digits-svm")
-    rows = probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=2, cross_fit=3,
+    ctx = probe_ctx(tmp_path, digits, model, "digits-svm")
+    rows = build_probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=2, cross_fit=3,
                  c_grid=(1e-3,)).run(ctx)
     n = len(digits["train"]) + len(digits["test"])
     for r in rows[:2]:
@@ -258,8 +258,8 @@ def test_svm_cross_fit_needs_the_few_label_protocol() -> None:
 
 
 def test_svm_flags_a_fit_stopped_by_its_iteration_cap(digits: dict[str, ImageData], tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, digits, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-svm")
-    rows = probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=2, max_iter=2,
+    ctx = probe_ctx(tmp_path, digits, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-svm")
+    rows = build_probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=2, max_iter=2,
                  random_control=False).run(ctx)
     r = rows[0]
     assert not r["converged"] and r["stop"] == "iteration cap" and r["gradient"] > r["target"]

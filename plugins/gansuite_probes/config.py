@@ -177,6 +177,8 @@ class InceptionConfig:
     holdout_split: str = option("test", _HOLDOUT_HELP)
     real_control: bool = option(True, "score held-out real images too: the floor a perfect generator would reach")
     random_control: bool = option(True, "score a randomly initialised generator of the same architecture too")
+    intermediate_controls: bool = option(True, "also score the run's early checkpoint and a Gaussian fit of "
+                                               "the training pixels (docs/probes.md, Controls)")
     batch_size: int = option(250, _BATCH_HELP)
     cache: bool = option(True, _CACHE_HELP)
     weights: str | None = option(None, _WEIGHTS_HELP)
@@ -210,20 +212,9 @@ class FIDConfig(ReferenceConfig):
     """
 
     n_samples: int = option(50000, "generated images (at least 2,048; papers: 50,000)")
-    n_reference: int | None = option(None, _REF_HELP)
-    reference_split: str = option("train", "dataset split the reference statistics come from")
-    holdout_split: str = option("test", _HOLDOUT_HELP)
-    real_control: bool = option(True, "score held-out real images too: the floor a perfect generator would reach")
-    random_control: bool = option(True, "score a randomly initialised generator of the same architecture too")
-    intermediate_controls: bool = option(True, "also score the run's early checkpoint and a Gaussian fit of "
-                                             "the training pixels (docs/probes.md, Controls)")
     n_bootstrap: int = option(10, "bootstrap resamples of the scored features for the FID std (0: none)")
     fid_inf_points: int = option(15, "subset sizes of the FID-infinity fit (0: no fit)")
     fid_inf_min: int = option(5000, "smallest subset of the FID-infinity fit (at most n_samples / 2)")
-    batch_size: int = option(250, _BATCH_HELP)
-    cache: bool = option(True, _CACHE_HELP)
-    weights: str | None = option(None, _WEIGHTS_HELP)
-    input_size: int = option(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -241,27 +232,16 @@ class KIDConfig(ReferenceConfig):
     subsets.
     """
 
-    n_samples: int = option(50000, "generated images")
-    n_reference: int | None = option(None, _REF_HELP)
-    reference_split: str = option("train", "dataset split the real images come from")
-    holdout_split: str = option("test", _HOLDOUT_HELP)
-    real_control: bool = option(True, "score held-out real images too (the floor)")
-    random_control: bool = option(True, "score a randomly initialised generator too")
-    intermediate_controls: bool = option(True, "also score the run's early checkpoint and a Gaussian fit of "
-                                             "the training pixels (docs/probes.md, Controls)")
     subsets: int = option(100, "random subsets the MMD is averaged over")
     subset_size: int = option(1000, "images per subset, below n_samples (a set not larger than it, such as a "
-                                  "small held-out split, is subsampled by halves instead)")
-    batch_size: int = option(250, _BATCH_HELP)
-    cache: bool = option(True, _CACHE_HELP)
-    weights: str | None = option(None, _WEIGHTS_HELP)
-    input_size: int = option(299, _INPUT_HELP)
-    features: str = option("inception", "feature space: 'inception' (the network above) or 'fixed' (the seeded "
-                                      "FixedFeatures net of docs/probes.md: fast on a CPU, no weights; its numbers "
-                                      "are not comparable with published KIDs)")
+                                    "small held-out split, is subsampled by halves instead)")
+    features: str = option("inception", "feature space: 'inception' (the extractor above) or 'fixed' (the seeded "
+                                        "FixedFeatures net of docs/probes.md: fast on a CPU, no weights; its numbers "
+                                        "are not comparable with published KIDs)")
 
     def __post_init__(self) -> None:
-        _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
+        super().__post_init__()
+        _positive(subsets=self.subsets, subset_size=self.subset_size)
         if self.features not in ("inception", "fixed"):
             raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
         if self.subset_size < 2:
@@ -281,18 +261,8 @@ class PRDCConfig(ReferenceConfig):
 
     n_samples: int = option(10000, "generated images")
     n_reference: int | None = option(10000, _REF_HELP)
-    reference_split: str = option("train", "dataset split the real images come from")
-    holdout_split: str = option("test", _HOLDOUT_HELP)
-    real_control: bool = option(True, "score held-out real images too")
-    random_control: bool = option(True, "score a randomly initialised generator too")
-    intermediate_controls: bool = option(True, "also score the run's early checkpoint and a Gaussian fit of "
-                                             "the training pixels (docs/probes.md, Controls)")
     k: int = option(5, "nearest neighbour defining each ball's radius")
     chunk: int = option(1024, "rows per pairwise-distance block")
-    batch_size: int = option(250, _BATCH_HELP)
-    cache: bool = option(True, _CACHE_HELP)
-    weights: str | None = option(None, _WEIGHTS_HELP)
-    input_size: int = option(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -307,18 +277,8 @@ class ISConfig(InceptionConfig):
     torch-fidelity's ``*inception-2015-12-05-6726825d.pth`` in the torch hub cache, or ``logits_weights``.
     """
 
-    n_samples: int = option(50000, "generated images")
     splits: int = option(10, "equal parts the score is averaged over (std over them is reported)")
-    holdout_split: str = option("test", "split of real images scored as the 'real' control")
-    real_control: bool = option(True, "score held-out real images too")
-    random_control: bool = option(True, "score a randomly initialised generator too")
-    intermediate_controls: bool = option(True, "also score the run's early checkpoint and a Gaussian fit of "
-                                             "the training pixels (docs/probes.md, Controls)")
     logits_weights: str | None = option(None, "state dict with fc.weight (default: a published port in the torch hub cache)")
-    batch_size: int = option(250, _BATCH_HELP)
-    cache: bool = option(True, "cache the held-out real features on disk by content")
-    weights: str | None = option(None, _WEIGHTS_HELP)
-    input_size: int = option(299, _INPUT_HELP)
 
     def __post_init__(self) -> None:
         super().__post_init__()
