@@ -159,3 +159,31 @@ def test_kid_in_the_fixed_space_ranks_the_controls(tmp_path: Path, digits16: dic
     assert all(r["feature_space"] and r["sample_std"] > 0 for r in rows)
     # held-out digits are the floor; the Gaussian fit of the digits sits between them and an untrained G
     assert by["real"]["value"] < by["gaussian-fit"]["value"] < by["trained"]["value"]
+
+
+def test_every_record_says_where_its_numbers_came_from() -> None:
+    import json
+
+    from gansuite.report.benchdoc import RECORD_PROVENANCE, record_caveat
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    records = sorted(results.glob("*.json"))
+    assert records
+    for path in records:
+        record = json.loads(path.read_text())
+        missing = [key for key in RECORD_PROVENANCE if key not in record]
+        assert not missing, f"{path.name} lacks {missing}"
+        line = record_caveat(record)
+        assert line.startswith("Provenance: ") and "not recorded" not in line, (path.name, line)
+        if record["data_verified"] is False:
+            assert record.get("data_provenance"), f"{path.name}: unverified data without its provenance"
+
+
+def test_provenance_line_flags_unverified_data() -> None:
+    from gansuite.report.texttable import provenance_line
+
+    rows = [{"data_verified": False, "data_provenance": "a rebuilt copy", "commit": "abc", "machine": "m"},
+            {"data_verified": True, "commit": "abc", "machine": "m"}]
+    line = provenance_line(rows)
+    assert "NOT verified" in line and "a rebuilt copy" in line and "commit abc" in line and "machine m" in line
+    assert "verified against" in provenance_line(rows[1:])
