@@ -187,3 +187,18 @@ def test_provenance_line_flags_unverified_data() -> None:
     line = provenance_line(rows)
     assert "NOT verified" in line and "a rebuilt copy" in line and "commit abc" in line and "machine m" in line
     assert "verified against" in provenance_line(rows[1:])
+
+
+def test_a_rebuilt_cifar10_copy_says_so_in_its_verification(tmp_path: Path) -> None:
+    import numpy as np
+    from helpers import write_cifar
+
+    folder = write_cifar(tmp_path)
+    spec = get_catalog().registry("datasets").get("cifar10")
+    dataset = spec.load_factory()(build_config(spec, {}), root=tmp_path)
+    assert "lossy" not in dataset.verify().detail
+    train = np.ones(20, dtype=bool)
+    train[4:] = False
+    np.savez(folder.parent / "provenance_flags.npz", train_lossless=train, test_lossless=np.ones(4, dtype=bool))
+    detail = dataset.verify().detail
+    assert "16 of 20 train images and 0 of 4 test images are lossy (JPEG) decodes" in detail, detail
