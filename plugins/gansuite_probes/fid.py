@@ -191,7 +191,7 @@ def fixed_space(ctx: ProbeContext, cfg: KIDConfig) -> tuple[torch.Tensor, Iterat
             if model is None:
                 continue
             images = generated(model)
-            info = {"n_samples": len(images), "sample_std": round(sample_std(images[:SAMPLE_STD_N]), 5)}
+            info: dict[str, Any] = {"n_samples": len(images), "sample_std": round(sample_std(images[:SAMPLE_STD_N]), 5)}
             if variant == "early":
                 info["control_step"] = getattr(model, "checkpoint_step", None)
             yield Subject(variant, embed(images), info)
