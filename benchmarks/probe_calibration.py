@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--allow-unverified", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="probe option for every eval")
+    parser.add_argument("--note", default="", help="a paragraph printed under the page's header (how the runs were made)")
     parser.add_argument("--probes", default=",".join(PROBES), help=f"comma-separated subset of {', '.join(PROBES)}")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "probe-calibration.md")
     parser.add_argument("--keep", action="store_true",
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             first = rows[0] if rows else {}
             results[_label(config["model"], dataset, first.get("step"), first.get("seed"))] = (run, rows)
     results = dict(sorted(results.items(), key=lambda item: _order(item[1][1])))
-    text = render(results)
+    text = render(results, args.note)
     keys = ROW_KEYS
     atomic_write_bytes(args.out, text.encode())
     atomic_write_json(args.out.with_suffix(".json"),
