@@ -89,6 +89,12 @@ def test_gaussian_fit_has_the_data_mean_and_spread(digits32: ImageData) -> None:
     assert (x.mean(0) - data.mean(0)).abs().mean() < 0.03
     real = sample_std(digits32.images)
     assert real * 0.6 < sample_std(x) <= real * 1.05  # rank 64 of the covariance: most, not all, of it
+    def uniform(n: int, generator: torch.Generator | None = None, device: object = None) -> torch.Tensor:
+        return torch.rand(n, 100, generator=generator).mul_(2).sub_(1)
+
+    driven = GaussianFitModel(digits32.images, z_dim=100, rank=64, prior=uniform)  # a DCGAN-style uniform z
+    u = driven.generate(driven.sample_z(2000, generator=torch.Generator().manual_seed(1)))
+    assert abs(sample_std(u) - sample_std(x)) < 0.1 * sample_std(x)
     z = fit.sample_z(2, generator=torch.Generator().manual_seed(2))
     assert torch.equal(fit.generate(z), fit.generate(z))  # a function of z
 
@@ -136,7 +142,8 @@ def test_calibration_checks_say_no_for_a_bad_generator(tmp_path: Path, digits16:
     torch.manual_seed(5)
     bad = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     ctx = probe_ctx(tmp_path, digits16, bad, "digits-latent-walk")
-    ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, bad.z_dim, seed=seed)
+    ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, bad.z_dim, seed=seed,
+                                                            prior=bad.sample_z)
     cal = _calibration()
     answers = []
     for name, eval_name in (("latent-walk", "digits-latent-walk"), ("memorization", "digits-memorization")):
@@ -152,7 +159,8 @@ def test_kid_in_the_fixed_space_ranks_the_controls(tmp_path: Path, digits16: dic
     torch.manual_seed(5)
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     ctx = probe_ctx(tmp_path, digits16, model, "digits-latent-walk")
-    ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, model.z_dim, seed=seed)
+    ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, model.z_dim, seed=seed,
+                                                            prior=model.sample_z)
     rows = build_probe("kid", features="fixed", n_samples=120, subset_size=60, subsets=5, batch_size=60).run(ctx)
     by = {r["variant"]: r for r in rows}
     assert set(by) == {"real", "trained", "random", "gaussian-fit"}

@@ -113,8 +113,9 @@ class GaussianFitGenerator(nn.Module):
     proj: torch.Tensor
 
     def __init__(self, images: torch.Tensor, z_dim: int, rank: int = 64, seed: int = 0,
-                 max_images: int = 5000) -> None:
+                 max_images: int = 5000, z_scale: float = 1.0) -> None:
         super().__init__()
+        self.z_scale = float(z_scale)  # the std of the prior that drives it (a uniform [-1, 1] z: 0.577)
         n = int(images.shape[0])
         gen = torch.Generator().manual_seed(seed)
         pick = torch.randperm(n, generator=gen)[:max_images]
@@ -135,7 +136,7 @@ class GaussianFitGenerator(nn.Module):
         self.register_buffer("proj", q.float())  # z_dim x rank
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        coeff = z.to(self.proj) @ self.proj
+        coeff = (z.to(self.proj) @ self.proj) / self.z_scale
         x = self.mean + coeff @ self.basis
         return x.clamp(-1, 1).view(z.shape[0], *self.shape)
 
@@ -147,8 +148,16 @@ class GaussianFitModel:
 
     num_classes = 0
 
-    def __init__(self, images: torch.Tensor, z_dim: int, rank: int = 64, seed: int = 0, device: Any = None) -> None:
-        self.generator = GaussianFitGenerator(images, z_dim, rank=rank, seed=seed)
+    def __init__(self, images: torch.Tensor, z_dim: int, rank: int = 64, seed: int = 0, device: Any = None,
+                 prior: Callable[..., torch.Tensor] | None = None) -> None:
+        """``prior(n, generator=...)``: the latents that will drive it (default: standard normal);
+        its coefficients are standardised by the prior's std, so a trained model's uniform z
+        gives the data's covariance too."""
+        z_scale = 1.0
+        if prior is not None:
+            z_scale = float(prior(4096, generator=torch.Generator().manual_seed(seed)).float().std())
+        self.prior = prior
+        self.generator = GaussianFitGenerator(images, z_dim, rank=rank, seed=seed, z_scale=z_scale)
         if device is not None:
             self.generator.to(device)
         self.generator.eval()

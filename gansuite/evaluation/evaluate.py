@@ -142,7 +142,8 @@ class EvalSession:
         from gansuite.evaluation.controls import GaussianFitModel
 
         data = real()
-        return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_model_device(self.model))
+        return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_model_device(self.model),
+                                prior=self.model.sample_z)
 
 
 def _match_channels(data: ImageData, channels: int, name: str) -> ImageData:
