@@ -165,7 +165,9 @@ class GaussianFitModel:
         self.channels, self.image_size = int(images.shape[1]), int(images.shape[-1])
 
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
-            return torch.randn(n, self.z_dim, generator=generator, device=device)
+        if self.prior is not None:
+            return self.prior(n, generator=generator, device=device)
+        return torch.randn(n, self.z_dim, generator=generator, device=device)
 
     def sample_labels(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> None:
         return None
