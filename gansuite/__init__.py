@@ -7,9 +7,10 @@ The public API for plugin authors is this package's namespace::
 Names resolve lazily (PEP 562), so ``import gansuite`` imports neither torch nor pandas.
 ``API_VERSION`` is the plugin contract's version (see docs/plugins.md, "Compatibility").
 
-Layout: :mod:`gansuite.contract` is the contract these names come from (public);
-:mod:`gansuite._host` loads plugins and checks their options (private); ``engine``,
-``evaluation``, ``runs``, ``report``, ``study`` and ``cli`` are the host's layers above it.
+Layout: :mod:`gansuite.contract` defines the public contract these names come from (import
+them from here, not from there); :mod:`gansuite._host` loads plugins and checks their options
+(private); ``engine``, ``evaluation``, ``runs``, ``report``, ``study`` and ``cli`` are the
+host's layers above it; :mod:`gansuite.testing` is the conformance kit for plugins' test suites.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from gansuite import _compat
 __version__ = "0.1.0"
 API_VERSION = "2.1"
 
-# public name -> module that defines it (every module here is torch-free at import)
+# public name -> module that defines it (torch-free at import, except that a name from _HOST
+# imports the host's module, and torch with it, the first time it is used)
 _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("hookimpl", "hookspec"), "gansuite.contract.hookspecs"),
     **dict.fromkeys(("ModelSpec", "DatasetSpec", "DedupSpec", "ProbeSpec", "EvalSpec", "PluginInfo"),

@@ -224,6 +224,10 @@ def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None
     from gansuite.engine.checks import check_probe_model, check_rows
 
     spec = _spec("probes", spec_or_name)
+    if isinstance(model, GANModel):
+        raise TypeError("check_probe(model=...) takes a registered model name or a ModelSpec (with "
+                        "model_options), not a built model: the random control is rebuilt from the spec, "
+                        "as the host rebuilds it")
     model_spec = TINY_SPEC if model is None else _spec("models", model)
     model_config = _config(model_spec, model_options)
     with torch.random.fork_rng(devices=[]):
