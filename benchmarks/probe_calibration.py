@@ -1,28 +1,33 @@
 """Regenerate docs/probe-calibration.md: every probe on a trained run next to its controls.
 
 For each run given (a copy is evaluated: ``gansuite eval`` appends to ``results.json``), runs the
-dataset's eval presets of the svm, latent-walk, arithmetic and memorization probes through the
-real command line (``gansuite eval COPY --eval NAME``). The probes report their own controls
-(a randomly initialised network, a generator that returns training images, held-out real data),
-so one evaluation gives the whole row. The table shows each number with its 95% CI and whether
-the trained model sits on the right side of every control:
+dataset's eval presets of the svm, kid, latent-walk, memorization and arithmetic probes through
+the real command line (``gansuite eval COPY --eval NAME``). The probes report their own controls,
+so one evaluation gives the whole row: the run's early checkpoint (``early``, 5% of its steps), a
+Gaussian fit of the training pixels (``gaussian-fit``), a randomly initialised network with
+standing BatchNorm statistics (``random``), a generator that returns training images
+(``copying``, shown only) and held-out real data (docs/probes.md, Controls). The protocol, fixed
+before the runs: the trained G's sample_std (and each generated control's) is at least a quarter
+of the real images'; on each probe's headline metric the trained model beats ``early``,
+``gaussian-fit`` and ``random``:
 
-- svm: trained D more accurate than the random D (few-label: lower error), and the paired gain's
-  CI above 0;
-- latent-walk: path length closer to 1 (smaller |ln value|) than the random and copying generators;
-- memorization: median ratio closer to 1 (smaller |ln value|) than the random generator's and the
-  copier's (the measure is two-sided: a random generator lands above 1 on digits, below 1 on
-  CIFAR-10);
-- arithmetic: lift above the random and the copying generators'.
+- svm: lower few-label error (higher accuracy) than the random and the early D, and the paired
+  gain over the random D with its CI above 0;
+- kid (in the fixed feature space, the ``-kid-fixed`` presets): lower KID;
+- latent-walk, memorization: closer to 1 (smaller |ln value|; both are two-sided);
+- arithmetic: higher lift.
 
-Run (a few minutes per digits run on 2 CPU cores; the runs are made with
-``gansuite run --model dcgan --dataset digits --max-steps N --seed 0 --out DIR``):
+Every one of these fails for a bad generator (tests/test_controls.py runs them on one).
 
-    python benchmarks/probe_calibration.py --run DIGITS_100_STEPS --run DIGITS_300_STEPS
+Run (the runs are made with ``gansuite run --model dcgan --dataset digits --max-steps N --seed 0
+--out DIR``; each keeps its early checkpoint):
 
-Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run (its svm preset
-fits 50,000 images twice: tens of minutes on a CPU); ``--keep`` adds it to the page without
-evaluating the runs already there again.
+    python benchmarks/probe_calibration.py --run DIGITS_RUN
+
+Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run, ``--probes`` to
+evaluate only some probes (the CIFAR-10 svm preset fits 50,000 images: tens of minutes on a CPU),
+``-o kid.n_samples=...`` to size an eval; ``--keep`` adds a run to the page without evaluating
+the runs already there again.
 """
 
 from __future__ import annotations
@@ -39,27 +44,38 @@ from pathlib import Path
 from typing import Any
 
 from gansuite import atomic_write_bytes, atomic_write_json
+from gansuite.report.texttable import provenance_line
 
-PROBES = ("svm", "latent-walk", "memorization", "arithmetic")
+PROBES = ("svm", "kid", "latent-walk", "memorization", "arithmetic")
 HEADLINE = {  # the metric of each probe the table and the checks use
     "svm": ("error", "accuracy"),
+    "kid": ("kid",),
     "latent-walk": ("path_length",),
     "memorization": ("nn_ratio",),
     "arithmetic": ("lift",),
 }
-VARIANTS = ("trained", "random", "copying", "real")
+EVAL_SUFFIX = {"kid": "kid-fixed"}  # KID in the fixed feature space: Inception's is hours on a CPU
+VARIANTS = ("trained", "early", "gaussian-fit", "random", "copying", "real")
+# the controls a trained generator is checked against: each can beat a bad generator (the copier
+# is shown, not checked: almost any generator of varied images sits on the right side of it)
+CONTROLS = ("early", "gaussian-fit", "random")
+# a generator whose samples vary less than this fraction of the real images' is degenerate
+MIN_STD_FRACTION = 0.25
+ROW_KEYS = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
+            "feature_space", "model", "device", "better", "eval", "sample_std", "control_step", "commit",
+            "machine", "data_verified", "data_provenance")
 
 
 def evaluate(run: Path, dataset: str, work: Path, data_root: Path | None, allow_unverified: bool,
-             options: list[str]) -> list[dict[str, Any]]:
+             options: list[str], probes: tuple[str, ...] = PROBES) -> list[dict[str, Any]]:
     """Copy ``run`` into ``work`` and evaluate the copy with ``gansuite eval``; its new rows."""
     copy = work / run.name
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("samples"))
     results = copy / "results.json"
     before = len(json.loads(results.read_text())) if results.is_file() else 0
     cmd = [sys.executable, "-m", "gansuite", "eval", str(copy), "--no-progress"]
-    for probe in PROBES:
-        cmd += ["--eval", f"{dataset}-{probe}"]
+    for probe in probes:
+        cmd += ["--eval", f"{dataset}-{EVAL_SUFFIX.get(probe, probe)}"]
     if data_root is not None:
         cmd += ["--data-root", str(data_root)]
     if allow_unverified:
@@ -92,8 +108,25 @@ def _gap(row: dict[str, Any]) -> float:
     return abs(math.log(max(row["value"], 1e-6)))
 
 
+def real_std(rows: list[dict[str, Any]]) -> float | None:
+    """The real images' sample_std (from the rows of a real control that carry it)."""
+    stds = [r["sample_std"] for r in rows if r.get("variant") == "real" and r.get("sample_std") is not None]
+    return stds[0] if stds else None
+
+
+def sample_stds(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Each generator variant's sample_std (the first row that carries it)."""
+    out: dict[str, float] = {}
+    for r in rows:
+        if r.get("sample_std") is not None and r.get("variant") not in out:
+            out[r["variant"]] = float(r["sample_std"])
+    return out
+
+
 def checks(rows: list[dict[str, Any]], probe: str) -> list[tuple[str, bool]]:
-    """(what, holds) for the trained model against each control of one probe."""
+    """(what, holds) for the trained model against each control of one probe; every check is one
+    that a bad model fails (a collapsed G, a G no better than its early checkpoint, a data fit or
+    a random network)."""
     out: list[tuple[str, bool]] = []
     head = _headline(rows, probe)
     for space in sorted({r.get("space") or "" for r in head}):
@@ -102,12 +135,14 @@ def checks(rows: list[dict[str, Any]], probe: str) -> list[tuple[str, bool]]:
         if t is None:
             continue
         where = f" ({space})" if space else ""
-        for name, c in ((v, by[v]) for v in ("random", "copying") if v in by):
+        for name, c in ((v, by[v]) for v in CONTROLS if v in by):
             if probe == "svm":
                 ok = t["value"] < c["value"] if t["metric"] == "error" else t["value"] > c["value"]
-                out.append((f"trained D beats random D{where}", ok))
+                out.append((f"trained D beats {name} D{where}", ok))
             elif probe == "arithmetic":
                 out.append((f"lift above {name}{where}", t["value"] > c["value"]))
+            elif probe == "kid":
+                out.append((f"KID below {name}{where}", t["value"] < c["value"]))
             else:
                 out.append((f"closer to 1 than {name}{where}", _gap(t) < _gap(c)))
     if probe == "svm":
@@ -117,19 +152,39 @@ def checks(rows: list[dict[str, Any]], probe: str) -> list[tuple[str, bool]]:
     return out
 
 
-def render(results: dict[str, tuple[Path, list[dict[str, Any]]]]) -> str:
+def std_checks(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """Every generator (the trained one and each generated control) draws varied images: its
+    sample_std is at least MIN_STD_FRACTION of the real images'."""
+    real = real_std(rows)
+    if real is None:
+        return []
+    return [(f"{variant} G sample_std {std:.3f} >= {MIN_STD_FRACTION} x real {real:.3f}",
+             std >= MIN_STD_FRACTION * real)
+            for variant, std in sample_stds(rows).items() if variant in ("trained", "early", "random")]
+
+
+def render(results: dict[str, tuple[Path, list[dict[str, Any]]]], preamble: str = "") -> str:
     """The markdown page."""
     lines = ["# Probe calibration", "",
              "Generated by `python benchmarks/probe_calibration.py` (see its docstring for the command); "
              "do not edit by hand. Each cell: value ± 95% CI half-width. What each probe measures, which "
-             "direction is better and why the controls score as they do: [probes.md](probes.md).", ""]
+             "direction is better and why the controls score as they do: [probes.md](probes.md); the "
+             "controls themselves: [probes.md, Controls](probes.md#controls). The checks were fixed in the "
+             "docs before these runs were evaluated (probe_calibration.py's docstring). Earlier versions of "
+             "this page compared against a random G evaluated with BatchNorm's initial statistics, which "
+             "drew one grey image; their sections are not kept (git history has them).", ""]
+    if preamble:
+        lines += [preamble, ""]
     for label, (run, rows) in results.items():
         first = rows[0] if rows else {}
+        early = next((r.get("control_step") for r in rows if r.get("variant") == "early" and r.get("control_step")),
+                     None)
         lines += [f"## {label}", "",
                   f"Run `{Path(run).name}` (model {first.get('model')}, step {first.get('step')}, "
-                  f"seed {first.get('seed')}, device {first.get('device')}).", "",
-                  "| probe | metric | space | trained | random | copying | real | better |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"seed {first.get('seed')}, device {first.get('device')}; early control: step {early}).", "",
+                  provenance_line(rows), "",
+                  "| probe | metric | space | " + " | ".join(VARIANTS) + " | better |",
+                  "|---|---|---|" + "---|" * len(VARIANTS) + "---|"]
         for probe in PROBES:
             head = _headline(rows, probe)
             for space in sorted({r.get("space") or "" for r in head}):
@@ -139,8 +194,17 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]]) -> str:
                 lines.append(f"| {probe} | {any_row['metric']} | {space} | {cells} | {any_row.get('better', '')} |")
             gain = next((r for r in rows if r.get("probe") == probe and r["metric"] == "gain_over_random"), None)
             if gain is not None:
-                lines.append(f"| {probe} | gain_over_random |  | {_cell(gain)} |  |  |  | {gain['better']} |")
-        lines += ["", "Trained model against each control:", ""]
+                blank = " | ".join("" for _ in VARIANTS[1:])
+                lines.append(f"| {probe} | gain_over_random |  | {_cell(gain)} | {blank} | {gain['better']} |")
+        stds = sample_stds(rows)
+        real = real_std(rows)
+        if stds:
+            cells = " | ".join(f"{stds[v]:.3f}" if v in stds else (f"{real:.3f}" if v == "real" and real else "")
+                               for v in VARIANTS)
+            lines.append(f"| all | sample_std |  | {cells} | per-pixel std across samples, [0, 1] |")
+        lines += ["", "Trained model against each control (every check is one a bad generator fails):", ""]
+        for what, ok in std_checks(rows):
+            lines.append(f"- samples: {what}: {'yes' if ok else '**no**'}")
         for probe in PROBES:
             for what, ok in checks(rows, probe):
                 lines.append(f"- {probe}: {what}: {'yes' if ok else '**no**'}")
@@ -165,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--allow-unverified", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="probe option for every eval")
+    parser.add_argument("--note", default="", help="a paragraph printed under the page's header (how the runs were made)")
+    parser.add_argument("--probes", default=",".join(PROBES), help=f"comma-separated subset of {', '.join(PROBES)}")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "probe-calibration.md")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sections of runs not given here (from the page's .json), so a run can be "
@@ -186,13 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         for run in args.run:
             config = json.loads((run / "config.json").read_text())
             dataset = config["dataset"]
-            rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options)
+            probes = tuple(p for p in args.probes.split(",") if p)
+            unknown = sorted(set(probes) - set(PROBES))
+            if unknown:
+                parser.error(f"unknown probe(s) {', '.join(unknown)}; choose from {', '.join(PROBES)}")
+            rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options, probes)
             first = rows[0] if rows else {}
             results[_label(config["model"], dataset, first.get("step"), first.get("seed"))] = (run, rows)
     results = dict(sorted(results.items(), key=lambda item: _order(item[1][1])))
-    text = render(results)
-    keys = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
-            "feature_space", "model", "device", "better", "eval")
+    text = render(results, args.note)
+    keys = ROW_KEYS
     atomic_write_bytes(args.out, text.encode())
     atomic_write_json(args.out.with_suffix(".json"),
                       {k: {"run": str(run), "rows": [{key: r.get(key) for key in keys} for r in rows]}

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from gansuite.contract.model import GANModel, TrainingRecipe
-from gansuite.contract.protocols import ImageData, ProbeContext, Verification
+from gansuite.contract.protocols import ImageData, Verification
 from gansuite.contract.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
 __all__ = ["tiny_images", "tiny_model", "TINY_SPEC", "check_model", "check_dataset", "check_probe", "check_dedup"]
@@ -242,10 +242,8 @@ def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None
     probe = plugin_call(spec, "to build", spec.load_factory(), _config(spec, options))
     check_probe_model(spec, probe, trained)
     host = _random_model_host(model_spec, model_config, trained, Path(tmp_path))
-    ctx = ProbeContext(model=trained, make_random_model=host.make_random_model,
-                       eval=EvalSpec(name="conformance", summary="", dataset="tiny", probe=spec.name),
-                       load_split=lambda split: data, device=_device(trained), out_dir=Path(tmp_path), seed=0,
-                       progress=False)
+    ctx = host.probe_context(EvalSpec(name="conformance", summary="", dataset="tiny", probe=spec.name),
+                             Path(tmp_path), load_split=lambda split: data)
     return check_rows(spec, plugin_call(spec, "in eval 'conformance'", probe.run, ctx))
 
 

@@ -106,19 +106,19 @@ def test_the_public_names_in_the_import_block_exist() -> None:
     assert f'`"{gansuite.API_VERSION}"`' in DOCS
 
 
-def test_readme_main_job_protocol_matches_the_digits_svm_preset() -> None:
-    """The README describes the main job's SVM protocol; the preset is what runs."""
+def test_readme_main_job_is_the_fixed_feature_kid_with_its_controls() -> None:
+    """The README's main job runs the fixed-feature KID (seconds on a CPU, no download), whose
+    preset scores the early checkpoint and the Gaussian fit beside the random G."""
     from gansuite._host.manager import get_catalog
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     text = " ".join(readme.split())
-    match = re.search(r"(\d+) labels per class, (\d+) draws", text)
-    assert match, "the README no longer states the main job's few-label protocol"
-    params = get_catalog().registry("evals").get("digits-svm").params
-    assert params["protocol"] == "few-label"
-    assert (int(match.group(1)), int(match.group(2))) == (params["labels_per_class"], params["n_draws"])
-    steps = re.search(r"gansuite run --model dcgan --eval digits-svm --max-steps (\d+)", readme)
-    assert steps and f"the {steps.group(1)} steps also give the other probes" in text
+    job = re.search(r"gansuite run --model dcgan --eval digits-kid-fixed --max-steps (\d+)", readme)
+    assert job and int(job.group(1)) >= 20  # long enough to keep an early checkpoint
+    params = get_catalog().registry("evals").get("digits-kid-fixed").params
+    assert params["features"] == "fixed" and params.get("intermediate_controls", True)
+    svm = get_catalog().registry("evals").get("digits-svm").params
+    assert f"cross-fitted over all 1,797 digits ({svm['cross_fit']} folds x {svm['n_draws']} draws)" in text
 
 
 # -- the docs name only public names --------------------------------------------------------------

@@ -189,7 +189,7 @@ def test_a_folder_and_an_npz_of_the_same_images_score_the_same(cli: Any, tmp_pat
                   "--json", "-o", f"weights={tiny_extractor}", *KID)
         assert res.returncode == 0, res.stderr
         rows = {r["variant"]: r for r in json.loads(res.stdout)}
-        assert set(rows) == {"real", "trained", "random"}
+        assert set(rows) == {"real", "trained", "random", "gaussian-fit"}  # no early checkpoint for samples
         assert "data-fitted" in rows["random"]["random_control"]
         scores.append(rows["trained"]["value"])
     assert scores[0] == pytest.approx(scores[1], rel=1e-5, abs=1e-9)  # float sums in another order
@@ -235,7 +235,7 @@ def test_evaluating_again_appends_and_another_model_is_refused(cli: Any, tmp_pat
     args = ("--eval", "digits-kid", "--no-progress", "-o", f"weights={tiny_extractor}", *KID)
     assert cli("eval", "--images", str(folder), "--out", str(tmp_path / "o"), *args).returncode == 0
     assert cli("eval", "--images", str(folder), "--out", str(tmp_path / "o"), *args).returncode == 0
-    assert len(json.loads((tmp_path / "o" / "results.json").read_text())) == 6
+    assert len(json.loads((tmp_path / "o" / "results.json").read_text())) == 8  # 2 x (real, trained, random, fit)
     other = _write_pngs(_digits(300, "train"), tmp_path / "other")
     assert "another model" in _one_error_line(cli("eval", "--images", str(other), "--out", str(tmp_path / "o"), *args))
 

@@ -211,6 +211,8 @@ def test_calibration_checks_each_side() -> None:
 
     good = [row("latent-walk", "path_length", "trained", 2.0, "fixed"),
             row("latent-walk", "path_length", "random", 1e-4, "fixed"),
+            row("latent-walk", "path_length", "early", 4.0, "fixed"),
+            row("latent-walk", "path_length", "gaussian-fit", 0.3, "fixed"),
             row("latent-walk", "path_length", "copying", 20.0, "fixed"),
             row("memorization", "nn_ratio", "trained", 1.5, "fixed"),
             row("memorization", "nn_ratio", "random", 3.0, "fixed"),
@@ -218,19 +220,28 @@ def test_calibration_checks_each_side() -> None:
             row("memorization", "nn_ratio", "real", 1.0, "fixed"),
             row("arithmetic", "lift", "trained", 0.5), row("arithmetic", "lift", "random", 0.0),
             row("arithmetic", "lift", "copying", 0.03),
+            row("kid", "kid", "trained", 0.02), row("kid", "kid", "random", 0.3), row("kid", "kid", "early", 0.2),
             row("svm", "error", "trained", 0.06), row("svm", "error", "random", 0.07),
             {**row("svm", "gain_over_random", "trained-random", 0.02), "better": "higher"}]
     results = {probe: cal.checks(good, probe) for probe in cal.PROBES}
     assert all(ok for checks in results.values() for _, ok in checks), results
-    assert len(results["memorization"]) == 2 and len(results["svm"]) == 2
+    # the copier is shown, never checked: a check against it could not fail
+    assert not any("copying" in what for checks in results.values() for what, _ in checks)
+    assert len(results["memorization"]) == 1 and len(results["svm"]) == 2 and len(results["latent-walk"]) == 3
     # two-sided: a random G below 1 (as on CIFAR-10) is fine while the trained one is closer to 1
     low = [{**r, "value": 0.4} if (r["probe"], r["variant"]) == ("memorization", "random") else r for r in good]
     assert all(ok for _, ok in cal.checks(low, "memorization"))
     far = [{**r, "value": 0.1} if (r["probe"], r["variant"]) == ("memorization", "trained") else r for r in low]
     assert not dict(cal.checks(far, "memorization"))["closer to 1 than random (fixed)"]
-    bad = [{**r, "value": 30.0} if (r["probe"], r["variant"]) == ("latent-walk", "trained") else r for r in good]
+    bad = [{**r, "value": 0.25} if (r["probe"], r["variant"]) == ("latent-walk", "trained") else r for r in good]
     walk = dict(cal.checks(bad, "latent-walk"))
-    assert walk["closer to 1 than random (fixed)"] and not walk["closer to 1 than copying (fixed)"]
+    assert walk["closer to 1 than random (fixed)"] and not walk["closer to 1 than gaussian-fit (fixed)"]
+    worse = [{**r, "value": 0.25} if (r["probe"], r["variant"]) == ("kid", "trained") else r for r in good]
+    assert dict(cal.checks(worse, "kid")) == {"KID below early": False, "KID below random": True}
+    # a collapsed generator fails the spread check
+    stds = [{**good[0], "sample_std": 0.2, "variant": "real"}, {**good[0], "sample_std": 0.01}]
+    assert [ok for _, ok in cal.std_checks(stds)] == [False]
     page = cal.render({"dcgan on digits": (Path("runs/x"), [{**r, "model": "dcgan", "step": 3} for r in good])})
-    assert "| latent-walk | path_length | fixed | 2.0000 ± 0.0100 | 0.0001 ± 0.0100 | 20.0 ± 0.0 |" in page
-    assert "**no**" not in page
+    assert ("| latent-walk | path_length | fixed | 2.0000 ± 0.0100 | 4.0000 ± 0.0100 | 0.3000 ± 0.0100 | "
+            "0.0001 ± 0.0100 | 20.0 ± 0.0 |") in page
+    assert "**no**" not in page and "Provenance:" in page

@@ -19,9 +19,10 @@ def print_results(rows: list[dict]) -> None:
     if not rows:
         return
     from gansuite._host.manager import get_catalog
-    from gansuite.report.texttable import result_rows_table
+    from gansuite.report.texttable import provenance_line, result_rows_table
 
     click.echo(result_rows_table(rows, get_catalog()))
+    click.echo(provenance_line(rows))
 
 
 @click.command("run")

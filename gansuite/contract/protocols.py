@@ -100,7 +100,14 @@ class ProbeContext:
 
     ``model`` is the trained model in eval mode (generate with ``model.generate(z, y)``, which
     uses ``model.eval_generator()``, and draw labels with ``model.sample_labels``);
-    ``make_random_model(seed)`` builds the same architecture freshly initialised (the control);
+    ``make_random_model(seed)`` builds the same architecture freshly initialised, with BatchNorm
+    running statistics recomputed on its own inputs (G on its latents, D on real training images),
+    so it is a real baseline rather than a constant image (the random control);
+    ``make_early_model()`` loads the same run's early checkpoint (a few percent of its steps; None
+    when the run kept none); ``make_data_fit_model(seed)`` builds a generator on the model's prior
+    with the training images' pixel mean and low-rank covariance and no other structure (it has
+    ``z_dim``, ``sample_z``, ``generate``, ``eval_generator``, ``num_classes = 0``, no
+    discriminator; None when the host has no training images to fit);
     ``load_split(name)`` loads one of the eval's dataset splits at the model's size and channels.
     """
 
@@ -112,6 +119,8 @@ class ProbeContext:
     out_dir: Path
     seed: int
     progress: bool = True
+    make_early_model: Callable[[], GANModel | None] = field(default=lambda: None)
+    make_data_fit_model: Callable[[int], Any] = field(default=lambda seed: None)
 
 
 @runtime_checkable

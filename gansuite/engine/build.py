@@ -116,9 +116,10 @@ def _check_belongs(folder: RunFolder, path: Path, state: dict[str, Any], config:
                      folder.config_value(config, "image_size", int, None))
 
 
-def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[str, Any]]:
-    """Rebuild a run's model from its latest checkpoint (eval mode) and return its config.json
-    with the checkpoint's path and step added.
+def load_run_model(run_dir: Path, device: Any = "cpu",
+                   checkpoint: Path | None = None) -> tuple[GANModel, dict[str, Any]]:
+    """Rebuild a run's model from its latest checkpoint (or ``checkpoint``, e.g. the run's early
+    one) in eval mode and return its config.json with the checkpoint's path and step added.
 
     The checkpoint must be the run's own (model, options, sizes and the built architecture as
     ``config.json`` records them) and finite; anything else is a :class:`CheckpointError`.
@@ -129,7 +130,10 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
     folder = RunFolder(run_dir)
     config = folder.read_config()
     dev = resolve_device(device)
-    path, state = ckpt.load_latest(folder.checkpoints, map_location=dev)
+    if checkpoint is None:
+        path, state = ckpt.load_latest(folder.checkpoints, map_location=dev)
+    else:
+        path, state = Path(checkpoint), ckpt.load_checkpoint(Path(checkpoint), map_location=dev)
     _check_belongs(folder, path, state, config)
     ckpt.check_finite_state(path, state)
     spec = get_catalog().registry("models").get(state["model"])

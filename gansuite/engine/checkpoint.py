@@ -10,6 +10,7 @@ kept, so a kill at any moment leaves a readable latest checkpoint.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import sys
@@ -35,10 +36,19 @@ __all__ = [
     "load_resumable",
     "check_declared_state",
     "missing_extra_state",
+    "EARLY_FRACTION",
+    "early_step",
+    "early_checkpoint_path",
+    "save_early_checkpoint",
+    "find_early_checkpoint",
 ]
 
 FORMAT = 1
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
+_EARLY = re.compile(r"^early-step-(\d{9})\.pt$")
+# The early checkpoint (a control for the evals: the same run a few percent into training) is
+# kept at this fraction of the step limit; never pruned, never resumed from.
+EARLY_FRACTION = 0.05
 # what every reader of a checkpoint relies on, and its type
 _FIELDS = {"step": int, "model": str, "model_config": dict, "image_size": int, "channels": int,
            "generator": dict, "discriminator": dict}
@@ -79,6 +89,43 @@ def save_checkpoint(directory: Path, step: int, state: dict[str, Any], keep: int
     for _old_step, old in list_checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return path
+
+
+def early_step(limit: float) -> int | None:
+    """The step whose weights are kept as the early control: ``EARLY_FRACTION`` of the step limit
+    (at least 1); None when only a time budget bounds the run (the final step is unknown) or the
+    run is too short to have a step between the first and the last."""
+    if not math.isfinite(limit) or limit < 20:
+        return None
+    return max(1, round(EARLY_FRACTION * limit))
+
+
+def early_checkpoint_path(directory: Path, step: int) -> Path:
+    return Path(directory) / f"early-step-{step:09d}.pt"
+
+
+def save_early_checkpoint(directory: Path, step: int, state: dict[str, Any]) -> Path:
+    """Write ``state`` atomically as the run's early checkpoint (a complete checkpoint, like the
+    others, so it loads and resumes the same way; the others' pruning never touches it)."""
+    import torch
+
+    path = early_checkpoint_path(directory, step)
+    try:
+        atomic_write(path, lambda fh: torch.save(state, fh), mode="wb")
+    except (RuntimeError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"Cannot write the early checkpoint {path}: {first}. Free some space, then "
+                              f"continue with 'gansuite run --resume {Path(directory).parent}'.") from None
+    return path
+
+
+def find_early_checkpoint(directory: Path) -> Path | None:
+    """The run's early checkpoint (the earliest, if several), or None."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in directory.iterdir() if (m := _EARLY.match(p.name)))
+    return found[0][1] if found else None
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict[str, Any]:

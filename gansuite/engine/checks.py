@@ -34,7 +34,8 @@ __all__ = ["check_step_stats", "check_rows", "check_probe_model", "check_split",
 
 RESERVED_ROW_KEYS = ("eval", "eval_seconds", "run", "model", "dataset", "probe", "seed", "device", "precision",
                      "versions", "plugins", "data_verified", "unverified_files", "train_dataset",
-                     "train_data_verified", "step", "train_seconds", "probe_config", "created")
+                     "train_data_verified", "step", "train_seconds", "probe_config", "created", "data_provenance",
+                     "commit", "machine")
 """Keys the host sets on every result row (the eval and its time, then the provenance); a
 probe's row may not carry them (docs/plugins.md lists them)."""
 

@@ -212,6 +212,12 @@ class _Trainer:
             self.last_ckpt = ckpt.save_checkpoint(self.folder.checkpoints, self.step, self._state(seconds))
         self.last_ckpt_step = self.step
 
+    def save_early(self, seconds: float) -> None:
+        """Keep this step's weights as the run's early checkpoint (the early control of the evals)."""
+        self.check_weights()  # every rank: the check is a collective under DDP
+        if self.ctx.is_main and ckpt.find_early_checkpoint(self.folder.checkpoints) is None:
+            ckpt.save_early_checkpoint(self.folder.checkpoints, self.step, self._state(seconds))
+
     def _resume(self) -> None:
         path, state = ckpt.load_resumable(self.folder.checkpoints, self.cfg.model_name, self.cfg.model_config,
                                           int(self.model.image_size), self.channels, map_location=self.device)
@@ -325,6 +331,7 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog,
     """Run steps until a limit; returns why it stopped early (None: the step limit)."""
     cfg = t.cfg
     every = (cfg.log_every, cfg.checkpoint_every, cfg.sample_every)
+    early = ckpt.early_step(limit)
     while t.step < limit:
         # every rank must take part in the same collectives: check at log boundaries under DDP
         if (not t.ctx.enabled or t.step % cfg.log_every == 0) and t.ctx.any_true(stop.requested, t.device):
@@ -352,6 +359,8 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog,
                 t.write_samples()
             if t.step % cfg.checkpoint_every == 0:
                 t.save(t.seconds_before + time.monotonic() - start)
+        if t.step == early:
+            t.save_early(t.seconds_before + time.monotonic() - start)
     return None
 
 

@@ -30,7 +30,7 @@ __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
 PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
                    "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step", "train_seconds",
-                   "probe_config", "created")
+                   "probe_config", "created", "data_provenance", "commit", "machine")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class EvalSession:
     dataset_configs: dict[str, Any] = field(default_factory=dict)
     _splits: dict[tuple[str, str], ImageData] = field(default_factory=dict)
     _verified: dict[str, Any] = field(default_factory=dict)
+    _controls: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     # -- data -------------------------------------------------------------------------
     def _dataset(self, name: str) -> Any:
@@ -91,25 +92,59 @@ class EvalSession:
             self._dataset(dataset_name)
         return self._verified[dataset_name]
 
-    def random_model_factory(self, spec: EvalSpec) -> Callable[[int], GANModel]:
-        """The control factory probes of ``spec`` get as ``ctx.make_random_model`` (a subclass may
-        fit it to the eval's data)."""
-        return self.make_random_model
+    def random_model_factory(self, spec: EvalSpec, real: Callable[[], ImageData]) -> Callable[[int], GANModel]:
+        """The control factory probes of ``spec`` get as ``ctx.make_random_model``: a fresh model with
+        standing statistics, built once per seed while the data stay loaded (a subclass may fit it to
+        the eval's data instead)."""
+        return lambda seed: self.control(("random", seed, spec.dataset),
+                                         lambda: self.make_random_model(seed, real))
 
     def extra_provenance(self) -> dict[str, Any]:
         """Fields every row of this session gets beside the run's provenance (none here)."""
         return {}
 
+    def probe_context(self, spec: EvalSpec, out_dir: Path,
+                      load_split: Callable[[str], ImageData] | None = None) -> ProbeContext:
+        """What a probe of ``spec`` gets: the model, its controls (random with standing statistics,
+        the early checkpoint, the data fit, each built once per key) and the eval's splits
+        (``load_split`` replaces the dataset's, as the conformance kit does)."""
+        load = load_split or (lambda split: self.load_split(spec.dataset, split))
+
+        def real() -> ImageData:  # the eval's training images: D's standing statistics, the data fit
+            return load(spec.train_split)
+
+        return ProbeContext(
+            model=self.model,
+            make_random_model=self.random_model_factory(spec, real),
+            make_early_model=lambda: self.control(("early",), self.make_early_model),
+            make_data_fit_model=lambda seed: self.control(("gaussian-fit", seed, spec.dataset),
+                                                          lambda: self.make_data_fit_model(seed, real)),
+            eval=spec, load_split=load, device=_model_device(self.model), out_dir=out_dir, seed=self.seed,
+            progress=self.progress,
+        )
+
     def forget_data(self) -> None:
-        """Drop cached splits (between evals on different datasets)."""
+        """Drop cached splits and the controls built on them (between evals on different datasets)."""
         self._splits.clear()
+        self._controls.clear()
+
+    def control(self, key: tuple[Any, ...], build: Any) -> Any:
+        """The control ``build()`` returns, built once per ``key`` while the data stay loaded
+        (several evals of one run share the random model, the early one and the data fit)."""
+        if key not in self._controls:
+            self._controls[key] = build()
+        return self._controls[key]
 
     # -- models -----------------------------------------------------------------------
-    def make_random_model(self, seed: int) -> GANModel:
-        """A fresh model of the same spec and config, initialised under ``seed``, on the same device."""
+    def make_random_model(self, seed: int, real: Any = None) -> GANModel:
+        """A fresh model of the same spec and config, initialised under ``seed``, on the same device,
+        with standing BatchNorm statistics: G's on its own latents, D's on ``real()`` (uint8
+        training images; D keeps its initial statistics when None). See
+        :mod:`gansuite.evaluation.controls`."""
         import torch
 
         from gansuite.engine.build import build_model
+        from gansuite.evaluation.controls import recalibrate_random_model
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -118,7 +153,28 @@ class EvalSession:
         model.to(_model_device(self.model))
         for net in (model.generator, model.discriminator, model.eval_generator()):
             net.eval()
+        return recalibrate_random_model(model, real, seed)
+
+    def make_early_model(self) -> GANModel | None:
+        """The run's early checkpoint (eval mode; ``checkpoint_step`` set on it), None without one."""
+        from gansuite.engine.build import load_run_model
+        from gansuite.engine.checkpoint import find_early_checkpoint
+
+        path = find_early_checkpoint(self.folder.checkpoints)
+        if path is None:
+            return None
+        model, info = load_run_model(self.folder.path, str(_model_device(self.model)), checkpoint=path)
+        model.checkpoint_step = info["checkpoint_step"]  # type: ignore[attr-defined]
         return model
+
+    def make_data_fit_model(self, seed: int, real: Any) -> Any:
+        """A :class:`gansuite.evaluation.controls.GaussianFitModel` on ``real()``'s images and the
+        model's latent size."""
+        from gansuite.evaluation.controls import GaussianFitModel
+
+        data = real()
+        return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_model_device(self.model),
+                                prior=self.model.sample_z)
 
 
 def _match_channels(data: ImageData, channels: int, name: str) -> ImageData:
@@ -185,8 +241,39 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "train_seconds": cfg.get("train_seconds"),  # training wall time of the evaluated weights
         "probe_config": config_dict(probe_config),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "data_provenance": verification.detail,
+        "commit": code_commit() or cfg.get("git_commit"),
+        "machine": machine(),
         **session.extra_provenance(),
     }
+
+
+def code_commit() -> str | None:
+    """The commit of the code evaluating (the checkout gansuite is imported from), None outside git."""
+    import subprocess
+
+    try:
+        res = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def machine() -> str:
+    """``<os>-<arch>-<n>cpu``, plus the GPU's name when torch sees one."""
+    import os
+    import platform
+
+    out = f"{platform.system().lower()}-{platform.machine().lower()}-{os.cpu_count()}cpu"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            out += "-" + torch.cuda.get_device_name(0).replace(" ", "-")
+    except Exception:  # pragma: no cover - a broken CUDA setup must not cost the row
+        pass
+    return out
 
 
 def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_config: Any) -> list[dict[str, Any]]:
@@ -197,16 +284,7 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
     check_probe_model(probe_spec, probe, session.model)
     out_dir = session.folder.samples / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = ProbeContext(
-        model=session.model,
-        make_random_model=session.random_model_factory(spec),
-        eval=spec,
-        load_split=lambda split: session.load_split(spec.dataset, split),
-        device=_model_device(session.model),
-        out_dir=out_dir,
-        seed=session.seed,
-        progress=session.progress,
-    )
+    ctx = session.probe_context(spec, out_dir)
     start = time.perf_counter()
     rows = check_rows(probe_spec, plugin_call(probe_spec, f"in eval '{spec.name}'", probe.run, ctx))
     seconds = round(time.perf_counter() - start, 2)

@@ -26,6 +26,7 @@ import torch
 
 from gansuite.contract.errors import CheckpointError, OptionError
 from gansuite.contract.model import GANModel
+from gansuite.contract.protocols import ImageData
 from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
 from gansuite.evaluation.baseline import data_fitted_control
 from gansuite.evaluation.evaluate import EvalSession
@@ -226,25 +227,35 @@ class ForeignSession(EvalSession):
     """An eval session on a :class:`ForeignModel`: its controls and its sources in every row."""
 
     foreign: ForeignModel | None = None
-    _controls: dict[tuple[str, int], tuple[GANModel, str]] = field(default_factory=dict)
+    _fitted: dict[tuple[str, int], tuple[GANModel, str]] = field(default_factory=dict)
     _control_text: str = ""
 
-    def random_model_factory(self, spec: EvalSpec) -> Callable[[int], GANModel]:
+    def random_model_factory(self, spec: EvalSpec, real: Callable[[], ImageData]) -> Callable[[int], GANModel]:
         fm = self.foreign
         if fm is None or fm.known_architecture:
             self._control_text = (f"the registered architecture '{self.model_spec.name}' freshly initialised "
-                                  "under the eval's seed")
-            return self.make_random_model
+                                  "under the eval's seed, BatchNorm statistics recomputed on its inputs")
+            return super().random_model_factory(spec, real)
 
         def make(seed: int) -> GANModel:
             key = (spec.name, seed)
-            if key not in self._controls:
-                self._controls[key] = self._fit_control(spec, seed)
-            model, self._control_text = self._controls[key]
+            if key not in self._fitted:
+                self._fitted[key] = self._fit_control(spec, seed)
+            model, self._control_text = self._fitted[key]
             return model
 
         self._control_text = "none (the probe built no random control)"
         return make
+
+    def make_data_fit_model(self, seed: int, real: Any) -> Any:
+        """The Gaussian fit of the run's controls; a folder of samples has no latent prior (its
+        "latents" pick images), so the fit is driven by a standard normal there."""
+        if isinstance(getattr(self.foreign, "model", None), SampleBank):
+            from gansuite.evaluation.controls import GaussianFitModel
+
+            data = real()
+            return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_device(self.model.discriminator))
+        return super().make_data_fit_model(seed, real)
 
     def _fit_control(self, spec: EvalSpec, seed: int) -> tuple[GANModel, str]:
         if self.foreign is None:

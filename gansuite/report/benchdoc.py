@@ -6,7 +6,9 @@ Sources (both committed):
   per hardware id and mode). The throughput gate's spread over every stored run, and each stored
   run's throughput, come from there.
 - ``benchmarks/results/*.json``: recorded runs, one file each: ``{"title", "command", "machine",
-  "date", "source", "notes": [...], "rows": [{...}, ...]}``; ``rows`` may be the output of
+  "date", "source", "commit", "data_verified", "data_provenance", "notes": [...], "rows": [{...}, ...]}``
+  (``data_verified`` is true, false, or null where no dataset's files were involved; a record
+  whose numbers a later one replaces says why in ``"superseded"``); ``rows`` may be the output of
   ``gansuite results RUN_DIR --format json`` or any list of flat objects.
 
 Measured numbers live in those files and in this generated page, never in prose.
@@ -25,7 +27,10 @@ from gansuite.contract.files import atomic_write_bytes
 from gansuite.report.bench import benchmark_rows, load_report, report_time, saved_reports
 from gansuite.report.texttable import cell_text, markdown_table
 
-__all__ = ["GATE_BENCHMARK", "render", "write"]
+__all__ = ["GATE_BENCHMARK", "RECORD_PROVENANCE", "render", "write", "record_caveat"]
+
+# what every record must say about where its numbers came from
+RECORD_PROVENANCE = ("machine", "commit", "data_verified")
 
 GATE_BENCHMARK = "bench_train_step_vs_hand_written"
 HEADER = """# Benchmarks
@@ -102,10 +107,24 @@ def _records(results_dir: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
         yield path, record
 
 
+def record_caveat(record: dict[str, Any]) -> str:
+    """One line from a record's provenance fields (a missing field says so)."""
+    verified = record.get("data_verified", "missing")
+    data = ("data verified against the official checksums" if verified is True else
+            "data NOT verified (checksums differ)" if verified is False else
+            "no dataset files involved" if verified is None else "data verification not recorded")
+    note = f" ({record['data_provenance']})" if record.get("data_provenance") else ""
+    return (f"Provenance: {data}{note}; commit {record.get('commit') or 'not recorded'}; "
+            f"machine {record.get('machine') or 'not recorded'}.")
+
+
 def _record_section(path: Path, record: dict[str, Any]) -> list[str]:
     rows = [r for r in record["rows"] if isinstance(r, dict)]
     columns = list(dict.fromkeys(k for r in rows for k in r))
     out = [f"### {record.get('title', path.stem)}", "", f"File: `benchmarks/results/{path.name}`."]
+    if record.get("superseded"):
+        out += ["", f"**Superseded:** {record['superseded']}", ""]
+    out.append(record_caveat(record))
     for label in ("command", "machine", "date", "source"):
         if record.get(label):
             value = f"`{record[label]}`" if label == "command" else str(record[label])

@@ -7,7 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["text_table", "markdown_table", "frame_table", "cell_text", "result_rows_table", "CORE_COLUMNS"]
+__all__ = ["text_table", "markdown_table", "frame_table", "cell_text", "result_rows_table", "provenance_line",
+           "CORE_COLUMNS"]
 
 
 def text_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -45,7 +46,7 @@ def frame_table(frame: Any, *, markdown: bool = False, float_format: str = ".6g"
 
 CORE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("eval", "eval", ""), ("metric", "metric", ""), ("variant", "variant", ""), ("value", "value", ""),
-    ("ci95", "+-", ""), ("note", "note", ""),
+    ("ci95", "+-", ""), ("sample_std", "sample_std", ".3f"), ("note", "note", ""),
 )
 TIME_COLUMNS: tuple[tuple[str, str, str], ...] = (("eval_seconds", "eval_s", ".1f"),)
 
@@ -72,3 +73,22 @@ def result_rows_table(rows: Sequence[Mapping[str, Any]], catalog: Any = None) ->
     used = [c for c in columns if any(r.get(c[0]) not in (None, "") for r in rows)]
     body = [[_cell(r.get(key), fmt) for key, _, fmt in used] for r in rows]
     return text_table(body, [head for _, head, _ in used])
+
+
+def provenance_line(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One caveat line from the rows' provenance fields: whether the data were verified (and what
+    is known of their origin), the commit and the machine; empty for no rows."""
+    if not rows:
+        return ""
+    verified = {r.get("data_verified") for r in rows}
+    if verified == {True}:
+        data = "data verified against the official checksums"
+    elif False in verified:
+        data = "data NOT verified (checksums differ; accepted with --allow-unverified)"
+    else:
+        data = "data without official checksums (not verified)"
+    notes = sorted({str(r["data_provenance"]) for r in rows if r.get("data_provenance")})
+    commits = sorted({str(r["commit"]) for r in rows if r.get("commit")})
+    machines = sorted({str(r["machine"]) for r in rows if r.get("machine")})
+    return (f"Provenance: {data}{' (' + '; '.join(notes) + ')' if notes else ''}; "
+            f"commit {', '.join(commits) or 'not recorded'}; machine {', '.join(machines) or 'not recorded'}.")

@@ -110,7 +110,28 @@ class Cifar10(BaseDataset):
         return tuple(n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names)
 
     def verify(self) -> Verification:
-        return verify_md5(self.location(), MD5)
+        """The md5 check; where a ``provenance_flags.npz`` lies beside the batches (a rebuilt copy
+        records there which images are not the original pixels), its counts join the detail."""
+        result = verify_md5(self.location(), MD5)
+        note = provenance_note(self.location())
+        if note:
+            result = Verification(result.verified, result.checked, result.mismatched, f"{result.detail}; {note}")
+        return result
+
+
+def provenance_note(folder: Path) -> str:
+    """What ``provenance_flags.npz`` (next to or above ``folder``) says about the copy, or ''."""
+    for path in (folder / "provenance_flags.npz", folder.parent / "provenance_flags.npz"):
+        if path.is_file():
+            try:
+                with np.load(path) as flags:
+                    parts = [f"{int((~flags[k]).sum()):,} of {flags[k].size:,} {k.split('_')[0]} images"
+                             for k in ("train_lossless", "test_lossless") if k in flags]
+            except (OSError, ValueError, KeyError) as exc:
+                return f"{path.name} unreadable ({type(exc).__name__})"
+            return ("a rebuilt copy (" + path.name + "): " + " and ".join(parts) +
+                    " are lossy (JPEG) decodes, not the original pixels") if parts else ""
+    return ""
 
 
 def cifar10(config: Cifar10Config | None, *, root: Path) -> Cifar10:

@@ -282,6 +282,14 @@ EVALS: tuple[EvalSpec, ...] = (
     _eval("folder-prdc", "imagefolder", "prdc",
           "Precision/recall/density/coverage of generated images against a folder of real images (-o path=DIR).",
           real_control=False),
+    _eval("digits-kid-fixed", "digits", "kid",
+          "KID in the fixed feature space (no Inception network) of 500 samples against the digits training "
+          "images, beside the early checkpoint, the Gaussian fit, the random G and held-out digits.",
+          n_samples=500, subset_size=250, subsets=20, features="fixed"),
+    _eval("cifar10-kid-fixed", "cifar10", "kid",
+          "KID in the fixed feature space of 1,000 samples against 10,000 CIFAR-10 training images, beside the "
+          "early checkpoint, the Gaussian fit, the random G and held-out test images.",
+          n_samples=1000, n_reference=10000, subset_size=500, subsets=20, features="fixed"),
     _eval("cifar10-prdc", "cifar10", "prdc",
           "Precision/recall/density/coverage of 10,000 samples against 10,000 CIFAR-10 training images (k=5)."),
     _eval("digits-prdc", "digits", "prdc",

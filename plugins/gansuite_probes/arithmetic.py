@@ -32,6 +32,7 @@ from gansuite_probes.common import (
     fixed_features,
     generate,
     generator_variants,
+    with_sample_std,
 )
 from gansuite_probes.config import ArithmeticConfig
 from gansuite_probes.l2svm import SVMFit, accuracy, fit_l2svm
@@ -104,10 +105,11 @@ class ArithmeticProbe:
             train = ctx.load_split(ctx.eval.train_split)
             bank = train.images[subset(len(train), cfg.copy_bank, gen)]
         rows = []
-        for variant in generator_variants(ctx, bank, cfg.random_control):
+        variants = generator_variants(ctx, bank, cfg.random_control)
+        for variant in variants:
             hits, base, info = self._trials(variant, clf, pairs, ctx)
             rows += self._rows(variant.name, hits, base, info, ctx.seed)
-        return [*rows, clf_row]
+        return [*with_sample_std(rows, variants, ctx), clf_row]
 
     def _trials(self, variant: GeneratorVariant, clf: Classifier, pairs: list[tuple[int, int]],
                 ctx: ProbeContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:

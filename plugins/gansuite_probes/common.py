@@ -34,6 +34,10 @@ __all__ = [
     "fixed_features",
     "FixedScaler",
     "CopyingGenerator",
+    "SAMPLE_STD_N",
+    "sample_std",
+    "sample_std_of",
+    "with_sample_std",
     "GeneratorVariant",
     "generator_variants",
     "bootstrap_ci",
@@ -344,17 +348,62 @@ class GeneratorVariant:
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         return self.model.sample_z(n, generator=generator, device=device)
 
+    def sample_std(self, seed: int, device: Any, n: int = 256) -> float:
+        """:func:`sample_std` of ``n`` samples under ``seed`` (computed once)."""
+        if not hasattr(self, "_std"):
+            self._std = sample_std_of(self, seed, device, n)
+        return self._std
 
-def generator_variants(ctx: Any, bank: torch.Tensor | None = None, random: bool = True) -> list[GeneratorVariant]:
-    """The trained generator, a randomly initialised one (``ctx.make_random_model(ctx.seed)``) and,
-    when ``bank`` (uint8 training images) is given, a :class:`CopyingGenerator` over it."""
+
+SAMPLE_STD_N = 256  # samples behind each generator's sample_std
+
+
+def sample_std(images: torch.Tensor) -> float:
+    """Per-pixel standard deviation across ``images`` (uint8, or float in [-1, 1]) in [0, 1] units,
+    averaged over pixels: about 0 for a generator that draws one image whatever z is."""
+    x = images.float().add(1).div(2) if images.dtype.is_floating_point else images.float().div(255.0)
+    return float(x.std(dim=0).mean()) if x.shape[0] > 1 else 0.0
+
+
+def sample_std_of(model: Any, seed: int, device: Any, n: int = SAMPLE_STD_N) -> float:
+    """:func:`sample_std` of ``n`` samples of ``model`` (a model or a :class:`GeneratorVariant`;
+    latents under ``seed``, class-balanced labels for a conditional model)."""
+    z = model.sample_z(n, generator=torch.Generator().manual_seed(seed)).to(device)
+    return round(sample_std(generate(model, z, 128)), 5)
+
+
+def generator_variants(ctx: Any, bank: torch.Tensor | None = None, random: bool = True,
+                       intermediate: bool = True) -> list[GeneratorVariant]:
+    """The trained generator; a randomly initialised one with standing statistics
+    (``ctx.make_random_model(ctx.seed)``); with ``intermediate``, the run's early checkpoint
+    (``early``) and the data-fitted Gaussian generator (``gaussian-fit``) when the host provides
+    them; and, when ``bank`` (uint8 training images) is given, a :class:`CopyingGenerator` over it."""
     out = [GeneratorVariant("trained", ctx.model)]
     if random:
         out.append(GeneratorVariant("random", ctx.make_random_model(ctx.seed)))
+    if intermediate:
+        early = getattr(ctx, "make_early_model", lambda: None)()
+        if early is not None:
+            out.append(GeneratorVariant("early", early))
+        fit = getattr(ctx, "make_data_fit_model", lambda seed: None)(ctx.seed)
+        if fit is not None:
+            out.append(GeneratorVariant("gaussian-fit", ctx.model, fit.eval_generator()))
     if bank is not None:
         copier = CopyingGenerator(bank, ctx.model.z_dim, seed=ctx.seed).to(ctx.device)
         out.append(GeneratorVariant("copying", ctx.model, copier))
     return out
+
+
+def with_sample_std(rows: list[dict[str, Any]], variants: list[GeneratorVariant], ctx: Any) -> list[dict[str, Any]]:
+    """Add each generator variant's ``sample_std`` (and an early control's step) to its rows."""
+    by = {v.name: v for v in variants}
+    for row in rows:
+        v = by.get(str(row.get("variant")))
+        if v is not None:
+            row["sample_std"] = v.sample_std(ctx.seed, ctx.device)
+            if v.name == "early":
+                row["control_step"] = getattr(v.model, "checkpoint_step", None)
+    return rows
 
 
 # -- confidence intervals -----------------------------------------------------------------------

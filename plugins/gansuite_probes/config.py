@@ -74,8 +74,9 @@ class SVMConfig:
     tol: float = option(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
     standardize: bool = option(True, "standardise features with the training split's mean and std")
     random_control: bool = option(True, "also probe a randomly initialised D of the same architecture")
+    early_control: bool = option(True, "also probe D of the run's early checkpoint (when it has one)")
     cross_fit: int = option(0, "few-label: pool train and test, cut them in this many folds, test each fold on "
-                               "draws from the others (0: test on the test split)")
+                             "draws from the others (0: test on the test split)")
     n_boot: int = option(2000, "bootstrap resamples of test images (and label draws) for the intervals")
 
     def __post_init__(self) -> None:
@@ -178,6 +179,8 @@ class InceptionConfig:
     holdout_split: str = option("test", _HOLDOUT_HELP)
     real_control: bool = option(True, "score held-out real images too: the floor a perfect generator would reach")
     random_control: bool = option(True, "score a randomly initialised generator of the same architecture too")
+    intermediate_controls: bool = option(True, "also score the run's early checkpoint and a Gaussian fit of "
+                                               "the training pixels (docs/probes.md, Controls)")
     batch_size: int = option(250, _BATCH_HELP)
     cache: bool = option(True, _CACHE_HELP)
     weights: str | None = option(None, _WEIGHTS_HELP)
@@ -238,10 +241,15 @@ class KIDConfig(ReferenceConfig):
     subsets: int = option(100, "random subsets the MMD is averaged over")
     subset_size: int = option(1000, "images per subset, below n_samples (a set not larger than it, such as a "
                                     "small held-out split, is subsampled by halves instead)")
+    features: str = option("inception", "feature space: 'inception' (the extractor above) or 'fixed' (the seeded "
+                                        "FixedFeatures net of docs/probes.md: fast on a CPU, no weights; its numbers "
+                                        "are not comparable with published KIDs)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(subsets=self.subsets, subset_size=self.subset_size)
+        if self.features not in ("inception", "fixed"):
+            raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
         if self.subset_size < 2:
             raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
         if self.subset_size >= self.n_samples:

@@ -23,15 +23,17 @@ row: what a perfect generator scores with these counts):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from gansuite import OptionError, ProbeContext
+from gansuite_probes.common import SAMPLE_STD_N, FixedScaler, fixed_features, sample_std
 from gansuite_probes.config import FIDConfig, KIDConfig
 from gansuite_probes.distances import fid_infinity, frechet_distance, kid_subset_size, kid_subsets, moments
 from gansuite_probes.inception import InceptionFeatures, bundled_weights, sha256
-from gansuite_probes.quality import Subject, extractor_for, subjects
+from gansuite_probes.quality import Subject, extractor_for, generated_batches, subjects
 from gansuite_probes.refstats import Reference, reference
 
 __all__ = ["FIDProbe", "KIDProbe", "build_fid", "build_kid", "reference_for", "fit_sizes", "FID_MIN_SAMPLES",
@@ -130,14 +132,18 @@ class KIDProbe:
                               "images would be the same every time; use a subset_size below n_samples "
                               "(at most half of it for subsets that overlap by about half), e.g. "
                               f"-o kid.subset_size={max(2, cfg.n_samples // 2)}.")
-        extractor = extractor_for(cfg, ctx.device)
-        ref = reference_for(ctx, extractor, cfg, cfg.subset_size + 1,
-                            f"KID subsets of {cfg.subset_size} need more images than that; lower -o kid.subset_size")
-        real = ref.features()
-        common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, **extractor.describe(),
-                  **ref.describe()}
+        if cfg.features == "fixed":
+            real, scored, common = fixed_space(ctx, cfg)
+        else:
+            extractor = extractor_for(cfg, ctx.device)
+            ref = reference_for(ctx, extractor, cfg, cfg.subset_size + 1,
+                                f"KID subsets of {cfg.subset_size} need more images than that; lower -o kid.subset_size")
+            real = ref.features()
+            common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, **extractor.describe(),
+                      **ref.describe()}
+            scored = subjects(ctx, extractor, cfg, cfg.n_samples)
         rows = []
-        for subject in subjects(ctx, extractor, cfg, cfg.n_samples):
+        for subject in scored:
             gen = torch.Generator().manual_seed(ctx.seed)  # the same subset draws for every subject
             values = kid_subsets(subject.features, real, cfg.subsets, cfg.subset_size, gen)
             std = float(values.std()) if values.numel() > 1 else 0.0
@@ -146,6 +152,51 @@ class KIDProbe:
                                                         int(real.shape[0])),
                          **subject.info, **common})
         return rows
+
+
+def fixed_space(ctx: ProbeContext, cfg: KIDConfig) -> tuple[torch.Tensor, Iterator[Subject], dict[str, Any]]:
+    """KID's inputs in the fixed feature space (``-o features=fixed``): the reference images'
+    features (centred and scaled per layer on themselves, :class:`FixedScaler`), the subjects
+    (held-out real images, the trained G, its controls) through the same map, and the rows' fields."""
+    data = ctx.load_split(cfg.reference_split)
+    n_ref = len(data) if cfg.n_reference is None else min(cfg.n_reference, len(data))
+    if n_ref <= cfg.subset_size:
+        raise OptionError(f"KID subsets of {cfg.subset_size} need more than {n_ref:,} real images in "
+                          f"'{cfg.reference_split}'; lower -o kid.subset_size.")
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n_ref]
+    real, fingerprint = fixed_features(data.images[pick], device=ctx.device, batch_size=cfg.batch_size)
+    scaler = FixedScaler(real)
+    scaler.apply_(real)
+    common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, "n_reference": n_ref,
+              "feature_space": fingerprint}
+
+    def embed(images: torch.Tensor) -> torch.Tensor:
+        return scaler.apply_(fixed_features(images, device=ctx.device, batch_size=cfg.batch_size)[0])
+
+    def generated(model: Any) -> torch.Tensor:
+        return torch.cat(list(generated_batches(model, cfg.n_samples, ctx.seed, cfg.batch_size, ctx.device)))
+
+    def scored() -> Iterator[Subject]:
+        if cfg.real_control:
+            held = ctx.load_split(cfg.holdout_split).images
+            yield Subject("real", embed(held), {"n_samples": len(held), "holdout_split": cfg.holdout_split,
+                                                "sample_std": round(sample_std(held[:SAMPLE_STD_N]), 5)})
+        models: list[tuple[str, Any]] = [("trained", ctx.model)]
+        if cfg.random_control:
+            models.append(("random", ctx.make_random_model(ctx.seed)))
+        if cfg.intermediate_controls:
+            models += [("early", getattr(ctx, "make_early_model", lambda: None)()),
+                       ("gaussian-fit", getattr(ctx, "make_data_fit_model", lambda seed: None)(ctx.seed))]
+        for variant, model in models:
+            if model is None:
+                continue
+            images = generated(model)
+            info: dict[str, Any] = {"n_samples": len(images), "sample_std": round(sample_std(images[:SAMPLE_STD_N]), 5)}
+            if variant == "early":
+                info["control_step"] = getattr(model, "checkpoint_step", None)
+            yield Subject(variant, embed(images), info)
+
+    return real, scored(), common
 
 
 def build_fid(config: FIDConfig) -> FIDProbe:

@@ -39,6 +39,7 @@ from gansuite_probes.common import (
     generate,
     generator_variants,
     to_float,
+    with_sample_std,
 )
 from gansuite_probes.config import LatentWalkConfig
 
@@ -128,7 +129,8 @@ class LatentWalkProbe:
         scaler.apply_(real_f)
         real_px = to_float(real, ctx.device)
         rows: list[dict[str, Any]] = []
-        for variant in generator_variants(ctx, bank, cfg.random_control):
+        variants = generator_variants(ctx, bank, cfg.random_control)
+        for variant in variants:
             for mode in cfg.modes:
                 z = interpolate(points, cfg.steps, mode).to(ctx.device)
                 walks, frames = z.shape[:2]
@@ -149,7 +151,7 @@ class LatentWalkProbe:
                         "feature_space": fingerprint if space == "fixed" else "pixels in [-1, 1]",
                         "figure": figure,
                     })
-        return rows
+        return with_sample_std(rows, variants, ctx)
 
     def _strip(self, variant: GeneratorVariant, x: torch.Tensor, mode: str, ctx: ProbeContext) -> str:
         shown = x[: self.config.n_strips]

@@ -24,13 +24,16 @@ import torch
 
 from gansuite import OptionError, ProbeContext, save_image_grid
 from gansuite_probes.common import (
+    SAMPLE_STD_N,
     FixedScaler,
     bootstrap_ci,
     ci_fields,
     fixed_features,
     generate,
     generator_variants,
+    sample_std,
     to_float,
+    with_sample_std,
 )
 from gansuite_probes.config import MemorizationConfig
 
@@ -107,11 +110,9 @@ class MemorizationProbe:
 
         d_ref = {space: nearest(x, bases[space])[0] for space, x in embed(scale_set).items()}
         z = ctx.model.sample_z(cfg.n_samples, generator=gen).to(ctx.device)
-        samples: list[tuple[str, torch.Tensor]] = [
-            (v.name, generate(v, z, cfg.batch_size))
-            for v in generator_variants(ctx, search[: cfg.copy_bank] if cfg.copying_control else None,
-                                          cfg.random_control)
-        ]
+        variants = generator_variants(ctx, search[: cfg.copy_bank] if cfg.copying_control else None,
+                                      cfg.random_control)
+        samples: list[tuple[str, torch.Tensor]] = [(v.name, generate(v, z, cfg.batch_size)) for v in variants]
         samples.append(("real", to_float(real_set, ctx.device)))
         rows = []
         for variant, images in samples:
@@ -125,7 +126,11 @@ class MemorizationProbe:
                 if variant == "trained":
                     row["figure"] = self._pairs(images, search, d_gen, nn_idx, space, ctx)
                 rows.append(row)
-        return rows
+        real_std = sample_std(real_set[:SAMPLE_STD_N])
+        for row in rows:
+            if row["variant"] == "real":
+                row["sample_std"] = round(real_std, 5)
+        return with_sample_std(rows, variants, ctx)
 
     def _pairs(self, images: torch.Tensor, search: torch.Tensor, d_gen: torch.Tensor, nn_idx: torch.Tensor,
                space: str, ctx: ProbeContext) -> str:

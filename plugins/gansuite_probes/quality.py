@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, OptionError, ProbeContext
-from gansuite_probes.common import balanced_labels, eval_mode, to_uint8
+from gansuite_probes.common import balanced_labels, eval_mode, sample_std_of, to_uint8
 from gansuite_probes.inception import InceptionFeatures, embed
 from gansuite_probes.refstats import Reference, reference
 
@@ -140,7 +140,7 @@ def generated_features(extractor: InceptionFeatures, model: GANModel, n: int, ct
 
 @dataclass
 class Subject:
-    """One scored set of features: ``variant`` is trained, random or real."""
+    """One scored set of features: ``variant`` is trained, random, early, gaussian-fit or real."""
 
     variant: str
     features: torch.Tensor
@@ -167,8 +167,19 @@ def subjects(ctx: ProbeContext, extractor: InceptionFeatures, cfg: Any, n: int) 
         yield Subject("real", held.features(), {"n_samples": held.n, "holdout_split": cfg.holdout_split,
                                                 "holdout_cached": held.cached})
     yield Subject("trained", generated_features(extractor, ctx.model, n, ctx, cfg.batch_size, "trained G"),
-                  {"n_samples": n})
+                  {"n_samples": n, "sample_std": sample_std_of(ctx.model, ctx.seed, ctx.device)})
     if cfg.random_control:
         random_model = ctx.make_random_model(ctx.seed)
         yield Subject("random", generated_features(extractor, random_model, n, ctx, cfg.batch_size, "random G"),
-                      {"n_samples": n, "random_seed": ctx.seed})
+                      {"n_samples": n, "random_seed": ctx.seed,
+                       "sample_std": sample_std_of(random_model, ctx.seed, ctx.device)})
+    if getattr(cfg, "intermediate_controls", True):
+        early = getattr(ctx, "make_early_model", lambda: None)()
+        if early is not None:
+            yield Subject("early", generated_features(extractor, early, n, ctx, cfg.batch_size, "early G"),
+                          {"n_samples": n, "control_step": getattr(early, "checkpoint_step", None),
+                           "sample_std": sample_std_of(early, ctx.seed, ctx.device)})
+        fit = getattr(ctx, "make_data_fit_model", lambda seed: None)(ctx.seed)
+        if fit is not None:
+            yield Subject("gaussian-fit", generated_features(extractor, fit, n, ctx, cfg.batch_size, "Gaussian fit"),
+                          {"n_samples": n, "sample_std": sample_std_of(fit, ctx.seed, ctx.device)})

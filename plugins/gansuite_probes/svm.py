@@ -150,9 +150,13 @@ class SVMProbe:
         variants: list[tuple[str, Any]] = [("trained", lambda: ctx.model)]
         if cfg.random_control:
             variants.append(("random", lambda: ctx.make_random_model(ctx.seed)))
+        if cfg.early_control:
+            variants.append(("early", getattr(ctx, "make_early_model", lambda: None)))
         rows: list[dict[str, Any]] = []
         for variant, make in variants:
             model = make()
+            if model is None:  # the run kept no early checkpoint
+                continue
             if cfg.cross_fit:
                 row = self._cross_fit(model, train_images, y_train, test_images, y_test, num_classes, ctx, variant)
             else:
@@ -165,10 +169,13 @@ class SVMProbe:
                 row.update(feature_dim=feats.dim, layers=feats.layers, time_features_s=round(feats.seconds, 2))
                 del feats
             row.update(variant=variant, pool_size=cfg.pool_size)
+            if variant == "early":
+                row["control_step"] = getattr(model, "checkpoint_step", None)
             row["time_s"] = round(row["time_features_s"] + row["time_svm_s"], 2)
             rows.append(row)
-        if len(rows) == 2:
-            rows.append(gain_row(rows[0], rows[1], ctx.seed, cfg.n_boot))
+        by = {row["variant"]: row for row in rows}
+        if "random" in by:
+            rows.append(gain_row(by["trained"], by["random"], ctx.seed, cfg.n_boot))
         for row in rows:
             row.pop("_correct", None)
             row.pop("_test_split", None)

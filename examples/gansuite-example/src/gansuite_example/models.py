@@ -17,6 +17,7 @@ class _Generator(nn.Module):
         self.net = nn.Sequential(
             nn.ReLU(),
             nn.ConvTranspose2d(width * 2, width, 4, 2, 1),
+            nn.BatchNorm2d(width),  # as in DCGAN: keeps G's activations (and a random G's samples) at unit scale
             nn.ReLU(),
             nn.ConvTranspose2d(width, channels, 4, 2, 1),
             nn.Tanh(),
