@@ -22,7 +22,7 @@ from typing import Any
 
 from gansuite.plugin.errors import RunError
 from gansuite.plugin.files import atomic_write_bytes
-from gansuite.report.bench import benchmark_rows, load_report, report_time, saved_reports
+from gansuite.report.bench_runs import STARVED_CEILING, STARVED_STEAL, STARVED_THROUGHPUT, StoredRun, load_runs
 from gansuite.report.texttable import cell_text, markdown_table
 
 __all__ = ["GATE_BENCHMARK", "render", "write"]
@@ -36,12 +36,6 @@ add a record, then rerun the command.
 """
 
 
-def _runs(history_root: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    """(machine, mode, report) of every stored run, oldest first."""
-    runs = [(p.parents[2].name, p.parents[1].name, load_report(p)) for p in saved_reports(history_root)]
-    return sorted(runs, key=lambda r: report_time(r[2]))
-
-
 def _fmt(value: Any) -> str:
     """Three significant digits, thousands written out: 0.805, 27.2, 1,180."""
     if isinstance(value, float) and abs(value) >= 100:
@@ -49,45 +43,100 @@ def _fmt(value: Any) -> str:
     return cell_text(value, ".3g")
 
 
-def _gate_section(runs: Sequence[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    """The throughput gate: per hardware id, mode and case, the paired ratio over stored runs."""
+def _pct(value: Any) -> str:
+    return f"{100 * value:.3g}%" if isinstance(value, float) else ""
+
+
+def _gate_section(runs: Sequence[StoredRun], include_flagged: bool) -> list[str]:
+    """The throughput gate: per hardware id, mode and case, the paired ratio over stored runs
+    (runs flagged as starved left out unless ``include_flagged``)."""
     cases: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
-    for machine, mode, report in runs:
-        for row in benchmark_rows(report):
+    left_out: dict[tuple[str, str, str, int], int] = {}
+    for run in runs:
+        for row in run.rows:
             if row["benchmark"].startswith(GATE_BENCHMARK) and "ratio_paired" in row:
-                key = (machine, mode, str(row.get("model")), int(row.get("image_size") or 0))
+                key = (run.machine, run.mode, str(row.get("model")), int(row.get("image_size") or 0))
+                if run.flagged and not include_flagged:
+                    left_out[key] = left_out.get(key, 0) + 1
+                    continue
                 cases.setdefault(key, []).append(row)
     if not cases:
         return []
     body = []
-    for (machine, mode, model, size), rows in sorted(cases.items()):
+    for key, rows in sorted(cases.items()):
+        machine, mode, model, size = key
         ratios = [float(r["ratio_paired"]) for r in rows]
         last = rows[-1]
         body.append([machine, mode, f"{model} {size}x{size}", str(last.get("device", "cpu")), len(rows),
+                     left_out.get(key, 0),
                      f"{_fmt(min(ratios))} / {_fmt(statistics.median(ratios))} / {_fmt(max(ratios))}",
                      _fmt(last.get("ratio_floor")), _fmt(last.get("engine_images_per_s")),
-                     _fmt(last.get("baseline_images_per_s")), _fmt(last.get("ratio_channels_last_alone"))])
-    headers = ["hardware", "mode", "case", "device", "runs", "paired ratio min / median / max", "floor",
-               "engine img/s (last)", "hand-written img/s (last)", "channels_last alone (last)"]
+                     _fmt(last.get("baseline_images_per_s")), _pct(last.get("fraction")),
+                     _fmt(last.get("ratio_channels_last_alone"))])
+    headers = ["hardware", "mode", "case", "device", "runs", "flagged runs left out",
+               "paired ratio min / median / max", "floor", "engine img/s (last)", "hand-written img/s (last)",
+               "engine fraction of GEMM ceiling (last)", "channels_last alone (last)"]
     return ["## Training step: the engine against a hand-written loop", "",
             f"`{GATE_BENCHMARK}` (`benchmarks/bench_train_throughput.py`): the engine's time per step "
             "against pytorch/examples' loop training the same networks; the ratio is the median over "
             "rounds of the loop's time over the engine's in the same round. A case fails when it falls "
-            "below its floor.", "", markdown_table(body, headers), ""]
+            "below its floor. Runs flagged as taken on a starved machine (below) are left out of the "
+            "spread" + (" (here kept: --include-flagged)." if include_flagged else "."),
+            "", markdown_table(body, headers), ""]
 
 
-def _latest_section(runs: Sequence[tuple[str, str, dict[str, Any]]]) -> list[str]:
-    """Throughput of every benchmark in the latest stored run of each hardware id and mode."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for machine, mode, report in runs:
-        latest[(machine, mode)] = report
-    out = ["## Latest stored run per hardware id and mode", ""]
-    for (machine, mode), report in sorted(latest.items()):
-        commit = str((report.get("commit_info") or {}).get("id") or "")[:8]
-        out += [f"### {machine}, {mode} pass ({report_time(report):%Y-%m-%d}, commit {commit})", ""]
-        rows = [[r["benchmark"], _fmt(r["throughput"]), r["unit"], r["rounds"]] for r in benchmark_rows(report)]
-        out += [markdown_table(rows, ["benchmark", "throughput", "unit", "rounds"]), ""]
+def _ceiling_line(run: StoredRun) -> str:
+    c, load = run.ceilings, run.load or {}
+    if not c:
+        return "Ceilings: not recorded (stored before ceilings were measured with every run)."
+    parts = [f"fp32 GEMM {_fmt(c['gemm_fp32_gflops'])} GFLOP/s (lower of before/after: "
+             f"{_fmt(c['gemm_fp32_low'])})"]
+    if "gemm_bf16_gflops" in c:
+        parts.append(f"bf16 GEMM {_fmt(c['gemm_bf16_gflops'])} GFLOP/s")
+    if "memory_gb_s" in c:
+        parts.append(f"copy bandwidth {_fmt(c['memory_gb_s'])} GB/s")
+    if "load_max" in load:
+        parts.append(f"load average up to {_fmt(load['load_max'])} on {_fmt(load.get('ncpu'))} cores")
+    if "steal_max" in load:
+        parts.append(f"CPU steal up to {_pct(load['steal_max'])}")
+    return "Ceilings and load, measured in the run: " + ", ".join(parts) + "."
+
+
+def _latest_section(runs: Sequence[StoredRun]) -> list[str]:
+    """Every benchmark of the latest stored run of each hardware id and mode, with its fraction
+    of the ceiling."""
+    latest: dict[tuple[str, str], StoredRun] = {}
+    for run in runs:
+        latest[(run.machine, run.mode)] = run
+    out = ["## Latest stored run per hardware id and mode", "",
+           "Fraction of the ceiling: GEMM-bound work (training step, generation, features, evaluation) "
+           "as its achieved GFLOP/s over the fp32 GEMM rate; streaming work (SVM fit, dedup) as its GB/s "
+           "of reads over the copy bandwidth; both ceilings measured in the same run.", ""]
+    for (machine, mode), run in sorted(latest.items()):
+        out += [f"### {machine}, {mode} pass ({run.when:%Y-%m-%d}, commit {run.commit})", "", _ceiling_line(run)]
+        if run.flagged:
+            out.append(f"Flagged as taken on a starved machine: {'; '.join(run.flags)}.")
+        rows = [[r["benchmark"], r["family"], _fmt(r["throughput"]), r["unit"], _fmt(r["achieved"]),
+                 r["achieved_unit"] or "", _pct(r["fraction"]), r["rounds"]] for r in run.rows]
+        out += ["", markdown_table(rows, ["benchmark", "family", "throughput", "unit", "achieved", "achieved unit",
+                                          "fraction of ceiling", "rounds"]), ""]
     return out if latest else []
+
+
+def _flagged_section(runs: Sequence[StoredRun]) -> list[str]:
+    flagged = [r for r in runs if r.flagged]
+    if not flagged:
+        return []
+    body = [[r.machine, r.mode, f"{r.when:%Y-%m-%d %H:%M}", r.commit, r.path.name, "; ".join(r.flags)]
+            for r in flagged]
+    return ["## Runs flagged as taken on a starved machine", "",
+            f"{len(flagged)} of {len(runs)} stored runs. A run is flagged when the lower of its two GEMM "
+            f"measurements is below {STARVED_CEILING:g} x the median ceiling of its hardware id, when its "
+            f"1-minute load average exceeds the core count, or when more than {STARVED_STEAL:.0%} of the CPU "
+            f"time was stolen; a run stored without ceilings when its throughput is below "
+            f"{STARVED_THROUGHPUT:g} x the best stored for the same benchmark and id (median over its "
+            "benchmarks). They stay in the tables and are left out of trends.", "",
+            markdown_table(body, ["hardware", "mode", "date", "commit", "file", "why"]), ""]
 
 
 def _records(results_dir: Path) -> Iterable[tuple[Path, dict[str, Any]]]:
@@ -110,15 +159,19 @@ def _record_section(path: Path, record: dict[str, Any]) -> list[str]:
         if record.get(label):
             value = f"`{record[label]}`" if label == "command" else str(record[label])
             out.append(f"{label.capitalize()}: {value}.")
+    ceilings = record.get("ceilings")
+    if isinstance(ceilings, dict) and ceilings:
+        out.append("Ceilings and load measured in the run: " + ", ".join(
+            f"{k} {_fmt(v)}" for k, v in ceilings.items() if isinstance(v, (int, float, str))) + ".")
     out += ["", *(f"- {note}" for note in record.get("notes", [])), ""]
     out += [markdown_table([[_fmt(r.get(c)) for c in columns] for r in rows], columns), ""]
     return out
 
 
-def render(history_root: Path, results_dir: Path) -> str:
+def render(history_root: Path, results_dir: Path, *, include_flagged: bool = False) -> str:
     """The whole page as markdown."""
-    runs = _runs(history_root)
-    lines = [HEADER, *_gate_section(runs), *_latest_section(runs)]
+    runs = load_runs(history_root)
+    lines = [HEADER, *_gate_section(runs, include_flagged), *_latest_section(runs), *_flagged_section(runs)]
     records = list(_records(results_dir))
     if records:
         lines += ["## Recorded runs", ""]
@@ -127,6 +180,6 @@ def render(history_root: Path, results_dir: Path) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write(out: Path, history_root: Path, results_dir: Path) -> Path:
-    atomic_write_bytes(Path(out), render(history_root, results_dir).encode())
+def write(out: Path, history_root: Path, results_dir: Path, *, include_flagged: bool = False) -> Path:
+    atomic_write_bytes(Path(out), render(history_root, results_dir, include_flagged=include_flagged).encode())
     return Path(out)
