@@ -96,7 +96,6 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
         return
     from gansuite.plugin.errors import RunError
     from gansuite.report import bench
-
     from gansuite.report.bench_runs import load_runs
 
     root, machine = _history_root(history_dir), bench.machine_id()

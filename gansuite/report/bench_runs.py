@@ -236,7 +236,7 @@ def load_runs(history_root: Path, machine: str | None = None, mode: str | None =
     runs = []
     for path in saved_reports(root, machine):
         report = load_report(path)
-        commit = report.get("commit_info") if isinstance(report.get("commit_info"), dict) else {}
+        commit: dict[str, Any] = report.get("commit_info") or {}
         ceilings = run_ceilings(report)
         rows = [with_fraction(r, ceilings) for r in benchmark_rows(report, path)]
         runs.append(StoredRun(

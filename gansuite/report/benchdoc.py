@@ -22,7 +22,13 @@ from typing import Any
 
 from gansuite.plugin.errors import RunError
 from gansuite.plugin.files import atomic_write_bytes
-from gansuite.report.bench_runs import STARVED_CEILING, STARVED_STEAL, STARVED_THROUGHPUT, StoredRun, load_runs
+from gansuite.report.bench_runs import (
+    STARVED_CEILING,
+    STARVED_STEAL,
+    STARVED_THROUGHPUT,
+    StoredRun,
+    load_runs,
+)
 from gansuite.report.texttable import cell_text, markdown_table
 
 __all__ = ["GATE_BENCHMARK", "render", "write"]
