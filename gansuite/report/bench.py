@@ -146,7 +146,7 @@ def _report_problem(report: Any) -> str | None:
         if isinstance(median, bool) or not isinstance(median, (int, float)) or not median >= 0 \
                 or not math.isfinite(median):
             return f"{where} ({bench['name']}) has median {median!r}, not a time in seconds"
-        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
             return f"{where} ({bench['name']}) has rounds {rounds!r}, not a positive count"
         if not isinstance(bench.get("extra_info") or {}, dict):
             return f"{where} ({bench['name']}) has an 'extra_info' that is not an object"
@@ -212,7 +212,7 @@ def benchmark_rows(report: dict[str, Any], path: Path | None = None) -> list[dic
             "throughput": _throughput(bench),
             "unit": extra.get("unit", "items/s") if "items_per_s" in extra else "calls/s",
             "median_s": float(bench["stats"]["median"]),
-            "rounds": int(bench["stats"]["rounds"]),
+            "rounds": bench["stats"].get("rounds"),
         })
     return rows
 
