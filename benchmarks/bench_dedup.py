@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from gansuite.plugin.manager import get_catalog
+from gansuite._host.manager import get_catalog
 
 TARGET_AE_IMAGES_PER_S = 20_000
 

@@ -24,8 +24,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gansuite._host.manager import get_catalog
 from gansuite.engine.ceilings import count_gflop
-from gansuite.plugin.manager import get_catalog
 
 _CATALOG = get_catalog()
 MODELS = _CATALOG.registry("models").names()

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
 
 FEATURE_DIM = 7_168
 MIN_AGREEMENT = 0.99

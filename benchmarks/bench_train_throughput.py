@@ -55,10 +55,10 @@ import pytest
 import torch
 from torch import nn
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
 from gansuite.engine.device import configure_backends, synchronize
 from gansuite.engine.step import GANStep, normalize_batch
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
 
 SIZES = (32, 64)
 MODELS = ("dcgan", "dcgan-pytorch-examples")

@@ -206,8 +206,8 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     (at least 3). Prints and returns ``{"cpu_s_per_step", "steps_timed"}``."""
     import torch
 
+    from gansuite.contract.model import Batch
     from gansuite.engine.step import GANStep, normalize_batch
-    from gansuite.plugin.model import Batch
     from gansuite.runs.plan import RunRequest, plan_run
     from gansuite.runs.preflight import preflight
 

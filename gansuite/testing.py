@@ -24,23 +24,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from gansuite.plugin.model import GANModel, TrainingRecipe
-from gansuite.plugin.protocols import ImageData, ProbeContext, Verification
-from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
+from gansuite.contract.model import GANModel, TrainingRecipe
+from gansuite.contract.protocols import ImageData, ProbeContext, Verification
+from gansuite.contract.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
-__all__ = ["tiny_images", "tiny_model", "check_model", "check_dataset", "check_probe", "check_dedup"]
+__all__ = ["tiny_images", "tiny_model", "TINY_SPEC", "check_model", "check_dataset", "check_probe", "check_dedup"]
 
 
 def _spec(kind: str, spec_or_name: Spec | str) -> Any:
     if isinstance(spec_or_name, Spec):
         return spec_or_name
-    from gansuite.plugin.manager import get_catalog
+    from gansuite._host.manager import get_catalog
 
     return get_catalog().registry(kind).get(spec_or_name)
 
 
 def _config(spec: Spec, options: Mapping[str, Any] | None) -> Any:
-    from gansuite.plugin.options import build_config
+    from gansuite._host.options import build_config
 
     return build_config(spec, dict(options or {}))
 
@@ -100,16 +100,16 @@ def tiny_model(image_size: int = 16, channels: int = 3, seed: int = 0) -> GANMod
 
 
 def _train(model: GANModel, spec: ModelSpec, config: Any, data: ImageData, folder: Path, *,
-           steps: int, resuming: bool, batch_size: int) -> Any:
+           steps: int, resuming: bool, batch_size: int, stop_after: int | None = None) -> Any:
+    from gansuite._host.options import config_dict
     from gansuite.engine.config import TrainConfig
     from gansuite.engine.data import TrainingData
     from gansuite.engine.runfolder import RunFolder
     from gansuite.engine.train import train
-    from gansuite.plugin.options import config_dict
 
     cfg = TrainConfig(model_name=spec.name, model_config=config_dict(config), origin=f"Model '{spec.name}'",
                       device="cpu", batch_size=batch_size, max_steps=steps, checkpoint_every=2,
-                      sample_every=10**9, log_every=1, progress=False, resuming=resuming)
+                      sample_every=10**9, log_every=1, progress=False, resuming=resuming, stop_after=stop_after)
     return train(model, cfg, RunFolder(folder).create(), TrainingData(data, Verification(None)))
 
 
@@ -128,16 +128,20 @@ def _equal_state(a: Any, b: Any, where: str) -> None:
         assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), f"{where} differs"
 
 
+def _metrics(folder: Path) -> list[dict[str, Any]]:
+    from gansuite.engine.runfolder import RunFolder
+
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in RunFolder(folder).read_metrics()]
+
+
 def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None = None, *, tmp_path: Path,
                 image_size: int = 32, channels: int = 3, batch_size: int = 8, steps: int = 4) -> dict[str, Any]:
-    """Build the model, pass the one-batch contract check, train ``steps`` steps, and check
-    that stopping at ``steps // 2`` and resuming ends bit-identical (weights, optimisers,
-    ``extra_state``, logged metrics). Returns the last logged metrics row."""
-    import torch
-
+    """Build the model, pass the host's one-batch check, train ``steps`` steps, and check that
+    a run of the same ``steps`` cut after step ``steps // 2`` (as Ctrl-C cuts it: the run's
+    total, ``ctx.total_steps``, stays ``steps``) and resumed ends bit-identical (weights,
+    optimisers, ``extra_state``, data position, logged metrics). Returns the last logged row."""
     from gansuite.engine import checkpoint as ckpt
     from gansuite.engine.build import build_model, smoke_check
-    from gansuite.engine.runfolder import RunFolder
 
     spec = _spec("models", spec_or_name)
     config = _config(spec, options)
@@ -150,16 +154,16 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
     smoke_check(spec, model)
     data = tiny_images(max(4 * batch_size, 32), image_size=model.image_size, channels=model.channels,
                        num_classes=model.num_classes or 4)
-    kw = {"batch_size": batch_size}
-    _train(model, spec, config, data, tmp_path / "straight", steps=steps, resuming=False, **kw)
-    _train(fresh(), spec, config, data, tmp_path / "resumed", steps=steps // 2, resuming=False, **kw)
-    _train(fresh(), spec, config, data, tmp_path / "resumed", steps=steps, resuming=True, **kw)
+    kw = {"batch_size": batch_size, "steps": steps}
+    _train(model, spec, config, data, tmp_path / "straight", resuming=False, **kw)
+    cut = _train(fresh(), spec, config, data, tmp_path / "resumed", resuming=False, stop_after=steps // 2, **kw)
+    assert cut.steps == steps // 2 and cut.stopped_because == "interrupted", "the cut run did not stop where cut"
+    _train(fresh(), spec, config, data, tmp_path / "resumed", resuming=True, **kw)
     _, a = ckpt.load_latest(tmp_path / "straight" / "checkpoints")
     _, b = ckpt.load_latest(tmp_path / "resumed" / "checkpoints")
     for key in ("step", "generator", "discriminator", "opt_g", "opt_d", "extra", "sampler"):
         _equal_state(a.get(key), b.get(key), key)
-    rows_a = [{k: v for k, v in r.items() if k != "images_per_s"} for r in RunFolder(tmp_path / "straight").read_metrics()]
-    rows_b = [{k: v for k, v in r.items() if k != "images_per_s"} for r in RunFolder(tmp_path / "resumed").read_metrics()]
+    rows_a, rows_b = _metrics(tmp_path / "straight"), _metrics(tmp_path / "resumed")
     assert rows_a == rows_b, "metrics.jsonl differs between the straight and the resumed run"
     assert len(rows_a) == steps and all(math.isfinite(v) for v in rows_a[-1].values())
     return rows_a[-1]
@@ -167,46 +171,80 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
 
 def check_dataset(spec_or_name: DatasetSpec | str, options: Mapping[str, Any] | None = None, *,
                   root: Path, image_size: int | None = None, splits: Sequence[str] = ()) -> dict[str, int]:
-    """Build the dataset under ``root``; ``verify``/``info`` answer; each of ``splits``
-    (default: the training split) loads as uint8 ``(N, C, H, W)`` with int64 labels of length
-    N, resized to ``image_size`` when given. Returns the split sizes."""
+    """Build the dataset under ``root`` as the host does; ``verify``/``info`` answer; each of
+    ``splits`` (default: the training split) passes the host's check of a loaded split (uint8
+    ``(N, C, H, W)``, int64 labels of length N, resized to ``image_size`` when given). Returns
+    the split sizes."""
+    from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_split
+    from gansuite.engine.data import build_dataset
+
     spec = _spec("datasets", spec_or_name)
-    dataset = spec.load_factory()(_config(spec, options), root=Path(root))
-    assert isinstance(dataset.verify(), Verification), "verify() must return a Verification"
-    assert isinstance(dict(dataset.info()), dict), "info() must return a mapping"
+    dataset = build_dataset(spec, _config(spec, options), Path(root))
+    assert isinstance(plugin_call(spec, "to verify its files", dataset.verify), Verification), \
+        "verify() must return a Verification"
+    assert isinstance(dict(plugin_call(spec, "to describe itself", dataset.info)), dict), "info() must return a mapping"
     assert spec.train_split in tuple(dataset.splits), f"train split '{spec.train_split}' missing"
     sizes = {}
     for split in splits or (spec.train_split,):
-        data = dataset.load(split, image_size=image_size)
-        x = data.images
-        assert x.dtype == torch.uint8 and x.dim() == 4 and len(data) > 0, f"{split}: images must be uint8 NCHW"
-        if image_size is not None:
-            assert tuple(x.shape[2:]) == (image_size, image_size), f"{split}: not resized to {image_size}"
-        if data.labels is not None:
-            assert data.labels.dtype == torch.int64 and data.labels.shape == (len(data),), f"{split}: labels"
-        sizes[split] = len(data)
+        data = plugin_call(spec, f"to load split '{split}'", dataset.load, split, image_size=image_size)
+        sizes[split] = len(check_split(spec, split, data, image_size=image_size))
     return sizes
 
 
-def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None = None, *, tmp_path: Path,
-                model: GANModel | None = None, data: ImageData | None = None) -> list[dict[str, Any]]:
-    """Run the probe on ``model`` (default: :func:`tiny_model`) with ``data`` (default:
-    :func:`tiny_images`) as every split; rows must hold a string ``metric`` and a numeric
-    ``value``. Returns the rows."""
-    spec = _spec("probes", spec_or_name)
-    model = model or tiny_model()
-    data = data or tiny_images(256, image_size=model.image_size, channels=model.channels)
-    probe = spec.load_factory()(_config(spec, options))
-    ctx = ProbeContext(model=model, make_random_model=lambda seed: tiny_model(model.image_size, model.channels, seed),
-                       eval=EvalSpec(name="conformance", summary="", dataset="tiny", probe=spec.name),
-                       load_split=lambda split: data, device=_device(model), out_dir=Path(tmp_path), seed=0,
+def _random_model_host(spec: ModelSpec, config: Any, model: GANModel, tmp_path: Path) -> Any:
+    """The host's eval session for ``model``: its ``make_random_model`` is the control the
+    host gives a probe (same spec and config, freshly initialised, eval mode, same device)."""
+    from gansuite._host.manager import get_catalog
+    from gansuite.engine.runfolder import RunFolder
+    from gansuite.evaluation.evaluate import EvalSession
+
+    return EvalSession(catalog=get_catalog(), folder=RunFolder(tmp_path / "run"), model=model, model_spec=spec,
+                       model_config=config, config={}, data_root=tmp_path, allow_unverified=True, seed=0,
                        progress=False)
-    rows = probe.run(ctx)
-    assert isinstance(rows, list) and rows, "run() must return a non-empty list of rows"
-    for row in rows:
-        assert isinstance(row.get("metric"), str), f"row without a metric name: {row!r}"
-        assert isinstance(row.get("value"), (int, float)), f"row without a numeric value: {row!r}"
-    return rows
+
+
+def _build_tiny(config: Any, *, image_size: int, channels: int) -> GANModel:
+    return _TinyModel(image_size, channels)
+
+
+TINY_SPEC = ModelSpec(name="conformance-tiny", summary="the kit's two-layer model", factory=_build_tiny)
+"""The spec of :func:`tiny_model` (not registered): what :func:`check_probe` evaluates by default."""
+
+
+def check_probe(spec_or_name: ProbeSpec | str, options: Mapping[str, Any] | None = None, *, tmp_path: Path,
+                model: ModelSpec | str | None = None, model_options: Mapping[str, Any] | None = None,
+                image_size: int = 16, channels: int = 3, data: ImageData | None = None) -> list[dict[str, Any]]:
+    """Run the probe as the host runs an eval: on ``model`` (a registered name or a spec, built
+    with ``model_options``; default: :func:`tiny_model`) in eval mode, with the host's random
+    control of the same architecture, ``data`` (default: :func:`tiny_images`) as every split,
+    the probe's optional ``check_model`` first and the host's check of the rows after.
+    Returns the rows."""
+    from gansuite.engine.build import build_model, plugin_call
+    from gansuite.engine.checks import check_probe_model, check_rows
+
+    spec = _spec("probes", spec_or_name)
+    if isinstance(model, GANModel):
+        raise TypeError("check_probe(model=...) takes a registered model name or a ModelSpec (with "
+                        "model_options), not a built model: the random control is rebuilt from the spec, "
+                        "as the host rebuilds it")
+    model_spec = TINY_SPEC if model is None else _spec("models", model)
+    model_config = _config(model_spec, model_options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        trained = build_model(model_spec, model_config, image_size=image_size, channels=channels)
+    for net in (trained.generator, trained.discriminator, trained.eval_generator()):
+        net.eval()
+    data = data or tiny_images(256, image_size=trained.image_size, channels=trained.channels,
+                               num_classes=trained.num_classes or 4)
+    probe = plugin_call(spec, "to build", spec.load_factory(), _config(spec, options))
+    check_probe_model(spec, probe, trained)
+    host = _random_model_host(model_spec, model_config, trained, Path(tmp_path))
+    ctx = ProbeContext(model=trained, make_random_model=host.make_random_model,
+                       eval=EvalSpec(name="conformance", summary="", dataset="tiny", probe=spec.name),
+                       load_split=lambda split: data, device=_device(trained), out_dir=Path(tmp_path), seed=0,
+                       progress=False)
+    return check_rows(spec, plugin_call(spec, "in eval 'conformance'", probe.run, ctx))
 
 
 def _device(model: GANModel) -> Any:
@@ -215,12 +253,16 @@ def _device(model: GANModel) -> Any:
 
 def check_dedup(spec_or_name: DedupSpec | str, options: Mapping[str, Any] | None = None, *,
                 tmp_path: Path) -> list[list[int]]:
-    """Plant an exact duplicate among distinct images: the strategy must group it (groups are
-    sorted index lists of size >= 2). Returns the groups."""
+    """Plant an exact duplicate among distinct images: the strategy must group it, and its
+    groups pass the host's check (sorted, distinct indices, two or more each). Returns the groups."""
+    from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_groups
+
     spec = _spec("dedup", spec_or_name)
     images = tiny_images(24, num_classes=24).images.clone()
     images[17] = images[3]
-    groups = spec.load_factory()(_config(spec, options)).find_groups(images, cache_dir=Path(tmp_path))
-    assert all(len(g) >= 2 and list(g) == sorted(g) for g in groups), f"malformed groups: {groups}"
+    strategy = plugin_call(spec, "to build", spec.load_factory(), _config(spec, options))
+    groups = check_groups(spec, plugin_call(spec, "to deduplicate the data", strategy.find_groups, images,
+                                            cache_dir=Path(tmp_path)), len(images))
     assert any({3, 17} <= set(g) for g in groups), f"the planted duplicate (3, 17) was not found: {groups}"
     return groups

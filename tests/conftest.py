@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gansuite.plugin.manager import reset_catalog
+from gansuite._host.manager import reset_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 HERMETIC_PLUGINS = "gansuite"  # a distribution name: every reference plugin under plugins/
@@ -74,6 +74,9 @@ class CliResult:
     returncode: int
     stdout: str
     stderr: str
+
+    def __iter__(self):  # code, out, err = cli(...)
+        return iter((self.returncode, self.stdout, self.stderr))
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> CliResult:

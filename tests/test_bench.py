@@ -14,35 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import BENCH_MACHINE as MACHINE
+from helpers import make_report
+from helpers import store_report as store
 
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 from gansuite.report import bench, bench_figures, bench_history, benchdoc
 
-MACHINE = "linux-x86_64-test-cpu-2cpu"
 REPO = Path(__file__).resolve().parents[1]
-
-
-def make_report(speeds: dict[str, float], *, when: str = "2024-05-01T10:00:00+00:00", commit: str = "a" * 40,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A pytest-benchmark report: ``speeds`` maps a benchmark name to images/s (batch 16)."""
-    benchmarks = []
-    for name, ips in speeds.items():
-        median = 16 / ips
-        stats = {"min": median * 0.9, "max": median * 1.1, "mean": median, "stddev": 0.0, "median": median,
-                 "iqr": 0.0, "ops": 1 / median, "rounds": 3}
-        info = {"items_per_s": ips, "unit": "images/s", "device": "cpu", "batch_size": 16, **(extra or {})}
-        benchmarks.append({"name": name, "fullname": f"bench_registry.py::{name}", "group": None,
-                           "stats": stats, "extra_info": info})
-    return {"machine_info": {"node": "somehost"}, "commit_info": {"id": commit, "dirty": False},
-            "benchmarks": benchmarks, "datetime": when, "version": "5.0"}
-
-
-def store(root: Path, number: int, report: dict[str, Any], *, machine: str = MACHINE, quick: bool = True) -> Path:
-    """A report where pytest-benchmark's --benchmark-autosave puts it."""
-    path = bench.storage_dir(root, machine, quick) / "Linux-CPython-3.11-64bit" / f"{number:04d}_x.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report))
-    return path
 
 
 def test_machine_id_is_sanitized_and_hostname_free() -> None:

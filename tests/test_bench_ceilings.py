@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_bench import MACHINE, make_report, store
+from helpers import BENCH_MACHINE as MACHINE
+from helpers import make_report
+from helpers import store_report as store
 
 from gansuite.engine import ceilings
 from gansuite.report import bench, bench_runs

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gansuite.plugin.errors import UnknownNameError
+from gansuite.contract.errors import UnknownNameError
 
 HEAVY = ("torch", "torchvision", "sklearn", "pandas")
 CHEAP = [["--help"], ["list"], ["list", "models", "--json"], ["show", "dcgan"]]

@@ -7,16 +7,15 @@ without test settings).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_datasets_cifar import write_cifar
-from test_datasets_files import write_folder, write_imagenet32, write_lsun
-from test_datasets_svhn import write_svhn
+from helpers import write_cifar, write_folder, write_imagenet32, write_lsun, write_npz, write_svhn
 
-from gansuite.plugin.manager import get_catalog
+from gansuite._host.manager import get_catalog
 from gansuite.testing import check_dataset, check_dedup, check_model, check_probe
 
 MODELS: dict[str, dict[str, Any]] = {
@@ -36,13 +35,6 @@ def _svhn(root: Path) -> None:
         write_svhn(root / "svhn", split)
 
 
-def _npz(root: Path) -> None:
-    import numpy as np
-
-    (root / "npz-images").mkdir()
-    np.savez(root / "npz-images" / "train.npz", images=np.zeros((4, 8, 8, 3), np.uint8), labels=np.arange(4))
-
-
 DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
     "digits": (None, {}),
     "fake": (None, {"n": 8}),
@@ -51,7 +43,7 @@ DATASETS: dict[str, tuple[Callable[[Path], Any] | None, dict[str, Any]]] = {
     "imagefolder": (write_folder, {"path": "pics", "size": 16}),
     "lsun": (write_lsun, {}),
     "imagenet32": (write_imagenet32, {}),
-    "npz-images": (_npz, {}),
+    "npz-images": (write_npz, {}),
 }
 _INCEPTION_ONLY = {"real_control": False, "random_control": False, "cache": False}
 PROBES: dict[str, dict[str, Any]] = {
@@ -89,6 +81,48 @@ def _names(kind: str) -> list[str]:
 def test_model(name: str, tmp_path: Path) -> None:
     row = check_model(name, MODELS[name], tmp_path=tmp_path)
     assert row["step"] == 4
+
+
+# The options that change what a resume must restore: EMA weights, a learning-rate schedule over
+# ctx.total_steps and the R1 penalty (sngan-projection is the conditional one). check_model cuts
+# its run where a Ctrl-C would, so the schedule sees the same total before and after the cut.
+EXTRAS: dict[str, Any] = {"ema": "true", "lr_decay": "linear", "r1_gamma": "1.0"}
+
+
+def _extras(name: str) -> dict[str, Any]:
+    fields = {f.name for f in get_catalog().registry("models").get(name).option_fields()}
+    return {k: v for k, v in EXTRAS.items() if k in fields}
+
+
+def _with_extras() -> list[str]:
+    return [n for n in _names("models") if _extras(n)]
+
+
+def test_the_reference_families_have_the_extras() -> None:
+    assert {"wgan-gp", "sngan", "sngan-projection"} <= set(_with_extras())
+
+
+@pytest.mark.parametrize("name", _with_extras())
+def test_model_with_lr_decay_and_ema(name: str, tmp_path: Path) -> None:
+    """``-o lr_decay=linear -o ema=true``, as a user writes it."""
+    row = check_model(name, {**MODELS[name], "lr_decay": "linear", "ema": "true"}, tmp_path=tmp_path)
+    assert row["step"] == 4 and 0 < row["lr_scale"] < 1
+
+
+def _combinations(name: str) -> list[dict[str, Any]]:
+    extras = sorted(_extras(name))
+    return [dict((k, EXTRAS[k]) for k in subset)
+            for r in range(1, len(extras) + 1) for subset in itertools.combinations(extras, r)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,extras", [pytest.param(n, c, id=f"{n}-{'+'.join(c)}")
+                                         for n in _with_extras() for c in _combinations(n)])
+def test_model_with_every_combination_of_extras(name: str, extras: dict[str, Any], tmp_path: Path) -> None:
+    row = check_model(name, {**MODELS[name], **extras}, tmp_path=tmp_path)
+    assert row["step"] == 4
+    if "r1_gamma" in extras:
+        assert row["r1"] >= 0
 
 
 @pytest.mark.parametrize("name", _names("datasets"))

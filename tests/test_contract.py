@@ -13,9 +13,8 @@ import torch
 from torch import nn
 
 from gansuite import GANModel, ModelSpec, hookimpl
-from gansuite.cli import main
+from gansuite._host.manager import build_catalog, reset_catalog
 from gansuite.engine.train import fixed_samples
-from gansuite.plugin.manager import build_catalog, reset_catalog
 from gansuite.testing import tiny_model
 
 TRAIN = ["--dataset", "fake", "-o", "n=64", "--batch-size", "8", "--max-steps", "2", "--image-size", "16",
@@ -34,19 +33,9 @@ def _install(**factories: Any) -> None:
     reset_catalog(build_catalog(extra_plugins={"broken": Hooks()}))
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _fails_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str, *needles: str) -> None:
+def _fails_in_one_line(cli: Any, tmp_path: Path, model: str, *needles: str) -> None:
     out = tmp_path / "run"
-    code, _, err = _cli(capsys, "run", "--model", model, "--out", str(out), *TRAIN)
+    code, _, err = cli("run", "--model", model, "--out", str(out), *TRAIN)
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -81,24 +70,24 @@ class _StepRaises(GANModel):
         raise ValueError("boom in train_step")
 
 
-def test_a_raising_factory_is_one_line_naming_the_plugin_and_leaves_no_folder(capsys, tmp_path):
+def test_a_raising_factory_is_one_line_naming_the_plugin_and_leaves_no_folder(cli, tmp_path):
     _install(raising_gan=_raises)
-    _fails_in_one_line(capsys, tmp_path, "raising-gan", "failed to build", "RuntimeError: boom in the factory")
+    _fails_in_one_line(cli, tmp_path, "raising-gan", "failed to build", "RuntimeError: boom in the factory")
 
 
-def test_a_factory_returning_the_wrong_type_is_caught(capsys, tmp_path):
+def test_a_factory_returning_the_wrong_type_is_caught(cli, tmp_path):
     _install(wrong_gan=_wrong_type)
-    _fails_in_one_line(capsys, tmp_path, "wrong-gan", "returned a str, not a gansuite.GANModel")
+    _fails_in_one_line(cli, tmp_path, "wrong-gan", "returned a str, not a gansuite.GANModel")
 
 
-def test_a_model_failing_the_one_batch_check_is_caught(capsys, tmp_path):
+def test_a_model_failing_the_one_batch_check_is_caught(cli, tmp_path):
     _install(shape_gan=lambda c, *, image_size, channels: _BadShape(image_size, channels))
-    _fails_in_one_line(capsys, tmp_path, "shape-gan", "fails the contract", "G's output has shape")
+    _fails_in_one_line(cli, tmp_path, "shape-gan", "fails the contract", "G's output has shape")
 
 
-def test_an_exception_in_train_step_names_the_plugin(capsys, tmp_path):
+def test_an_exception_in_train_step_names_the_plugin(cli, tmp_path):
     _install(step_gan=lambda c, *, image_size, channels: _StepRaises(image_size, channels))
-    code, _, err = _cli(capsys, "run", "--model", "step-gan", "--out", str(tmp_path / "r"), *TRAIN)
+    code, _, err = cli("run", "--model", "step-gan", "--out", str(tmp_path / "r"), *TRAIN)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "'step-gan' (plugin 'broken'" in err and "train_step at step 1" in err and "boom in train_step" in err
 
@@ -127,9 +116,10 @@ class _FirstContract:
         return (torch.optim.Adam(self.generator.parameters()), torch.optim.Adam(self.discriminator.parameters()))
 
 
-def test_a_first_contract_model_still_trains_with_todays_columns(capsys, tmp_path):
+def test_a_first_contract_model_still_trains_with_todays_columns(cli, tmp_path):
     _install(old_gan=lambda c, *, image_size, channels: _FirstContract(image_size, channels))
-    code, _, err = _cli(capsys, "run", "--model", "old-gan", "--out", str(tmp_path / "r"), *TRAIN)
+    with pytest.warns(DeprecationWarning, match="without the GANModel base class.*removed in 3.0"):
+        code, _, err = cli("run", "--model", "old-gan", "--out", str(tmp_path / "r"), *TRAIN)
     assert code == 0, err
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
@@ -168,10 +158,10 @@ class _Conditional(GANModel):
         self.discriminator = _CondD(base.discriminator, self.num_classes, seen)
 
 
-def test_a_conditional_model_gets_labels_and_a_row_per_class(capsys, tmp_path):
+def test_a_conditional_model_gets_labels_and_a_row_per_class(cli, tmp_path):
     seen: list[torch.Tensor] = []
     _install(cond_gan=lambda c, *, image_size, channels: _Conditional(image_size, channels, seen))
-    code, _, err = _cli(capsys, "run", "--model", "cond-gan", "--out", str(tmp_path / "r"), *TRAIN)
+    code, _, err = cli("run", "--model", "cond-gan", "--out", str(tmp_path / "r"), *TRAIN)
     assert code == 0, err
     labels = torch.cat(seen)
     assert labels.dtype == torch.int64 and labels.min() >= 0 and labels.max() < 10 and len(labels.unique()) > 1
@@ -180,36 +170,54 @@ def test_a_conditional_model_gets_labels_and_a_row_per_class(capsys, tmp_path):
     assert list((tmp_path / "r" / "samples").glob("step-*.png"))
 
 
-def test_a_conditional_model_with_too_few_classes_for_the_data_is_refused(capsys, tmp_path):
+def test_a_conditional_model_with_too_few_classes_for_the_data_is_refused(cli, tmp_path):
     class Four(_Conditional):
         num_classes = 4
 
     _install(cond_gan=lambda c, *, image_size, channels: Four(image_size, channels, []))
-    code, _, err = _cli(capsys, "run", "--model", "cond-gan", "--out", str(tmp_path / "r"), *TRAIN)
+    code, _, err = cli("run", "--model", "cond-gan", "--out", str(tmp_path / "r"), *TRAIN)
     assert code == 2 and "conditions on 4 classes" in err and not (tmp_path / "r").exists(), err
 
 
-def test_resuming_a_run_whose_plugin_is_disabled_says_so(capsys, tmp_path, monkeypatch, example_plugin):
+def test_resuming_a_run_whose_plugin_is_disabled_says_so(cli, tmp_path, monkeypatch, example_plugin):
     out = tmp_path / "r"
-    code, _, err = _cli(capsys, "run", "--model", "example-wgan-gp", "--out", str(out), "-o", "width=4",
+    code, _, err = cli("run", "--model", "example-wgan-gp", "--out", str(out), "-o", "width=4",
                         "-o", "n_critic=1", *TRAIN)
     assert code == 0, err
     monkeypatch.setenv("GANSUITE_DISABLE_PLUGINS", "example")
     reset_catalog()
     for args in (("run", "--resume", str(out), "--max-steps", "3"), ("eval", str(out), "--eval", "digits-svm")):
-        code, _, err = _cli(capsys, *args)
+        code, _, err = cli(*args)
         assert code == 2 and "GANSUITE_DISABLE_PLUGINS disables" in err and "plugin 'example'" in err, err
 
 
-def test_precision_is_recorded_in_config_and_rows(capsys, tmp_path, example_plugin):
+def test_precision_is_recorded_in_config_and_rows(cli, tmp_path, example_plugin):
     out = tmp_path / "r"
-    code, _, err = _cli(capsys, "run", "--model", "tiny-gan", "--out", str(out), "--precision", "fp32",
+    code, _, err = cli("run", "--model", "tiny-gan", "--out", str(out), "--precision", "fp32",
                         "--eval", "fake-pixel-stats", *TRAIN)
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
     assert config["precision"] == "fp32" and config["precision_used"] == "fp32"
     rows = json.loads((out / "results.json").read_text())
     assert rows and all(r["precision"] == "fp32" and r["device"] == "cpu" for r in rows)
-    code, _, err = _cli(capsys, "run", "--model", "tiny-gan", "--out", str(tmp_path / "x"), "--precision", "fp8",
+    code, _, err = cli("run", "--model", "tiny-gan", "--out", str(tmp_path / "x"), "--precision", "fp8",
                         *TRAIN)
     assert code == 2 and "fp8" in err
+
+
+def test_a_trained_run_loads_and_samples_through_the_facade(cli, tmp_path):
+    import gansuite
+
+    out = tmp_path / "r"
+    res = cli("run", "--model", "dcgan", "-o", "ngf=4", "-o", "ndf=4", "--out", str(out), *TRAIN[:-2],
+              "--image-size", "32")
+    assert res.returncode == 0, res.stderr
+    model, config = gansuite.load_run(out)
+    assert config["checkpoint_step"] == 2 and config["model"] == "dcgan"
+    assert not model.generator.training and not model.discriminator.training
+    z = model.sample_z(5, generator=torch.Generator().manual_seed(0))
+    images = gansuite.generate_images(model, z, batch_size=2)
+    assert images.shape == (5, 3, 32, 32) and images.abs().max() <= 1
+    assert torch.allclose(images, gansuite.generate_images(model, z), atol=1e-5)  # eval mode: batching aside
+    with pytest.raises(gansuite.CheckpointError):
+        gansuite.load_run(tmp_path / "nothing-here")

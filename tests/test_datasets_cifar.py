@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from gansuite_datasets.cifar import MD5, cifar10
 from gansuite_datasets.config import Cifar10Config
+from helpers import write_cifar
 
-from gansuite.plugin.errors import CorruptDataError, MissingDataError
+from gansuite.contract.errors import CorruptDataError, MissingDataError
 
 OFFLINE = Cifar10Config(download=False)
-
-
-def write_cifar(root: Path, per_batch: int = 4) -> Path:
-    """Five train batches, a test batch and batches.meta, as the official archive lays them out."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
-    for k, name in enumerate(names):
-        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
-        data[:, 0] = k  # mark the batch in the first red pixel
-        batch = {"batch_label": name, "labels": [(k + i) % 10 for i in range(per_batch)],
-                 "data": data, "filenames": [f"{name}_{i}.png" for i in range(per_batch)]}
-        with open(folder / name, "wb") as fh:
-            pickle.dump(batch, fh, protocol=2)
-    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                            "horse", "ship", "truck"], "num_vis": 3072, "num_cases_per_batch": per_batch}
-    with open(folder / "batches.meta", "wb") as fh:
-        pickle.dump(meta, fh, protocol=2)
-    return folder
 
 
 def test_loads_splits_in_official_order(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -12,31 +11,9 @@ import torch
 from gansuite_datasets.config import ImageFolderConfig, ImageNet32Config, LsunConfig
 from gansuite_datasets.folder import imagefolder, lsun
 from gansuite_datasets.imagenet32 import imagenet32
-from PIL import Image
+from helpers import encode, image, write_folder, write_imagenet32, write_lsun
 
-from gansuite.plugin.errors import CorruptDataError, DataError, MissingDataError
-
-
-def _image(w: int, h: int, color: tuple[int, int, int]) -> Image.Image:
-    img = Image.new("RGB", (w, h), color)
-    img.paste((255, 255, 255), (w // 2 - 2, h // 2 - 2, w // 2 + 2, h // 2 + 2))  # a white center
-    return img
-
-
-def _encode(img: Image.Image, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt)
-    return buf.getvalue()
-
-
-def write_folder(root: Path) -> Path:
-    folder = root / "pics"
-    (folder / "cats").mkdir(parents=True)
-    (folder / "dogs").mkdir()
-    _image(40, 20, (255, 0, 0)).save(folder / "dogs" / "b.png")
-    _image(20, 40, (0, 255, 0)).save(folder / "cats" / "z.jpg", quality=95)
-    _image(30, 30, (0, 0, 255)).save(folder / "cats" / "a.png")
-    return folder
+from gansuite.contract.errors import CorruptDataError, DataError, MissingDataError
 
 
 def test_imagefolder_order_classes_and_crop(tmp_path: Path) -> None:
@@ -56,31 +33,18 @@ def test_imagefolder_order_classes_and_crop(tmp_path: Path) -> None:
 def test_imagefolder_flat_folder_has_no_labels(tmp_path: Path) -> None:
     (tmp_path / "flat").mkdir()
     for i in range(2):
-        _image(12, 12, (i * 100, 0, 0)).save(tmp_path / "flat" / f"{i}.png")
+        image(12, 12, (i * 100, 0, 0)).save(tmp_path / "flat" / f"{i}.png")
     data = imagefolder(ImageFolderConfig(path="flat", size=8), root=tmp_path).load("train")
     assert len(data) == 2 and data.labels is None
 
 
 def test_imagefolder_corrupt_and_missing(tmp_path: Path) -> None:
     folder = write_folder(tmp_path)
-    (folder / "cats" / "broken.png").write_bytes(_encode(_image(8, 8, (1, 2, 3)), "PNG")[:30])
+    (folder / "cats" / "broken.png").write_bytes(encode(image(8, 8, (1, 2, 3)), "PNG")[:30])
     with pytest.raises(CorruptDataError, match="broken.png"):
         imagefolder(ImageFolderConfig(path="pics"), root=tmp_path).load("train")
     with pytest.raises(MissingDataError, match="nowhere"):
         imagefolder(ImageFolderConfig(path="nowhere"), root=tmp_path).load("train")
-
-
-def write_lsun(root: Path, n: int = 4, fmt: str = "WEBP") -> Path:
-    import lmdb
-
-    path = root / "lsun" / "bedroom_train_lmdb"
-    path.mkdir(parents=True)
-    env = lmdb.open(str(path), map_size=1 << 24)
-    with env.begin(write=True) as txn:
-        for i in range(n):
-            txn.put(f"{i:040x}".encode(), _encode(_image(48, 36, (40 * i, 10, 10)), fmt))
-    env.close()
-    return path
 
 
 def test_lsun_reads_lmdb_webp(tmp_path: Path) -> None:
@@ -117,17 +81,6 @@ def test_lsun_garbage_database(tmp_path: Path) -> None:
     (path / "data.mdb").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(CorruptDataError, match="bedroom_train_lmdb"):
         lsun(LsunConfig(), root=tmp_path).load("train")
-
-
-def write_imagenet32(root: Path, batches: int = 2, n: int = 3) -> Path:
-    folder = root / "imagenet32"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(2)
-    for name in [f"train_data_batch_{i}.npz" for i in range(1, batches + 1)] + ["val_data.npz"]:
-        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-        labels = list(rng.integers(1, 1001, n))
-        np.savez(folder / name, data=data, labels=labels, mean=data.mean(0))
-    return folder
 
 
 def test_imagenet32_batches_and_labels(tmp_path: Path) -> None:

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import scipy.io
 import torch
 from gansuite_datasets.config import SvhnConfig
 from gansuite_datasets.svhn import MD5, svhn
+from helpers import write_svhn
 
-from gansuite.plugin.errors import CorruptDataError, MissingDataError
+from gansuite.contract.errors import CorruptDataError, MissingDataError
 
 OFFLINE = SvhnConfig(download=False)
-
-
-def write_svhn(folder: Path, split: str = "train", n: int = 5) -> np.ndarray:
-    """X is H x W x C x N uint8; y is N x 1 with 10 standing for the digit 0."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
-    y = np.array([[10], [1], [2], [10], [9]][:n], dtype=np.uint8)
-    scipy.io.savemat(str(folder / f"{split}_32x32.mat"), {"X": x, "y": y})
-    return x
 
 
 def test_loads_nchw_and_maps_label_10_to_0(tmp_path: Path) -> None:

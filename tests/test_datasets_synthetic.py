@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageDataset
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageDataset
 
 
 def _dataset(name: str, tmp_path: Path, **options: str) -> ImageDataset:
@@ -72,7 +72,7 @@ def test_listing_does_not_need_torch() -> None:
     import sys
 
     code = (
-        "import sys; from gansuite.plugin.manager import get_catalog; "
+        "import sys; from gansuite._host.manager import get_catalog; "
         "names = get_catalog().registry('datasets').names(); "
         "print(sorted(names)); "
         "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules"

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import GANModel
 from gansuite.engine.build import describe_model
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import GANModel
 
 NAMES = ("dcgan", "dcgan-imagenet32", "dcgan-pytorch-examples")
 
@@ -143,7 +143,7 @@ def test_the_pytorch_examples_variant_states_its_deviations():
 
 
 def test_listing_and_showing_do_not_import_torch():
-    code = ("import sys, json; from gansuite.plugin.manager import get_catalog; import gansuite_dcgan; "
+    code = ("import sys, json; from gansuite._host.manager import get_catalog; import gansuite_dcgan; "
             "spec = get_catalog().registry('models').get('dcgan'); spec.default_config(); "
             "print(json.dumps(sorted(m for m in ('torch', 'torchvision') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -54,7 +54,7 @@ def test_out_of_sync_ranks_are_detected(tmp_path):
 
         import torch
         from gansuite.engine import distributed
-        from gansuite.plugin.errors import RunError
+        from gansuite.contract.errors import RunError
 
         ctx = distributed.init("cpu")
         torch.manual_seed(0)

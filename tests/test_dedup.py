@@ -12,11 +12,11 @@ from gansuite_dedup.buckets import group_equal_codes, pack_bits
 from gansuite_dedup.config import AEHashConfig
 from gansuite_dedup.simple import exact, phash
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import IntegrityError, OptionError
+from gansuite.contract.protocols import DedupStrategy, ImageData, Verification
 from gansuite.engine.data import apply_dedup, check_integrity, prepare_training_data
-from gansuite.plugin.errors import IntegrityError, OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import DedupStrategy, ImageData, Verification
 
 
 def _smooth_images(n: int, seed: int = 0, size: int = 32) -> torch.Tensor:
@@ -114,10 +114,10 @@ def _prepare(tmp_path: Path, dataset: str, allow: bool, dedup: str | None = None
 
 
 def test_checksum_policy(tmp_path: Path) -> None:
-    from test_datasets_cifar import write_cifar
+    from helpers import write_cifar
 
     write_cifar(tmp_path)
-    with pytest.raises(IntegrityError, match="allow-unverified"):
+    with pytest.raises(IntegrityError, match="differ from the checksums its plugin lists for them.*allow-unverified"):
         _prepare(tmp_path, "cifar10", allow=False, download="false")
     prepared = _prepare(tmp_path, "cifar10", allow=True, download="false")
     prov = prepared.provenance()

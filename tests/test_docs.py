@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import gansuite
-from gansuite.plugin import hookspecs
-from gansuite.plugin.model import Batch, GANModel, TrainContext, TrainingRecipe
-from gansuite.plugin.specs import DatasetSpec, Spec
+from gansuite.contract import hookspecs
+from gansuite.contract.model import Batch, GANModel, TrainContext, TrainingRecipe
+from gansuite.contract.specs import DatasetSpec, Spec
 
 DOCS = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
@@ -108,7 +108,7 @@ def test_the_public_names_in_the_import_block_exist() -> None:
 
 def test_readme_main_job_protocol_matches_the_digits_svm_preset() -> None:
     """The README describes the main job's SVM protocol; the preset is what runs."""
-    from gansuite.plugin.manager import get_catalog
+    from gansuite._host.manager import get_catalog
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     text = " ".join(readme.split())
@@ -119,3 +119,50 @@ def test_readme_main_job_protocol_matches_the_digits_svm_preset() -> None:
     assert (int(match.group(1)), int(match.group(2))) == (params["labels_per_class"], params["n_draws"])
     steps = re.search(r"gansuite run --model dcgan --eval digits-svm --max-steps (\d+)", readme)
     assert steps and f"the {steps.group(1)} steps also give the other probes" in text
+
+
+# -- the docs name only public names --------------------------------------------------------------
+def _public_part() -> str:
+    """docs/plugins.md without the compatibility table (it names deprecated paths on purpose) and
+    the contributors' section on the layers (it names the core's folders)."""
+    compat = _section("Compatibility")
+    return DOCS.split("## 12. The layers")[0].replace(compat, "")
+
+
+def test_the_docs_name_only_facade_names() -> None:
+    import gansuite.testing
+
+    text = _public_part()
+    dotted = set(re.findall(r"\bgansuite\.([A-Za-z_]\w*)", text))
+    allowed = set(gansuite.__all__) | {"testing"}
+    assert dotted - allowed == set(), f"docs/plugins.md names non-public gansuite.{sorted(dotted - allowed)}"
+    for names in re.findall(r"from gansuite import (?:\(([^)]*)\)|([\w ,]+))", text):
+        names = "".join(names)
+        imported = {n.strip() for n in names.replace("\n", " ").split(",") if n.strip()}
+        assert imported <= set(gansuite.__all__), f"not in gansuite.__all__: {sorted(imported - set(gansuite.__all__))}"
+    for names in re.findall(r"from gansuite\.testing import ([\w ,]+)", text):
+        imported = {n.strip() for n in names.split(",") if n.strip()}
+        assert imported <= set(gansuite.testing.__all__), sorted(imported - set(gansuite.testing.__all__))
+    assert not re.findall(r"from gansuite\.(?!testing\b)\w+", text)
+    internals = re.findall(r"\bgansuite_(?:dcgan|gans|datasets|dedup|probes)\.\w+", text)
+    assert not internals, f"docs/plugins.md sends authors into a reference plugin's modules: {internals}"
+
+
+def test_the_docs_name_check_catches_an_internal_name() -> None:
+    """The check above can fail: the old §7 advice is caught."""
+    bad = "call `gansuite_probes.common.generate(model, z)` or `gansuite._host.manager.reset_catalog`"
+    assert re.findall(r"\bgansuite_(?:dcgan|gans|datasets|dedup|probes)\.\w+", bad)
+    assert set(re.findall(r"\bgansuite\.([A-Za-z_]\w*)", bad)) - set(gansuite.__all__) == {"_host"}
+
+
+def test_the_compatibility_table_matches_the_compat_module() -> None:
+    from gansuite import _compat
+
+    table = _section("Compatibility")
+    for entry in _compat.DEPRECATED:
+        label = entry.name if not entry.target else (
+            "gansuite.plugin" if entry.name.startswith("gansuite.plugin") else entry.name)
+        row = next((line for line in table.replace("`", "").splitlines() if line.startswith("|") and label in line),
+                   None)
+        assert row is not None, f"the Compatibility table has no row for {entry.name}"
+        assert f"| {entry.since} | {entry.removal} |" in row, f"{entry.name}: {row}"

@@ -11,6 +11,9 @@ import pytest
 import torch
 from gansuite_probes import testing
 
+from gansuite._host.manager import build_catalog, get_catalog, reset_catalog
+from gansuite.contract.errors import CheckpointError, DataError, IntegrityError, UnknownNameError
+from gansuite.contract.protocols import ImageData
 from gansuite.engine.build import build_model
 from gansuite.engine.runfolder import RunFolder
 from gansuite.evaluation.evaluate import (
@@ -19,9 +22,6 @@ from gansuite.evaluation.evaluate import (
     _match_channels,
     evaluate_run,
 )
-from gansuite.plugin.errors import CheckpointError, DataError, IntegrityError, UnknownNameError
-from gansuite.plugin.manager import build_catalog, get_catalog, reset_catalog
-from gansuite.plugin.protocols import ImageData
 from gansuite.report.texttable import result_rows_table
 from gansuite.runs.evals import run_evals
 from gansuite.runs.runner import RunRequest, execute, plan_run

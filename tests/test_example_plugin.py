@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from gansuite.plugin.manager import build_catalog
+from gansuite._host.manager import build_catalog
 
 pytestmark = pytest.mark.usefixtures("example_plugin")
 

@@ -11,14 +11,16 @@ import pytest
 import torch
 from gansuite_probes import EVALS, PROBES
 from gansuite_probes.cas import CASProbe
-from gansuite_probes.common import balanced_labels, generate
 from gansuite_probes.config import CASConfig
+from helpers import load_digits, probe_ctx
 
+from gansuite import balanced_labels
+from gansuite import generate_images as generate
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageData, ProbeContext
 from gansuite.engine.build import build_model
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, ProbeContext
 
 SIZE = 32
 # Every registered model, at widths that make a probe run take a second.
@@ -44,9 +46,7 @@ MODELS = sorted(get_catalog().registry("models").names())
 
 @cache
 def _digits() -> dict[str, ImageData]:
-    spec = get_catalog().registry("datasets").get("digits")
-    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
-    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
+    return load_digits(SIZE)
 
 
 @cache
@@ -70,9 +70,7 @@ def _model(name: str, seed: int = 0):
 def _ctx(name: str, probe: str, tmp_path: Path) -> ProbeContext:
     spec = next(e for e in EVALS if e.probe == probe)
     data = _noise() if probe == "fid" else _digits()
-    return ProbeContext(model=_model(name), make_random_model=lambda s: _model(name, 1000 + s), eval=spec,
-                        load_split=lambda split: data[split], device=torch.device("cpu"), out_dir=tmp_path,
-                        seed=1, progress=False)
+    return probe_ctx(tmp_path, data, _model(name), spec.name, random_model=lambda s: _model(name, 1000 + s))
 
 
 def _probe(name: str, extractor: Path) -> object:

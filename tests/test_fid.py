@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gansuite_probes import EVALS, PROBES
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
+from helpers import CopyGAN, build_probe, probe_ctx
 
-from gansuite.plugin.errors import CorruptDataError, GansuiteError, MissingDataError, OptionError
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
+from gansuite.contract.errors import CorruptDataError, GansuiteError, MissingDataError, OptionError
+from gansuite.contract.protocols import ImageData
 
 SIZE = 16
 
@@ -34,47 +33,12 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-class CopyGAN(TinyGAN):
-    """A generator that returns stored real images: z picks one by a fixed random projection."""
-
-    def __init__(self, images: torch.Tensor, seed: int = 0) -> None:
-        torch.manual_seed(seed)
-        super().__init__(TinyConfig(), SIZE, 3)
-        bank = images.float() / 127.5 - 1
-        proj = torch.randn(self.z_dim, bank.shape[0], generator=torch.Generator().manual_seed(seed))
-
-        class _Lookup(torch.nn.Module):
-            def forward(self, z: torch.Tensor) -> torch.Tensor:
-                return bank[(z @ proj).argmax(1)]
-
-        self.generator = _Lookup()
-
-
 def _data(n_train: int, n_test: int) -> dict[str, ImageData]:
     """Two disjoint draws of the same smooth random-image distribution."""
     gen = torch.Generator().manual_seed(0)
     base = torch.rand(n_train + n_test, 3, 4, 4, generator=gen)
     images = (torch.nn.functional.interpolate(base, size=SIZE, mode="bilinear") * 255).to(torch.uint8)
     return {"train": ImageData(images[:n_train]), "test": ImageData(images[n_train:])}
-
-
-def make_ctx(tmp_path: Path, data: dict[str, ImageData], model: object, eval_name: str, seed: int = 1) -> ProbeContext:
-    spec = next(e for e in EVALS if e.name == eval_name)
-
-    def random_model(s: int) -> TinyGAN:
-        torch.manual_seed(1000 + s)
-        return build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-
-    return ProbeContext(model=model, make_random_model=random_model, eval=spec,  # type: ignore[arg-type]
-                        load_split=lambda split: data[split], device=torch.device("cpu"),
-                        out_dir=tmp_path, seed=seed, progress=False)
-
-
-def probe(name: str, **overrides: object) -> Probe:
-    spec = next(p for p in PROBES if p.name == name)
-    evals = [e for e in EVALS if e.probe == name]
-    params = dict(evals[0].params) if evals else {}
-    return spec.load_factory()(build_config(spec, {**params, **overrides}))
 
 
 def tiny(extractor: Path, **values: object) -> dict[str, object]:
@@ -213,17 +177,17 @@ def test_reference_statistics_are_cached_by_content(tiny_extractor: Path, _cache
 def test_fid_refuses_fewer_than_2048_samples(tiny_extractor: Path, tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     with pytest.raises(OptionError, match="2,048"):
-        probe("fid", **tiny(tiny_extractor, n_samples=1000)).run(make_ctx(tmp_path, _data(3000, 10), model,
+        build_probe("fid", **tiny(tiny_extractor, n_samples=1000)).run(probe_ctx(tmp_path, _data(3000, 10), model,
                                                                           "cifar10-fid"))
     with pytest.raises(OptionError, match="2,048"):
-        probe("fid", **tiny(tiny_extractor, n_samples=2048)).run(make_ctx(tmp_path, _data(1438, 10), model,
+        build_probe("fid", **tiny(tiny_extractor, n_samples=2048)).run(probe_ctx(tmp_path, _data(1438, 10), model,
                                                                           "cifar10-fid"))
 
 
 def test_fid_rows_controls_floor_and_cache(tiny_extractor: Path, tmp_path: Path) -> None:
     data = _data(2048, 2048)
     cfg = tiny(tiny_extractor, n_samples=2048, n_bootstrap=4, fid_inf_points=4, fid_inf_min=512)
-    rows = probe("fid", **cfg).run(make_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))
+    rows = build_probe("fid", **cfg).run(probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))
     by = {(r["metric"], r["variant"]): r for r in rows}
     assert set(by) == {(m, v) for m in ("fid", "fid_infinity") for v in ("real", "trained", "random")}
     real, copier, noise = by[("fid", "real")], by[("fid", "trained")], by[("fid", "random")]
@@ -237,7 +201,7 @@ def test_fid_rows_controls_floor_and_cache(tiny_extractor: Path, tmp_path: Path)
     fit = by[("fid_infinity", "random")]
     assert len(fit["fit_points"]) == 4 and fit["fit_points"][0][0] == 512 and fit["slope"] != 0
     assert by[("fid", "trained")]["n_bootstrap"] == 4
-    again = probe("fid", **cfg).run(make_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))
+    again = build_probe("fid", **cfg).run(probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))
     assert all(r["reference_cached"] and r["holdout_cached"] for r in again if r["variant"] == "real")
     assert [r["value"] for r in again] == pytest.approx([r["value"] for r in rows])
 
@@ -246,7 +210,7 @@ def test_fid_floor_is_extrapolated_when_the_holdout_is_smaller(tiny_extractor: P
     data = _data(2048, 1024)
     cfg = tiny(tiny_extractor, n_samples=2048, n_bootstrap=0, fid_inf_points=3, fid_inf_min=256,
                random_control=False)
-    rows = probe("fid", **cfg).run(make_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))
+    rows = build_probe("fid", **cfg).run(probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "cifar10-fid"))
     real = next(r for r in rows if r["variant"] == "real" and r["metric"] == "fid")
     fit = next(r for r in rows if r["variant"] == "real" and r["metric"] == "fid_infinity")
     assert real["n_samples"] == 1024 and {r["variant"] for r in rows} == {"real", "trained"}
@@ -256,21 +220,21 @@ def test_fid_floor_is_extrapolated_when_the_holdout_is_smaller(tiny_extractor: P
 
 def test_fid_without_controls_has_no_floor(tiny_extractor: Path, tmp_path: Path) -> None:
     data = _data(2048, 10)
-    rows = probe("fid", **tiny(tiny_extractor, n_samples=2048, real_control=False, random_control=False,
+    rows = build_probe("fid", **tiny(tiny_extractor, n_samples=2048, real_control=False, random_control=False,
                                fid_inf_points=0, n_bootstrap=0)).run(
-        make_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "cifar10-fid"))
+        probe_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "cifar10-fid"))
     assert [(r["metric"], r["variant"]) for r in rows] == [("fid", "trained")]
     assert "floor_at_n_samples" not in rows[0]
     with pytest.raises(OptionError, match="holdout_split"):
-        probe("fid", **tiny(tiny_extractor, n_samples=2048, holdout_split="train")).run(
-            make_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "cifar10-fid"))
+        build_probe("fid", **tiny(tiny_extractor, n_samples=2048, holdout_split="train")).run(
+            probe_ctx(tmp_path, data, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "cifar10-fid"))
 
 
 def test_kid_rows(tiny_extractor: Path, tmp_path: Path) -> None:
     data = _data(100, 40)
     cfg = tiny(tiny_extractor, n_samples=60, n_reference=60, subset_size=20, subsets=5)
     model = CopyGAN(data["train"].images)
-    rows = probe("kid", **cfg).run(make_ctx(tmp_path, data, model, "digits-kid"))
+    rows = build_probe("kid", **cfg).run(probe_ctx(tmp_path, data, model, "digits-kid"))
     by = {r["variant"]: r for r in rows}
     assert set(by) == {"real", "trained", "random"}
     for r in rows:
@@ -279,13 +243,13 @@ def test_kid_rows(tiny_extractor: Path, tmp_path: Path) -> None:
     assert by["real"]["n_samples"] == 40 and by["trained"]["n_samples"] == 60
     assert by["random"]["value"] > max(by["real"]["value"], by["trained"]["value"])
     with pytest.raises(OptionError, match="subset_size"):
-        probe("kid", **{**cfg, "subset_size": 80}).run(make_ctx(tmp_path, data, model, "digits-kid"))
+        build_probe("kid", **{**cfg, "subset_size": 80}).run(probe_ctx(tmp_path, data, model, "digits-kid"))
 
 
 def test_prdc_rows(tiny_extractor: Path, tmp_path: Path) -> None:
     data = _data(400, 300)
-    rows = probe("prdc", **tiny(tiny_extractor, n_samples=300, n_reference=300)).run(
-        make_ctx(tmp_path, data, CopyGAN(data["train"].images), "digits-prdc"))
+    rows = build_probe("prdc", **tiny(tiny_extractor, n_samples=300, n_reference=300)).run(
+        probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "digits-prdc"))
     by = {(r["metric"], r["variant"]): r for r in rows}
     assert set(by) == {(m, v) for m in ("precision", "recall", "density", "coverage")
                        for v in ("real", "trained", "random")}
@@ -306,12 +270,12 @@ def test_is_needs_the_classifier_layer(tiny_extractor: Path, tmp_path: Path) -> 
     data = _data(100, 50)
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     with pytest.raises(MissingDataError, match="ends at pool3.*logits_weights=PATH") as err:
-        probe("is", **tiny(tiny_extractor, n_samples=100)).run(make_ctx(tmp_path, data, model, "digits-is"))
+        build_probe("is", **tiny(tiny_extractor, n_samples=100)).run(probe_ctx(tmp_path, data, model, "digits-is"))
     assert "\n" not in str(err.value) and isinstance(err.value, GansuiteError)
     wrong = _fc(tmp_path / "wrong.pth", 10, 7)
     with pytest.raises(OptionError, match="fc.weight"):
-        probe("is", **tiny(tiny_extractor, n_samples=100, logits_weights=str(wrong))).run(
-            make_ctx(tmp_path, data, model, "digits-is"))
+        build_probe("is", **tiny(tiny_extractor, n_samples=100, logits_weights=str(wrong))).run(
+            probe_ctx(tmp_path, data, model, "digits-is"))
 
 
 def test_is_rows_with_given_and_discovered_weights(tiny_extractor: Path, tmp_path: Path,
@@ -321,8 +285,8 @@ def test_is_rows_with_given_and_discovered_weights(tiny_extractor: Path, tmp_pat
     data = _data(100, 50)
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     fc = _fc(tmp_path / "fc.pth", 10, 12)
-    rows = probe("is", **tiny(tiny_extractor, n_samples=100, logits_weights=str(fc))).run(
-        make_ctx(tmp_path, data, model, "digits-is"))
+    rows = build_probe("is", **tiny(tiny_extractor, n_samples=100, logits_weights=str(fc))).run(
+        probe_ctx(tmp_path, data, model, "digits-is"))
     by = {r["variant"]: r for r in rows}
     assert set(by) == {"real", "trained", "random"} and by["real"]["n_samples"] == 50
     for r in rows:
@@ -333,10 +297,10 @@ def test_is_rows_with_given_and_discovered_weights(tiny_extractor: Path, tmp_pat
     hub.mkdir(parents=True)
     published = _fc(hub / "pt_inception-2015-12-05-6726825d.pth", 10, 12)
     with pytest.raises(OptionError, match="6726825d"):
-        probe("is", **tiny(tiny_extractor, n_samples=100)).run(make_ctx(tmp_path, data, model, "digits-is"))
+        build_probe("is", **tiny(tiny_extractor, n_samples=100)).run(probe_ctx(tmp_path, data, model, "digits-is"))
     prefix = hashlib.sha256(published.read_bytes()).hexdigest()[:8]
     monkeypatch.setitem(inception.PUBLISHED_FILES, published.name, prefix)
-    found = probe("is", **tiny(tiny_extractor, n_samples=100)).run(make_ctx(tmp_path, data, model, "digits-is"))
+    found = build_probe("is", **tiny(tiny_extractor, n_samples=100)).run(probe_ctx(tmp_path, data, model, "digits-is"))
     assert [r["value"] for r in found] == pytest.approx([r["value"] for r in rows])
 
 
@@ -375,7 +339,7 @@ def test_generated_features_are_reused_until_the_weights_change(tiny_extractor: 
 
     net = InceptionFeatures(tiny_extractor, input_size=32)
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    ctx = make_ctx(tmp_path, _data(10, 1), model, "digits-kid")
+    ctx = probe_ctx(tmp_path, _data(10, 1), model, "digits-kid")
     first = generated_features(net, model, 20, ctx, 8, "g")
     assert generated_features(net, model, 20, ctx, 16, "g") is first  # batch size does not matter
     assert generated_features(net, model, 10, ctx, 8, "g").shape == (10, 12)  # another count: computed

@@ -15,11 +15,11 @@ from gansuite_gans import MODELS, ProjectionConfig, SNGANConfig, WGANGPConfig, l
 from gansuite_gans.ema import EMA
 from gansuite_gans.schedule import LinearDecay, decay_factor
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.model import Batch
 from gansuite.engine.build import build_model, smoke_check
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.model import Batch
-from gansuite.plugin.options import build_config
 
 TINY = {"wgan-gp": {"dim": 4}, "sngan": {"ch": 16}, "sngan-projection": {"ch": 16}}
 
@@ -38,7 +38,7 @@ class FakeCtx:
         self.device = torch.device("cpu")
         self.generator, self.discriminator = model.generator, model.discriminator
         self.opt_g, self.opt_d = model.optimizers()
-        self.batches = 0
+        self.batches = self.backwards = 0
         self.gen = torch.Generator().manual_seed(step)
 
     def batch(self) -> Batch:
@@ -55,6 +55,10 @@ class FakeCtx:
 
     def labels(self, n: int):
         return self.model.sample_labels(n, generator=self.gen)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.backwards += 1
+        loss.backward()
 
     @contextlib.contextmanager
     def frozen_discriminator(self):
@@ -202,6 +206,7 @@ def test_wgan_gp_step_takes_five_critic_steps_on_fresh_batches_and_logs_its_term
     ctx = FakeCtx(model)
     stats = model.train_step(ctx.batch(), ctx)
     assert ctx.batches == 4  # the engine's batch, then 4 fresh ones
+    assert ctx.backwards == 5 + 1  # every backward through the engine: 5 critic steps, 1 G step
     assert {"wdist", "gp", "loss_d", "loss_g"} <= set(stats)
     assert all(torch.isfinite(torch.as_tensor(v)) for v in stats.values())
     assert not model.uses_autocast  # the penalty's double backward stays fp32

@@ -7,9 +7,9 @@ from types import ModuleType
 
 import pytest
 
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.manager import build_catalog
-from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec
+from gansuite._host.manager import build_catalog
+from gansuite.contract.hookspecs import hookimpl
+from gansuite.contract.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec
 
 CASES = [
     ("register_models", "models", ModelSpec(name="hook-model", summary="", factory="os.path:join")),

@@ -10,9 +10,9 @@ import torch
 from gansuite_dcgan.imageconv import ImageConv2d, ImageConvTranspose2d
 from torch import nn
 
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
 from gansuite.engine.step import GANStep
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
 
 LAYOUTS = (torch.contiguous_format, torch.channels_last)
 

@@ -5,9 +5,9 @@ from typing import Literal
 
 import pytest
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.options import build_config, coerce, parse_pairs, split_overrides
-from gansuite.plugin.specs import DatasetSpec, ModelSpec
+from gansuite._host.options import build_config, coerce, parse_pairs, split_overrides
+from gansuite.contract.errors import OptionError
+from gansuite.contract.specs import DatasetSpec, ModelSpec
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from types import ModuleType
 
 import pytest
 
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.manager import HOOKS, build_catalog
-from gansuite.plugin.specs import DatasetSpec, ModelSpec
+from gansuite._host.manager import HOOKS, build_catalog
+from gansuite.contract.hookspecs import hookimpl
+from gansuite.contract.specs import DatasetSpec, ModelSpec
 
 REFERENCE = {"dcgan", "datasets", "dedup", "probes"}
 
@@ -74,8 +74,27 @@ def test_invalid_registration_is_reported_and_others_keep_working():
 def test_misspelled_hook_is_reported_not_fatal():
     catalog = build_catalog(extra_plugins={"typo": _plugin(register_modles=lambda register: None)})
     (error,) = [e for e in catalog.errors() if "typo" in e]
-    assert "Plugin 'typo'" in error and "unknown hook" in error and "register_modles" in error
+    assert "Plugin 'typo'" in error and "unknown hook" in error
+    assert "'register_modles' (did you mean 'register_models'?)" in error
+    assert ".py:" not in error and "manager" not in error  # no internal file:line
     assert "dcgan" in catalog.registry("models")
+
+
+def test_misspelled_hook_of_an_installed_plugin_says_what_to_write(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    _write_dist(site, "typo-dist", "typo_plugin", """
+        from gansuite import hookimpl
+
+        @hookimpl
+        def register_dataset(register):
+            pass
+    """)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,typo-dist")
+    (error,) = [e for e in build_catalog().errors() if "typo" in e]
+    assert error.startswith("Plugin 'typo_plugin' from distribution 'typo-dist' implements an unknown hook"), error
+    assert "'register_dataset' (did you mean 'register_datasets'?)" in error and ".py:" not in error
 
 
 def _write_dist(site, dist, module, source):
@@ -87,8 +106,7 @@ def _write_dist(site, dist, module, source):
 
 
 GOOD_PLUGIN = """
-    from gansuite.plugin.hookspecs import hookimpl
-    from gansuite.plugin.specs import DatasetSpec
+    from gansuite import DatasetSpec, hookimpl
 
     @hookimpl
     def register_datasets(register):
@@ -136,7 +154,7 @@ def test_every_hook_is_documented_and_tested():
     repo = Path(__file__).resolve().parents[1]
     docs = (repo / "docs" / "plugins.md").read_text()
     tests = "\n".join(p.read_text() for p in (repo / "tests").glob("test_*.py") if p.name != "test_plugins.py")
-    import gansuite.plugin.hookspecs as hs
+    import gansuite.contract.hookspecs as hs
 
     declared = {n for n in dir(hs) if n.startswith("register_")}
     assert declared == set(HOOKS.values())

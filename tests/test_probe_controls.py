@@ -15,20 +15,18 @@ import pytest
 import torch
 from gansuite_probes.common import CopyingGenerator, FixedFeatures, bootstrap_ci, fixed_features, mean_ci
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
-from test_probes import FAST, SIZE, make_ctx, probe
+from helpers import FAST, build_probe, load_digits, probe_ctx
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageData
+
+SIZE = 16
 
 
 @pytest.fixture(scope="module")
 def digits() -> dict[str, ImageData]:
     """The embedded digits set at 16x16 (the tiny model's size), both splits."""
-    spec = get_catalog().registry("datasets").get("digits")
-    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
-    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
+    return load_digits(SIZE)
 
 
 class DataLikeGAN(TinyGAN):
@@ -101,9 +99,9 @@ def test_intervals() -> None:
 def test_latent_walk_ranks_data_like_between_random_and_copying(digits: dict[str, ImageData],
                                                                  tmp_path: Path) -> None:
     cfg = {**FAST["latent-walk"], "n_walks": 8, "copy_bank": 1000}
-    ctx = make_ctx(tmp_path, digits, DataLikeGAN(digits["train"].images), "digits-latent-walk")
+    ctx = probe_ctx(tmp_path, digits, DataLikeGAN(digits["train"].images), "digits-latent-walk")
     ctx.make_random_model = dcgan_like_random
-    rows = probe("latent-walk", **cfg).run(ctx)
+    rows = build_probe("latent-walk", **cfg).run(ctx)
     assert {(r["variant"], r["space"]) for r in rows} == {(v, s) for v in ("trained", "random", "copying")
                                                           for s in ("fixed", "pixel")}
     for space in ("fixed", "pixel"):
@@ -143,7 +141,7 @@ def test_memorization_is_two_sided_with_real_and_copying_controls(digits: dict[s
                                                                   tmp_path: Path) -> None:
     cfg = {**FAST["memorization"], "n_holdout": 200}
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)  # untrained: noise far from the data
-    rows = probe("memorization", **cfg).run(make_ctx(tmp_path, digits, model, "digits-memorization"))
+    rows = build_probe("memorization", **cfg).run(probe_ctx(tmp_path, digits, model, "digits-memorization"))
     assert {(r["variant"], r["space"]) for r in rows} == {(v, s) for v in ("trained", "random", "copying", "real")
                                                           for s in ("fixed", "pixel")}
     for space in ("fixed", "pixel"):
@@ -163,7 +161,7 @@ def test_memorization_is_two_sided_with_real_and_copying_controls(digits: dict[s
 # -- arithmetic -----------------------------------------------------------------------------------
 def test_arithmetic_is_defined_for_every_generator(digits: dict[str, ImageData], tmp_path: Path) -> None:
     cfg = FAST["arithmetic"]
-    rows = probe("arithmetic", **cfg).run(make_ctx(tmp_path, digits, DataLikeGAN(digits["train"].images),
+    rows = build_probe("arithmetic", **cfg).run(probe_ctx(tmp_path, digits, DataLikeGAN(digits["train"].images),
                                                    "digits-arithmetic"))
     rates, lifts = _by(rows, "success_rate"), _by(rows, "lift")
     assert set(rates) == set(lifts) == {"trained", "random", "copying"}
@@ -183,14 +181,14 @@ def test_arithmetic_is_defined_for_every_generator(digits: dict[str, ImageData],
 
 def test_arithmetic_refuses_too_few_trials() -> None:
     with pytest.raises(OptionError, match="min_trials=200"):
-        probe("arithmetic", max_pairs=2, targets_per_pair=4)
+        build_probe("arithmetic", max_pairs=2, targets_per_pair=4)
 
 
 def test_arithmetic_needs_enough_pairs(digits: dict[str, ImageData], tmp_path: Path) -> None:
     two = {k: ImageData(v.images, (v.labels % 2), ("even", "odd")) for k, v in digits.items()}
-    ctx = make_ctx(tmp_path, two, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-arithmetic")
+    ctx = probe_ctx(tmp_path, two, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-arithmetic")
     with pytest.raises(OptionError, match="min_trials"):
-        probe("arithmetic", **{**FAST["arithmetic"], "min_trials": 24}).run(ctx)
+        build_probe("arithmetic", **{**FAST["arithmetic"], "min_trials": 24}).run(ctx)
 
 
 # -- the calibration table ------------------------------------------------------------------------

@@ -12,12 +12,12 @@ from gansuite_probes import EVALS, PROBES
 from gansuite_probes.common import extract_features, feature_layout, to_uint8
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import Standardizer, accuracy, fit_l2svm
-from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
+from gansuite_probes.testing import TinyConfig, build_tiny
+from helpers import FAST, build_probe, load_digits, probe_ctx
 
-from gansuite.plugin.errors import DataError, OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, Probe, ProbeContext
+from gansuite._host.options import build_config
+from gansuite.contract.errors import DataError, OptionError
+from gansuite.contract.protocols import ImageData
 
 SIZE = 16
 
@@ -25,44 +25,7 @@ SIZE = 16
 @pytest.fixture(scope="module")
 def digits() -> dict[str, ImageData]:
     """The embedded digits set at 16x16 (the tiny model's size), both splits."""
-    spec = get_catalog().registry("datasets").get("digits")
-    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
-    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
-
-
-class CopyGAN(TinyGAN):
-    """A generator that returns stored real images: z picks one by a fixed random projection."""
-
-    def __init__(self, images: torch.Tensor, seed: int = 0) -> None:
-        torch.manual_seed(seed)
-        super().__init__(TinyConfig(), SIZE, 3)
-        bank = images.float() / 127.5 - 1
-        proj = torch.randn(self.z_dim, bank.shape[0], generator=torch.Generator().manual_seed(seed))
-
-        class _Lookup(torch.nn.Module):
-            def forward(self, z: torch.Tensor) -> torch.Tensor:
-                return bank[(z @ proj).argmax(1)]
-
-        self.generator = _Lookup()
-
-
-def make_ctx(tmp_path: Path, data: dict[str, ImageData], model: object, eval_name: str, seed: int = 1) -> ProbeContext:
-    spec = next(e for e in EVALS if e.name == eval_name)
-
-    def random_model(s: int) -> TinyGAN:
-        torch.manual_seed(1000 + s)
-        return build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-
-    return ProbeContext(model=model, make_random_model=random_model, eval=spec,  # type: ignore[arg-type]
-                        load_split=lambda split: data[split], device=torch.device("cpu"),
-                        out_dir=tmp_path, seed=seed, progress=False)
-
-
-def probe(name: str, **overrides: object) -> Probe:
-    spec = next(p for p in PROBES if p.name == name)
-    evals = [e for e in EVALS if e.probe == name]
-    params = dict(evals[0].params) if evals else {}
-    return spec.load_factory()(build_config(spec, {**params, **overrides}))
+    return load_digits(SIZE)
 
 
 # -- the solver ------------------------------------------------------------------------------
@@ -170,20 +133,6 @@ def test_to_uint8_round_trip() -> None:
 
 
 # -- every probe, on tiny data ------------------------------------------------------------------
-FAST: dict[str, dict[str, object]] = {
-    "svm": {"n_draws": 3, "val_size": 200},
-    "latent-walk": {"n_walks": 4, "n_points": 3, "steps": 4, "n_reference": 50, "copy_bank": 200, "n_boot": 50},
-    "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "min_trials": 24,
-                   "grid_pairs": 2, "n_neighbours": 4, "copy_bank": 300, "n_boot": 50},
-    "fid": {},  # fid, kid, prdc, is: tests/test_fid.py
-    "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
-    "prdc": {"n_samples": 60, "n_reference": 60},
-    "is": {"n_samples": 60},
-    "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600, "copy_bank": 200, "n_boot": 50},
-    "guided-backprop": {"n_images": 300, "n_channels": 8, "top_k": 4, "n_boot": 200},
-    "forgetting": {"n_classifier": 600, "n_pool": 200, "n_random_draws": 3, "n_boot": 100, "max_iter": 50},
-    "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
-}
 
 
 def test_every_registered_probe_has_fast_settings() -> None:
@@ -208,7 +157,7 @@ CALIBRATED = ("svm", "latent-walk", "arithmetic", "memorization")  # docs/probes
 def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     eval_name = next(e.name for e in EVALS if e.probe == name and e.dataset == "digits")
-    rows = probe(name, **FAST[name]).run(make_ctx(tmp_path, digits, model, eval_name))
+    rows = build_probe(name, **FAST[name]).run(probe_ctx(tmp_path, digits, model, eval_name))
     assert rows
     for row in rows:
         assert isinstance(row["metric"], str)
@@ -224,10 +173,10 @@ def test_probe_runs_on_tiny_data(name: str, digits: dict[str, ImageData], tmp_pa
 def test_svm_reports_trained_random_and_gain(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     seeds: list[int] = []
-    ctx = make_ctx(tmp_path, digits, model, "digits-svm", seed=5)
+    ctx = probe_ctx(tmp_path, digits, model, "digits-svm", seed=5)
     make_random = ctx.make_random_model
     ctx.make_random_model = lambda s: seeds.append(s) or make_random(s)  # type: ignore[func-returns-value]
-    rows = probe("svm", protocol="full", val_size=200, search_max_train=500, c_grid=(1e-3, 1e-2)).run(ctx)
+    rows = build_probe("svm", protocol="full", val_size=200, search_max_train=500, c_grid=(1e-3, 1e-2)).run(ctx)
     assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
     assert seeds == [5]
     n = len(digits["train"])
@@ -249,8 +198,8 @@ def test_svm_reports_trained_random_and_gain(digits: dict[str, ImageData], tmp_p
 
 def test_svm_without_control_and_single_c(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    ctx = make_ctx(tmp_path, digits, model, "digits-svm")
-    rows = probe("svm", protocol="full", c_grid=(1e-2,), random_control=False, max_train=500,
+    ctx = probe_ctx(tmp_path, digits, model, "digits-svm")
+    rows = build_probe("svm", protocol="full", c_grid=(1e-2,), random_control=False, max_train=500,
                  max_test=100).run(ctx)
     assert len(rows) == 1
     assert rows[0]["n_val"] == 0 and rows[0]["C"] == 1e-2
@@ -259,9 +208,9 @@ def test_svm_without_control_and_single_c(digits: dict[str, ImageData], tmp_path
 
 def test_svm_few_label_protocol(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
-    ctx = make_ctx(tmp_path, digits, model, "svhn-svm")
+    ctx = probe_ctx(tmp_path, digits, model, "svhn-svm")
     ctx.eval = dataclasses.replace(ctx.eval, dataset="digits")
-    rows = probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=3).run(ctx)
+    rows = build_probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=3).run(ctx)
     assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
     for r in rows[:2]:
         errors = torch.tensor(r["errors"]).double()
@@ -277,16 +226,16 @@ def test_svm_few_label_protocol(digits: dict[str, ImageData], tmp_path: Path) ->
 
 
 def test_svm_few_label_needs_enough_images_per_class(digits: dict[str, ImageData], tmp_path: Path) -> None:
-    ctx = make_ctx(tmp_path, digits, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "svhn-svm")
+    ctx = probe_ctx(tmp_path, digits, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "svhn-svm")
     with pytest.raises(OptionError, match="labels_per_class"):
-        probe("svm", protocol="few-label", val_size=300, labels_per_class=500, n_draws=1).run(ctx)
+        build_probe("svm", protocol="few-label", val_size=300, labels_per_class=500, n_draws=1).run(ctx)
 
 
 def test_svm_needs_labels(digits: dict[str, ImageData], tmp_path: Path) -> None:
     unlabelled = {k: ImageData(v.images) for k, v in digits.items()}
-    ctx = make_ctx(tmp_path, unlabelled, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-svm")
+    ctx = probe_ctx(tmp_path, unlabelled, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-svm")
     with pytest.raises(DataError, match="no labels"):
-        probe("svm").run(ctx)
+        build_probe("svm").run(ctx)
 
 
 @pytest.mark.parametrize("bad", [{"c_grid": ()}, {"c_grid": (0.0,)}, {"val_size": 0}, {"n_draws": -1}])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from gansuite_probes import EVALS, PROBES
+from gansuite_probes import EVALS
 from gansuite_probes.config import ForgettingConfig, GuidedBackpropConfig
 from gansuite_probes.forgetting import ForgettingProbe, fit_logistic
 from gansuite_probes.guided_backprop import (
@@ -19,12 +19,13 @@ from gansuite_probes.guided_backprop import (
     label_purity,
 )
 from gansuite_probes.testing import TinyConfig, TinyGAN, build_tiny
+from helpers import build_probe, load_digits, probe_ctx
 from torch import nn
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.manager import get_catalog
-from gansuite.plugin.options import build_config
-from gansuite.plugin.protocols import ImageData, ProbeContext
+from gansuite._host.manager import get_catalog
+from gansuite._host.options import build_config
+from gansuite.contract.errors import OptionError
+from gansuite.contract.protocols import ImageData, ProbeContext
 
 SIZE = 32  # the dcgan's smallest size
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -40,9 +41,12 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def digits() -> dict[str, ImageData]:
-    spec = get_catalog().registry("datasets").get("digits")
-    dataset = spec.load_factory()(build_config(spec, {}), root=Path("."))
-    return {split: dataset.load(split, image_size=SIZE) for split in ("train", "test")}
+    return load_digits(SIZE)
+
+
+def _ctx(tmp_path: Path, data: dict[str, ImageData], model: object, eval_name: str,
+         random_model=None) -> ProbeContext:
+    return probe_ctx(tmp_path, data, model, eval_name, seed=3, random_model=random_model or (lambda s: _dcgan(1000 + s)))
 
 
 def _dcgan(seed: int = 0):
@@ -72,20 +76,6 @@ def trained(digits: dict[str, ImageData]):
     for p in [*model.generator.parameters(), *model.discriminator.parameters()]:
         p.grad = None
     return model
-
-
-def make_ctx(tmp_path: Path, data: dict[str, ImageData], model: object, eval_name: str,
-             random_model=None, seed: int = 3) -> ProbeContext:
-    spec = next(e for e in EVALS if e.name == eval_name)
-    return ProbeContext(model=model, make_random_model=random_model or (lambda s: _dcgan(1000 + s)),  # type: ignore[arg-type]
-                        eval=spec, load_split=lambda split: data[split], device=torch.device("cpu"),
-                        out_dir=tmp_path, seed=seed, progress=False)
-
-
-def probe(name: str, **overrides: object):
-    spec = next(p for p in PROBES if p.name == name)
-    params = dict(next(e for e in EVALS if e.probe == name).params)
-    return spec.load_factory()(build_config(spec, {**params, **overrides}))
 
 
 def _state(model) -> dict[str, torch.Tensor]:
@@ -157,8 +147,8 @@ def test_guided_backprop_on_a_digits_trained_dcgan(trained, digits: dict[str, Im
     from PIL import Image
 
     before = _state(trained)
-    rows = probe("guided-backprop", n_channels=12, top_k=4, grid_channels=3, n_boot=300).run(
-        make_ctx(tmp_path, digits, trained, "digits-guided-backprop"))
+    rows = build_probe("guided-backprop", n_channels=12, top_k=4, grid_channels=3, n_boot=300).run(
+        _ctx(tmp_path, digits, trained, "digits-guided-backprop"))
     _untouched(trained, before)
     by = {(r["metric"], r["variant"]): r for r in rows}
     assert set(by) == {("top_share", "trained"), ("top_share", "random"), ("label_purity", "trained"),
@@ -196,8 +186,8 @@ def test_guided_backprop_purity_separates_class_selective_channels(digits: dict[
     """A D whose channels each detect one class has pure top images; a random D's do not."""
     model = TinyGAN(TinyConfig(), SIZE, 3)
     model.discriminator = _TemplateD(digits["train"].images, digits["train"].labels)
-    rows = probe("guided-backprop", top_k=8, n_boot=500).run(
-        make_ctx(tmp_path, digits, model, "digits-guided-backprop",
+    rows = build_probe("guided-backprop", top_k=8, n_boot=500).run(
+        _ctx(tmp_path, digits, model, "digits-guided-backprop",
                  random_model=lambda s: build_tiny(TinyConfig(), image_size=SIZE, channels=3)))
     by = {(r["metric"], r["variant"]): r for r in rows}
     ours, random, chance = (by[("label_purity", v)] for v in ("trained", "random", "chance"))
@@ -218,7 +208,7 @@ def test_guided_backprop_refuses_a_d_without_relus(digits: dict[str, ImageData],
     model = TinyGAN(TinyConfig(), SIZE, 3)
     model.discriminator = _Tanh()
     with pytest.raises(OptionError, match="no relu"):
-        probe("guided-backprop", n_boot=10).run(make_ctx(tmp_path, digits, model, "digits-guided-backprop"))
+        build_probe("guided-backprop", n_boot=10).run(_ctx(tmp_path, digits, model, "digits-guided-backprop"))
 
 
 # -- forgetting ---------------------------------------------------------------------------------
@@ -235,8 +225,8 @@ def test_forgetting_on_a_digits_trained_dcgan(trained, digits: dict[str, ImageDa
     from PIL import Image
 
     before = _state(trained)
-    rows = probe("forgetting", n_classifier=800, n_pool=300, max_eval=100, n_random_draws=4, n_boot=200,
-                 grid_samples=5, max_iter=60).run(make_ctx(tmp_path, digits, trained, "digits-forgetting"))
+    rows = build_probe("forgetting", n_classifier=800, n_pool=300, max_eval=100, n_random_draws=4, n_boot=200,
+                 grid_samples=5, max_iter=60).run(_ctx(tmp_path, digits, trained, "digits-forgetting"))
     _untouched(trained, before)
     by = {r["variant"]: r for r in rows}
     assert set(by) == {"trained:positive-maps", "trained:random-maps", "random:positive-maps",
@@ -280,7 +270,7 @@ def test_forgetting_removes_a_planted_concept_and_beats_random_maps(digits: dict
     model.generator_blocks = lambda: [model.generator.first, model.generator.middle, model.generator.last]
     cfg = {"classifier_features": "pixels", "n_classifier": 800, "n_pool": 300, "n_random_draws": 20,
            "n_boot": 200, "max_iter": 100}
-    rows = probe("forgetting", **cfg).run(make_ctx(tmp_path, digits, model, "digits-forgetting",
+    rows = build_probe("forgetting", **cfg).run(_ctx(tmp_path, digits, model, "digits-forgetting",
                                                    random_model=lambda s: build_tiny(TinyConfig(), image_size=SIZE)))
     by = {r["variant"]: r for r in rows}
     pos, rand = by["trained:positive-maps"], by["trained:random-maps"]
@@ -290,7 +280,7 @@ def test_forgetting_removes_a_planted_concept_and_beats_random_maps(digits: dict
     assert 0.05 < rand["removed_fraction"] < 0.95  # random draws hit map 0 only sometimes
     assert pos["n_dropped"] == pos["n_positive"] > 1
     # Dropping only the map with the largest weight: it is the planted one; one random map rarely is.
-    rows = probe("forgetting", **cfg, n_drop=1).run(make_ctx(tmp_path, digits, model, "digits-forgetting",
+    rows = build_probe("forgetting", **cfg, n_drop=1).run(_ctx(tmp_path, digits, model, "digits-forgetting",
                                                              random_model=lambda s: build_tiny(TinyConfig(), image_size=SIZE)))
     by = {r["variant"]: r for r in rows}
     assert by["trained:positive-maps"]["n_dropped"] == 1 and by["trained:positive-maps"]["removed_fraction"] == 1.0
@@ -304,9 +294,9 @@ def test_forgetting_uses_the_eval_generator(digits: dict[str, ImageData], tmp_pa
     used: list[int] = []
     ema.act.register_forward_hook(lambda m, i, o: used.append(o.shape[0]))
     model.eval_generator = lambda: ema  # type: ignore[attr-defined]
-    rows = probe("forgetting", classifier_features="pixels", n_classifier=300, n_pool=50, n_random_draws=2,
+    rows = build_probe("forgetting", classifier_features="pixels", n_classifier=300, n_pool=50, n_random_draws=2,
                  n_boot=20, max_iter=20, grid_samples=0).run(
-        make_ctx(tmp_path, digits, model, "digits-forgetting",
+        _ctx(tmp_path, digits, model, "digits-forgetting",
                  random_model=lambda s: build_tiny(TinyConfig(), image_size=SIZE)))
     assert used and used[0] == 50 and all(r.get("figure") is None for r in rows)
 
@@ -323,15 +313,15 @@ def test_forgetting_names_a_model_without_generator_blocks(blocks, digits: dict[
     else:
         model.generator_blocks = lambda: blocks  # type: ignore[method-assign]
     with pytest.raises(OptionError, match="Model Plain lists no generator blocks"):
-        probe("forgetting", classifier_features="pixels", n_classifier=200, max_iter=5).run(
-            make_ctx(tmp_path, digits, model, "digits-forgetting"))
+        build_probe("forgetting", classifier_features="pixels", n_classifier=200, max_iter=5).run(
+            _ctx(tmp_path, digits, model, "digits-forgetting"))
 
 
 def test_forgetting_block_index_must_exist(digits: dict[str, ImageData], tmp_path: Path) -> None:
     model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
     with pytest.raises(OptionError, match="lists 3 generator blocks; block index -4"):
-        probe("forgetting", classifier_features="pixels", n_classifier=200, max_iter=5, block=-4).run(
-            make_ctx(tmp_path, digits, model, "digits-forgetting"))
+        build_probe("forgetting", classifier_features="pixels", n_classifier=200, max_iter=5, block=-4).run(
+            _ctx(tmp_path, digits, model, "digits-forgetting"))
 
 
 @pytest.mark.parametrize(("cls", "bad"), [
@@ -349,5 +339,5 @@ def test_specs_and_evals_are_registered() -> None:
         for probe_name in ("guided-backprop", "forgetting"):
             spec = names[f"{dataset}-{probe_name}"]
             assert spec.dataset == dataset and spec.probe == probe_name
-    assert isinstance(probe("guided-backprop"), GuidedBackpropProbe)
-    assert isinstance(probe("forgetting"), ForgettingProbe)
+    assert isinstance(build_probe("guided-backprop"), GuidedBackpropProbe)
+    assert isinstance(build_probe("forgetting"), ForgettingProbe)

@@ -25,7 +25,7 @@ def test_ci_runs_the_readme_commands():
 
 
 def test_main_job_names_registered_things():
-    from gansuite.plugin.manager import build_catalog
+    from gansuite._host.manager import build_catalog
 
     readme = (REPO / "README.md").read_text()
     block = readme.split("```bash", 1)[1].split("```", 1)[0]

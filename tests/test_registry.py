@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from gansuite.plugin.errors import DuplicateNameError, InvalidNameError, UnknownNameError
-from gansuite.plugin.registry import Registry, check_name
-from gansuite.plugin.specs import ModelSpec, PluginInfo
+from gansuite._host.registry import Registry, check_name
+from gansuite.contract.errors import DuplicateNameError, InvalidNameError, UnknownNameError
+from gansuite.contract.specs import ModelSpec, PluginInfo
 
 
 def spec(name: str, plugin: str = "p1") -> ModelSpec:

@@ -7,20 +7,18 @@ never executes code from a checkpoint (weights-only).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import REPO, equal_state, gansuite_run, kill_after_first_checkpoint, run_env
 
+from gansuite.contract.errors import CheckpointError
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError
 
-REPO = Path(__file__).resolve().parents[1]
+_ENV = run_env("gansuite,gansuite-example")  # the wgan-gp-ema case is the example's model
 STEPS = 40
 COMMON = ["--dataset", "fake", "-o", "n=256", "--batch-size", "32", "--max-steps", str(STEPS),
           "--checkpoint-every", "5", "--log-every", "1", "--sample-every", "20", "--device", "cpu",
@@ -32,51 +30,9 @@ CASES = {  # the default step, and a model's own step with fresh critic batches 
 }
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GANSUITE_")}
-    env["GANSUITE_LOAD_PLUGINS"] = "gansuite,gansuite-example"  # the wgan-gp-ema case is the example's model
-    env["OMP_NUM_THREADS"] = "1"  # deterministic kernels, and leaves the CPU to the other run
-    return env
-
-
-def _gansuite(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gansuite", "run", *args]
-
-
 def _state(run_dir: Path) -> dict:
     path = ckpt.checkpoint_path(run_dir / "checkpoints", STEPS)
     return torch.load(path, weights_only=True)
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
-
-
-def _kill_after_first_checkpoint(run_dir: Path, args: list[str]) -> int:
-    log = run_dir.parent / f"{run_dir.name}.stderr"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(_gansuite(*args, "--out", str(run_dir)), env=_env(), cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 240
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            if ckpt.list_checkpoints(run_dir / "checkpoints"):
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.005)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, log.read_text()
-    return ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]
 
 
 @pytest.mark.slow
@@ -84,29 +40,29 @@ def _kill_after_first_checkpoint(run_dir: Path, args: list[str]) -> int:
 def test_sigkill_then_resume_is_bit_identical(tmp_path, case):
     args = CASES[case]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    full = subprocess.run(_gansuite(*args, "--out", str(straight)), env=_env(), cwd=REPO,
+    full = subprocess.run(gansuite_run(*args, "--out", str(straight)), env=_ENV, cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert full.returncode == 0, full.stderr
 
-    at = _kill_after_first_checkpoint(killed, args)
+    at = kill_after_first_checkpoint(killed, args, _ENV)
     assert 5 <= at < STEPS, f"the run was not interrupted mid-way (latest checkpoint: step {at})"
     rows_before = RunFolder(killed).read_metrics()
 
-    resumed = subprocess.run(_gansuite("--resume", str(killed), "--no-progress"), env=_env(), cwd=REPO,
+    resumed = subprocess.run(gansuite_run("--resume", str(killed), "--no-progress"), env=_ENV, cwd=REPO,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
 
     a, b = _state(straight), _state(killed)
     for key in ("generator", "discriminator", "opt_g", "opt_d", "extra", "sampler", "step"):
-        assert _equal(a[key], b[key]), f"{key} differs after resuming from step {at}"
-    assert _equal(a["rng"]["torch"], b["rng"]["torch"])
+        assert equal_state(a[key], b[key]), f"{key} differs after resuming from step {at}"
+    assert equal_state(a["rng"]["torch"], b["rng"]["torch"])
 
     # metrics.jsonl was cut back to the checkpoint, so every step appears once, with equal losses.
     rows_a, rows_b = RunFolder(straight).read_metrics(), RunFolder(killed).read_metrics()
     assert [r["step"] for r in rows_b] == list(range(1, STEPS + 1))
     assert len(rows_before) >= at
     if case == "wgan-gp-ema":
-        assert a["extra"]["ema"] and not _equal(a["extra"]["ema"], a["generator"])  # an EMA, not a copy
+        assert a["extra"]["ema"] and not equal_state(a["extra"]["ema"], a["generator"])  # an EMA, not a copy
     keys = [k for k in rows_a[-1] if k != "images_per_s"]
     assert {"loss_d", "loss_g"} <= set(keys)
     assert [[r[k] for k in keys] for r in rows_a] == [[r[k] for k in keys] for r in rows_b]

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
+from gansuite.contract.errors import CheckpointError
 from gansuite.engine.runfolder import RunFolder, atomic_write_json
-from gansuite.plugin.errors import CheckpointError
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

@@ -7,10 +7,10 @@ from types import ModuleType
 import pytest
 from gansuite_probes import testing
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.manager import build_catalog
-from gansuite.plugin.specs import EvalSpec
+from gansuite._host.manager import build_catalog
+from gansuite.contract.errors import OptionError
+from gansuite.contract.hookspecs import hookimpl
+from gansuite.contract.specs import EvalSpec
 from gansuite.runs.plan import DEFAULT_TIME_BUDGET, RunRequest, plan_run
 
 MODEL = "probe-test-gan"  # the probes plugin's tiny test model, registered here

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 from gansuite.study.executors import LocalExecutor, SubmititExecutor, Task, default_jobs, make_executor
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from gansuite._host.manager import get_catalog
 from gansuite.cli import main
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.manager import get_catalog
 from gansuite.study.driver import StudyRequest, prepare_study
 from gansuite.study.folder import StudyFolder
 from gansuite.study.plan import next_action, plan_cells

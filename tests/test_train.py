@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from gansuite._host.manager import build_catalog, reset_catalog
+from gansuite.contract.errors import DivergenceError, OptionError, RunError
+from gansuite.contract.hookspecs import hookimpl
+from gansuite.contract.protocols import GANModel
+from gansuite.contract.specs import ModelSpec
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine.build import load_run_model
 from gansuite.engine.distributed import BatchSampler, DistContext
 from gansuite.engine.runfolder import RunFolder
 from gansuite.engine.step import GANStep, normalize_batch
-from gansuite.plugin.errors import DivergenceError, OptionError, RunError
-from gansuite.plugin.hookspecs import hookimpl
-from gansuite.plugin.manager import build_catalog, reset_catalog
-from gansuite.plugin.protocols import GANModel
-from gansuite.plugin.specs import ModelSpec
 from gansuite.runs.runner import RunRequest, execute, plan_run
 
 TINY = ("ngf=8", "ndf=8", "n=96", "size=32")
@@ -116,26 +116,21 @@ def test_load_run_model_restores_the_trained_weights(tmp_path):
         assert torch.equal(model.generator(z), outcome.model.generator(z))
 
 
-class _NaNAfter:
-    """A tiny DCGAN whose discriminator loss turns NaN at a chosen step."""
-
-    def __init__(self, inner, nan_at: int) -> None:
-        self._inner, self._nan_at, self._calls = inner, nan_at, 0
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-    def d_loss(self, real_logits, fake_logits):
-        self._calls += 1
-        loss = self._inner.d_loss(real_logits, fake_logits)
-        return loss * float("nan") if self._calls >= self._nan_at else loss
-
-
 def _nan_factory(config, *, image_size, channels):
+    """A tiny DCGAN whose discriminator loss turns NaN at step 5."""
     from gansuite_dcgan.config import DCGANConfig
     from gansuite_dcgan.models import build_dcgan
 
-    return _NaNAfter(build_dcgan(DCGANConfig(ngf=8, ndf=8), image_size=image_size, channels=channels), 5)
+    model = build_dcgan(DCGANConfig(ngf=8, ndf=8), image_size=image_size, channels=channels)
+    inner, calls = model.d_loss, [0]
+
+    def d_loss(real_logits, fake_logits):
+        calls[0] += 1
+        loss = inner(real_logits, fake_logits)
+        return loss * float("nan") if calls[0] >= 5 else loss
+
+    model.d_loss = d_loss  # type: ignore[method-assign]
+    return model
 
 
 def _nan_catalog():

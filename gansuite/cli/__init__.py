@@ -1,7 +1,7 @@
 """The ``gansuite`` command line: one small module per command, loaded on demand.
 
 This module is the one error boundary (:meth:`LazyGroup.main`, which ``click.testing.CliRunner``
-invokes too): a :class:`gansuite.plugin.errors.GansuiteError` becomes one
+invokes too): a :class:`gansuite.contract.errors.GansuiteError` becomes one
 line on stderr (several only for several bad options) and exit status 2; ``--traceback`` or
 ``GANSUITE_DEBUG=1`` shows the traceback instead. Ctrl-C, SIGTERM and SIGHUP become the same one
 line and exit status 2, saying how to resume; so does a file-system error (a full disk, a path
@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import click
 
 from gansuite import __version__
-from gansuite.plugin.errors import GansuiteError
+from gansuite.contract.errors import GansuiteError
 
 __all__ = ["main", "cli", "COMMANDS"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite._host.manager import Catalog, get_catalog
 from gansuite.report.texttable import text_table
 
 __all__ = ["load_catalog", "echo_json", "table", "FiniteFloat", "FINITE", "FINITE_OR_INF"]

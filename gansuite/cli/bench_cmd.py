@@ -94,7 +94,7 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
     """
     if ctx.invoked_subcommand is not None:
         return
-    from gansuite.plugin.errors import RunError
+    from gansuite.contract.errors import RunError
     from gansuite.report import bench
     from gansuite.report.bench_runs import load_runs
 
@@ -149,7 +149,7 @@ def history_cmd(machine: str | None, last: int, plot: Path | None, value: str, f
                 history_dir: Path | None) -> None:
     """Stored benchmark runs: a table per benchmark and run, each run's ceilings, load and flags,
     and one figure per benchmark family (throughput and fraction of the ceiling over commits)."""
-    from gansuite.plugin.errors import OptionError
+    from gansuite.contract.errors import OptionError
     from gansuite.report import bench, bench_figures, bench_history
     from gansuite.report.texttable import frame_table
 

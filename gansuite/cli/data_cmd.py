@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
+from gansuite._host.options import build_config, parse_pairs, split_overrides
 from gansuite.cli._common import echo_json, load_catalog, table
+from gansuite.contract.specs import DatasetSpec, Spec
 from gansuite.engine.data import default_data_root
-from gansuite.plugin.options import build_config, parse_pairs, split_overrides
-from gansuite.plugin.specs import DatasetSpec, Spec
 
 __all__ = ["data_group", "open_dataset", "split_summary"]
 
@@ -108,9 +108,16 @@ def _status(checks: dict[str, Any]) -> str:
 
 def _print_report(report: dict[str, Any]) -> None:
     click.echo(f"{report['dataset']}")
-    for key in ("source", "license", "location"):
-        if report.get(key):
-            click.echo(f"  {key + ':':10} {report[key]}")
+    first = ("source", "license", "location")
+    shown = [k for k in first if report.get(k) not in (None, "", [], {})]
+    shown += [k for k in report if k not in (*first, "dataset", "checksums", "splits")]
+    for key in shown:  # everything the dataset's info() returned
+        value = report[key]
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        click.echo(f"  {key + ':':10} {value}")
     click.echo(f"  {'checksums:':10} {_status(report['checksums'])}")
     rows = []
     for split, s in report["splits"].items():

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
+from gansuite._host.options import build_config
 from gansuite.cli._common import echo_json, load_catalog
 from gansuite.cli.data_cmd import open_dataset
+from gansuite.contract.errors import OptionError
 from gansuite.engine.runfolder import atomic_write_json
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.options import build_config
 
 __all__ = ["dedup_cmd", "dedup_report"]
 
@@ -55,6 +55,7 @@ def dedup_cmd(dataset: str, strategy: str, split: str | None, data_root: Path | 
       gansuite dedup --dataset cifar10 --strategy ae-hash -o epochs=5 --data-root DIR
     """
     from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_groups
     from gansuite.engine.data import default_cache_dir
 
     dedup_spec = load_catalog().registry("dedup").get(strategy)
@@ -66,8 +67,8 @@ def dedup_cmd(dataset: str, strategy: str, split: str | None, data_root: Path | 
     data = plugin_call(spec, f"to load split '{split}'", ds.load, split)
     start = time.perf_counter()
     finder = plugin_call(dedup_spec, "to build", dedup_spec.load_factory(), config)
-    groups = plugin_call(dedup_spec, "to find duplicates", finder.find_groups, data.images,
-                         cache_dir=cache_dir or default_cache_dir())
+    groups = check_groups(dedup_spec, plugin_call(dedup_spec, "to find duplicates", finder.find_groups,
+                                                  data.images, cache_dir=cache_dir or default_cache_dir()), len(data))
     report = dedup_report(dedup_spec.name, spec.name, split, len(data), groups,
                           time.perf_counter() - start)
     out = out or Path(f"dedup-{spec.name}-{split}-{dedup_spec.name}.json")

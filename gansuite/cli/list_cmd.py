@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from gansuite._host.manager import HOOKS
+from gansuite._host.options import describe_type
 from gansuite.cli._common import echo_json, load_catalog, table
-from gansuite.plugin.manager import HOOKS
-from gansuite.plugin.options import describe_type
-from gansuite.plugin.specs import DatasetSpec, EvalSpec, ModelSpec, Spec
+from gansuite.contract.specs import DatasetSpec, EvalSpec, ModelSpec, Spec
 
 __all__ = ["list_cmd", "show_cmd", "plugins_cmd", "spec_to_dict"]
 
@@ -25,7 +25,7 @@ def _default(f: dataclasses.Field[Any]) -> Any:
 
 def spec_to_dict(spec: Spec) -> dict[str, Any]:
     """Everything ``show --json`` prints about a spec."""
-    from gansuite.plugin.options import _hints
+    from gansuite._host.options import _hints
 
     hints = _hints(spec.config) if spec.config is not None else {}
     out: dict[str, Any] = {
@@ -52,8 +52,8 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     if isinstance(spec, ModelSpec):
         out["deviations"] = list(spec.deviations)
     if isinstance(spec, DatasetSpec):
-        out.update(splits=list(spec.splits), image_size=spec.image_size, channels=spec.channels,
-                   num_classes=spec.num_classes, source=spec.source)
+        out.update(splits=list(spec.splits), train_split=spec.train_split, image_size=spec.image_size,
+                   channels=spec.channels, num_classes=spec.num_classes, source=spec.source)
     if isinstance(spec, EvalSpec):
         out.update(dataset=spec.dataset, probe=spec.probe, train_split=spec.train_split,
                    test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget)
@@ -104,6 +104,13 @@ def show_cmd(name: str, as_json: bool) -> None:
         if info.get(key):
             value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
             click.echo(f"  {label}: {value}")
+    if info["kind"] == "dataset":
+        classes = info["num_classes"]
+        click.echo(f"  image size: {info['image_size']}x{info['image_size']} (models are built at it unless "
+                   "--image-size is given)")
+        click.echo(f"  channels: {info['channels']}")
+        click.echo(f"  classes: {classes if classes is not None else 'not declared (labels as the files hold them)'}")
+        click.echo(f"  training split: {info['train_split']}")
     click.echo(f"  plugin: {plugin}")
     if info.get("train_budget"):
         click.echo(f"  default training budget: {info['train_budget']:.0f} s (when no --max-steps/--epochs/--time-budget)")

@@ -88,7 +88,7 @@ def results_cmd(
 
 
 def _filters(filters: tuple[str, ...]) -> list[tuple[str, str]]:
-    from gansuite.plugin.options import parse_pairs
+    from gansuite._host.options import parse_pairs
 
     return parse_pairs(filters, flag="--filter", what="filter", example="model=dcgan")
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from gansuite.cli._common import FINITE, FINITE_OR_INF, load_catalog
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 from gansuite.runs.runner import RunRequest, execute, plan_run
 
 __all__ = ["run_cmd", "print_results"]
@@ -18,7 +18,7 @@ def print_results(rows: list[dict]) -> None:
     """The results rows as the same table ``gansuite eval`` prints (probes' detail columns included)."""
     if not rows:
         return
-    from gansuite.plugin.manager import get_catalog
+    from gansuite._host.manager import get_catalog
     from gansuite.report.texttable import result_rows_table
 
     click.echo(result_rows_table(rows, get_catalog()))

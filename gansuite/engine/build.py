@@ -2,36 +2,43 @@
 run's model from its checkpoint.
 
 Plugin code that raises (a factory, a forward pass, ``describe``) is reported as one
-:class:`~gansuite.plugin.errors.PluginError` naming the model and its plugin.
+:class:`~gansuite.contract.errors.PluginError` naming the model and its plugin.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from gansuite._compat import adapt_model
+from gansuite.contract.errors import CheckpointError, GansuiteError, PluginError
+from gansuite.contract.model import GANModel
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine.device import resolve_device
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError, GansuiteError, PluginError
-from gansuite.plugin.model import GANModel, adapt_model
 
 if TYPE_CHECKING:
-    from gansuite.plugin.specs import ModelSpec
+    from gansuite.contract.specs import ModelSpec, Spec
+
+T = TypeVar("T")
 
 __all__ = ["build_model", "smoke_check", "describe_model", "load_run_model", "plugin_failure", "plugin_call"]
 
 
-def plugin_failure(what: str, spec: Any, exc: BaseException) -> PluginError:
-    """``what`` failed inside the plugin that registered ``spec``: one line naming both."""
-    return PluginError(f"{spec.kind.capitalize()} '{spec.name}' ({spec.origin()}) failed {what}: "
-                       f"{type(exc).__name__}: {exc}. Rerun with --traceback for the plugin's traceback, "
-                       "or report it to the plugin's authors.")
+def plugin_failure(what: str, spec: Spec | str, exc: BaseException) -> PluginError:
+    """``what`` failed inside the plugin that registered ``spec``: one line naming both.
+    ``spec`` may be a label instead (``TrainConfig.origin``: "Model 'x' (plugin 'p', dist 1.0)")."""
+    who = (spec or "The model") if isinstance(spec, str) else \
+        f"{spec.kind.capitalize()} '{spec.name}' ({spec.origin()})"
+    return PluginError(f"{who} failed {what}: {type(exc).__name__}: {exc}. Rerun with --traceback for the "
+                       "plugin's traceback, or report it to the plugin's authors.")
 
 
-def plugin_call(spec: Any, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)``: plugin code whose failure (not a :class:`GansuiteError`) becomes
-    one :class:`PluginError` naming the plugin and ``what`` it failed to do."""
+def plugin_call(spec: Spec | str, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``: every call into plugin code goes through here. A failure that is
+    not a :class:`GansuiteError` (nor a KeyboardInterrupt) becomes one :class:`PluginError`
+    naming the plugin (``spec``, or a label) and ``what`` it failed to do."""
     try:
         return fn(*args, **kwargs)
     except GansuiteError:
@@ -42,12 +49,7 @@ def plugin_call(spec: Any, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any
 
 def build_model(spec: ModelSpec, config: Any, *, image_size: int, channels: int) -> GANModel:
     """Call the spec's factory and return a :class:`GANModel` (first-contract objects adapted)."""
-    try:
-        obj = spec.load_factory()(config, image_size=image_size, channels=channels)
-    except GansuiteError:
-        raise
-    except Exception as exc:
-        raise plugin_failure("to build", spec, exc) from exc
+    obj = plugin_call(spec, "to build", spec.load_factory(), config, image_size=image_size, channels=channels)
     try:
         return adapt_model(obj)
     except TypeError as exc:
@@ -120,8 +122,8 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
     The checkpoint must be the run's own (model, options, sizes and the built architecture as
     ``config.json`` records them) and finite; anything else is a :class:`CheckpointError`.
     """
-    from gansuite.plugin.manager import get_catalog
-    from gansuite.plugin.options import build_config
+    from gansuite._host.manager import get_catalog
+    from gansuite._host.options import build_config
 
     folder = RunFolder(run_dir)
     config = folder.read_config()

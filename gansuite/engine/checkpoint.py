@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gansuite.contract.errors import CheckpointError
 from gansuite.engine.runfolder import atomic_write
-from gansuite.plugin.errors import CheckpointError
 
 __all__ = [
     "FORMAT",

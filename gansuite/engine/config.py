@@ -28,8 +28,11 @@ class TrainConfig:
     ``bf16`` = autocast on CUDA (CPUs run fp32: bf16 convolutions are far slower there).
     Divergence: a logged value that is NaN or Inf, a logged ``loss*`` value whose magnitude
     exceeds ``max_loss`` (``inf``: no bound), or a parameter or buffer of G or D that is not
-    finite stops the run with a :class:`~gansuite.plugin.errors.DivergenceError` naming the
-    step; no such weights are ever written into a checkpoint.
+    finite stops the run with a :class:`~gansuite.contract.errors.DivergenceError` naming the
+    step; no such weights are ever written into a checkpoint. ``stop_after``: stop once this
+    step number is reached, as a Ctrl-C would (checkpoint, ``stopped_because: interrupted``),
+    while the limits, and so ``ctx.total_steps``, stay those of the whole run: how the
+    conformance kit cuts a run to check that resuming it ends bit-identical.
     """
 
     model_name: str
@@ -50,6 +53,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     resuming: bool = False
     max_loss: float = DEFAULT_MAX_LOSS
+    stop_after: int | None = None
 
     def autocast_enabled(self, device_type: str) -> bool:
         """Whether steps run under bf16 autocast on a device of this type."""

@@ -7,17 +7,17 @@ results row.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.plugin.errors import IntegrityError
-from gansuite.plugin.protocols import ImageData, Verification
+from gansuite.contract.errors import IntegrityError
+from gansuite.contract.files import default_cache_dir, default_data_root
+from gansuite.contract.protocols import ImageData, Verification
 
 if TYPE_CHECKING:
-    from gansuite.plugin.specs import DatasetSpec, DedupSpec
+    from gansuite.contract.specs import DatasetSpec, DedupSpec
 
 __all__ = [
     "TrainingData",
@@ -49,29 +49,8 @@ class TrainingData:
         }
 
 
-def _user_cache(name: str) -> Path:
-    """``$XDG_CACHE_HOME/gansuite/NAME`` (``~/.cache`` when XDG_CACHE_HOME is unset)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "gansuite" / name
-
-
-def default_cache_dir() -> Path:
-    """Where trained dedup models and reference statistics are cached: ``$GANSUITE_CACHE`` or
-    the user cache folder."""
-    env = os.environ.get("GANSUITE_CACHE")
-    return Path(env).expanduser() if env else _user_cache("cache")
-
-
-def default_data_root(explicit: Path | None = None) -> Path:
-    """``--data-root``, else ``$GANSUITE_DATA``, else the user cache folder."""
-    if explicit is not None:
-        return Path(explicit).expanduser()
-    env = os.environ.get("GANSUITE_DATA")
-    return Path(env).expanduser() if env else _user_cache("data")
-
-
 def build_dataset(spec: DatasetSpec, config: Any, root: Path) -> Any:
-    """The dataset object of ``spec`` (an :class:`gansuite.plugin.protocols.ImageDataset`)."""
+    """The dataset object of ``spec`` (an :class:`gansuite.contract.protocols.ImageDataset`)."""
     from gansuite.engine.build import plugin_call
 
     return plugin_call(spec, "to open its data", spec.load_factory(), config, root=root)
@@ -83,19 +62,24 @@ def check_integrity(name: str, verification: Verification, *, allow_unverified: 
         return
     files = ", ".join(verification.mismatched) or "some files"
     raise IntegrityError(
-        f"Dataset '{name}': {files} differ from the official checksums. Pass --allow-unverified "
+        f"Dataset '{name}': {files} differ from the checksums its plugin lists for them. Pass --allow-unverified "
         "to use them anyway (results then record data_verified: false and these files)."
     )
 
 
 def apply_dedup(
-    strategy: Any, name: str, data: ImageData, *, cache_dir: Path | None = None
+    strategy: Any, name: str, data: ImageData, *, cache_dir: Path | None = None, spec: DedupSpec | None = None
 ) -> tuple[ImageData, dict[str, Any]]:
-    """Keep the first image of each duplicate group; returns the kept data and a record."""
+    """Keep the first image of each duplicate group; returns the kept data and a record. With
+    ``spec``, the groups pass the host's check first (:func:`gansuite.engine.checks.check_groups`)."""
     import torch
 
     start = time.perf_counter()
     groups = strategy.find_groups(data.images, cache_dir=cache_dir)
+    if spec is not None:
+        from gansuite.engine.checks import check_groups
+
+        groups = check_groups(spec, groups, len(data))
     removed = sorted(i for group in groups for i in sorted(group)[1:])
     keep = torch.ones(len(data), dtype=torch.bool)
     if removed:
@@ -121,15 +105,17 @@ def prepare_training_data(spec: DatasetSpec, config: Any, *, root: Path, image_s
                           dedup_config: Any = None) -> TrainingData:
     """Load ``spec``'s training split at ``image_size``, verified and deduplicated."""
     from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_split
 
     dataset = build_dataset(spec, config, root)
     verification = plugin_call(spec, "to verify its files", dataset.verify)
     check_integrity(spec.name, verification, allow_unverified=allow_unverified)
     data = plugin_call(spec, f"to load split '{spec.train_split}'", dataset.load, spec.train_split,
                        image_size=image_size)
+    check_split(spec, spec.train_split, data, image_size=image_size)
     record = None
     if dedup is not None:
         strategy = plugin_call(dedup, "to build", dedup.load_factory(), dedup_config)
         data, record = plugin_call(dedup, "to deduplicate the data", apply_dedup, strategy, dedup.name, data,
-                                   cache_dir=default_cache_dir())
+                                   cache_dir=default_cache_dir(), spec=dedup)
     return TrainingData(data=data, verification=verification, dedup=record)

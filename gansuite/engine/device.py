@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from gansuite.plugin.errors import RunError
+from gansuite.contract.errors import RunError
 
 __all__ = ["resolve_device", "configure_backends", "autocast", "synchronize", "fits_on_device"]
 

@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from gansuite.contract.errors import OptionError, RunError
 from gansuite.engine.device import resolve_device
-from gansuite.plugin.errors import OptionError, RunError
 
 __all__ = ["DistContext", "init", "shutdown", "BatchSampler", "seed_for"]
 

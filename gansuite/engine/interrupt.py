@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gansuite.plugin.errors import SignalInterrupt
+from gansuite.contract.errors import SignalInterrupt
 
 __all__ = ["StopRequest", "deferred_stop", "stop_signals", "STOP_SIGNALS"]
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import RunError
+from gansuite.contract.errors import RunError
 
 __all__ = ["RunLock", "LOCK_NAME", "RunLockedError"]
 

@@ -1,5 +1,5 @@
 """The loss curve PNG of a run (matplotlib's object-oriented API, imported lazily; written
-atomically). Sample grids: :func:`gansuite.plugin.images.save_image_grid`.
+atomically). Sample grids: :func:`gansuite.contract.images.save_image_grid`.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import CheckpointError
-from gansuite.plugin.files import atomic_write, atomic_write_bytes, atomic_write_json
+from gansuite.contract.errors import CheckpointError
+from gansuite.contract.files import atomic_write, atomic_write_bytes, atomic_write_json
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "RunFolder", "TEMP_GLOB"]
 

@@ -1,4 +1,4 @@
-"""One training iteration: the :class:`~gansuite.plugin.model.TrainContext` the engine builds
+"""One training iteration: the :class:`~gansuite.contract.model.TrainContext` the engine builds
 and the call into the model's own ``train_step``; the unit the engine repeats and the
 benchmarks time.
 
@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from gansuite._compat import adapt_model
+from gansuite.contract.model import Batch, GANModel, frozen
 from gansuite.engine.device import autocast
-from gansuite.plugin.model import Batch, GANModel, adapt_model, frozen
 
 if TYPE_CHECKING:
     import torch
@@ -32,7 +33,7 @@ def normalize_batch(images: torch.Tensor, idx: torch.Tensor, device: Any) -> tor
 
 
 class StepContext:
-    """The engine's :class:`~gansuite.plugin.model.TrainContext` for one step."""
+    """The engine's :class:`~gansuite.contract.model.TrainContext` for one step."""
 
     def __init__(self, step: GANStep, index: int, total: int | None, z_gen: Any,
                  next_batch: Callable[[], Batch] | None) -> None:
@@ -59,6 +60,9 @@ class StepContext:
 
     def autocast(self) -> Any:
         return autocast(self.device, self._s.amp)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
 
 
 class GANStep:

@@ -15,22 +15,24 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gansuite._compat import adapt_model
+from gansuite.contract.errors import CheckpointError, DivergenceError
+from gansuite.contract.model import Batch, GANModel
+from gansuite.contract.progress import progress
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine import distributed
+from gansuite.engine.build import plugin_call
+from gansuite.engine.checks import check_step_stats
 from gansuite.engine.config import TrainConfig
 from gansuite.engine.device import autocast, configure_backends, fits_on_device, resolve_device
 from gansuite.engine.interrupt import StopRequest, deferred_stop
 from gansuite.engine.runfolder import RunFolder
 from gansuite.engine.step import GANStep, normalize_batch
 from gansuite.engine.steplog import StepLog
-from gansuite.plugin.errors import CheckpointError, DivergenceError, GansuiteError, PluginError
-from gansuite.plugin.model import Batch, GANModel, adapt_model
-from gansuite.plugin.progress import progress
 
 if TYPE_CHECKING:
     from gansuite.engine.data import TrainingData
@@ -87,13 +89,7 @@ class _Trainer:
         model.to(self.device)
         for net in (model.generator, model.discriminator):
             net.to(memory_format=torch.channels_last).train()
-        try:
-            self.opt_g, self.opt_d = model.optimizers()
-        except (GansuiteError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise PluginError(f"{cfg.origin or 'The model'} failed to build its optimisers: "
-                              f"{type(exc).__name__}: {exc}. Check its options (gansuite show MODEL).") from exc
+        self.opt_g, self.opt_d = plugin_call(cfg.origin, "to build its optimisers", model.optimizers)
         images, labels = data.data.images, data.data.labels
         self.channels = int(images.shape[1])
         on_device = fits_on_device(images.numel() * images.element_size(), self.device)
@@ -137,18 +133,9 @@ class _Trainer:
         batch = self.next_batch()
         self.z_gen.manual_seed(distributed.seed_for(self.seed, self.step, self.ctx.rank))
         total = None if math.isinf(limit) else int(limit)
-        try:
-            stats = self.step_fn(batch, self.z_gen, step=self.step, total=total, next_batch=self.next_batch)
-        except (GansuiteError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            raise PluginError(f"{self.cfg.origin or 'The model'} failed in train_step at step {self.step + 1}: "
-                              f"{type(exc).__name__}: {exc}. Rerun with --traceback for the traceback; "
-                              "the last checkpoint is kept.") from exc
-        if not isinstance(stats, Mapping) or not stats:
-            raise PluginError(f"{self.cfg.origin or 'The model'}: train_step must return a non-empty "
-                              f"mapping of scalars, got {type(stats).__name__}.")
-        return dict(stats)
+        stats = plugin_call(self.cfg.origin, f"in train_step at step {self.step + 1} ({self.kept_text()})", self.step_fn, batch,
+                            self.z_gen, step=self.step, total=total, next_batch=self.next_batch)
+        return check_step_stats(self.cfg.origin, stats)
 
     # checkpoints --------------------------------------------------------------------------
     def _state(self, seconds: float) -> dict[str, Any]:
@@ -236,7 +223,7 @@ class _Trainer:
         statistics, leaving every buffer untouched."""
         import torch
 
-        from gansuite.plugin.images import save_image_grid
+        from gansuite.contract.images import save_image_grid
 
         if not self.ctx.is_main:
             return
@@ -319,6 +306,8 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog,
     while t.step < limit:
         # every rank must take part in the same collectives: check at log boundaries under DDP
         if (not t.ctx.enabled or t.step % cfg.log_every == 0) and t.ctx.any_true(stop.requested, t.device):
+            return "interrupted"
+        if cfg.stop_after is not None and t.step >= cfg.stop_after:
             return "interrupted"
         elapsed = t.seconds_before + time.monotonic() - start
         over = elapsed >= budget

@@ -1,7 +1,7 @@
 """Running eval presets: after training (:func:`run_evals`) or on an existing run (:func:`evaluate_run`).
 
 For each eval the host builds the probe from its spec and typed config, and a
-:class:`gansuite.plugin.protocols.ProbeContext`: the trained model, a factory for a randomly
+:class:`gansuite.contract.protocols.ProbeContext`: the trained model, a factory for a randomly
 initialised model of the same spec and config (the control), a loader for the eval's dataset
 splits (verified under the run's ``--allow-unverified`` policy, resized to the model's image
 size and channel count), the device and an output folder for figures. Every row a probe
@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gansuite._host.manager import Catalog, get_catalog
+from gansuite._host.options import build_config, config_dict, parse_pairs, split_overrides
+from gansuite.contract.errors import DataError, OptionError
+from gansuite.contract.protocols import ImageData, ProbeContext
+from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import DataError, GansuiteError, OptionError, PluginError
-from gansuite.plugin.manager import Catalog, get_catalog
-from gansuite.plugin.options import build_config, config_dict, parse_pairs, split_overrides
-from gansuite.plugin.protocols import ImageData, ProbeContext
-from gansuite.plugin.specs import EvalSpec, ModelSpec, ProbeSpec
 
 if TYPE_CHECKING:
-    from gansuite.plugin.model import GANModel
+    from gansuite.contract.model import GANModel
 
 __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
@@ -73,6 +73,7 @@ class EvalSession:
         key = (dataset_name, split)
         if key not in self._splits:
             from gansuite.engine.build import plugin_call
+            from gansuite.engine.checks import check_split
 
             dataset = self._dataset(dataset_name)
             if split not in tuple(dataset.splits):
@@ -81,6 +82,7 @@ class EvalSession:
             spec = self.catalog.registry("datasets").get(dataset_name)
             data = plugin_call(spec, f"to load split '{split}'", dataset.load, split,
                                image_size=self.model.image_size)
+            check_split(spec, split, data, image_size=self.model.image_size)
             self._splits[key] = _match_channels(data, self.model.channels, dataset_name)
         return self._splits[key]
 
@@ -177,17 +179,11 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
 
 
 def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_config: Any) -> list[dict[str, Any]]:
-    try:
-        probe = probe_spec.load_factory()(probe_config)
-    except GansuiteError:
-        raise
-    except Exception as exc:
-        from gansuite.engine.build import plugin_failure
+    from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_probe_model, check_rows
 
-        raise plugin_failure("to build", probe_spec, exc) from exc
-    check = getattr(probe, "check_model", None)  # optional: refuse a model the probe cannot evaluate
-    if callable(check):
-        check(session.model)
+    probe = plugin_call(probe_spec, "to build", probe_spec.load_factory(), probe_config)
+    check_probe_model(probe_spec, probe, session.model)
     out_dir = session.folder.samples / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = ProbeContext(
@@ -201,23 +197,11 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
         progress=session.progress,
     )
     start = time.perf_counter()
-    try:
-        rows = probe.run(ctx)
-    except (GansuiteError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        from gansuite.engine.build import plugin_failure
-
-        raise plugin_failure(f"in eval '{spec.name}'", probe_spec, exc) from exc
+    rows = check_rows(probe_spec, plugin_call(probe_spec, f"in eval '{spec.name}'", probe.run, ctx))
     seconds = round(time.perf_counter() - start, 2)
     prov = _provenance(session, spec, probe_spec, probe_config)
-    out = []
-    for row in rows:
-        if not isinstance(row, dict) or "metric" not in row or "value" not in row:
-            raise PluginError(f"Probe '{probe_spec.name}' ({probe_spec.origin()}) returned a row without "
-                              f"metric/value: {row!r}.")
-        out.append({"eval": spec.name, "metric": row["metric"], "value": row["value"], **row,
-                    "eval_seconds": seconds, **prov})
+    out = [{"eval": spec.name, "metric": row["metric"], "value": row["value"], **row, "eval_seconds": seconds, **prov}
+           for row in rows]
     session.folder.add_results(out)
     return out
 

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import OptionError, RunError
+from gansuite.contract.errors import OptionError, RunError
 
 __all__ = [
     "QUICK_ENV",

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.files import atomic_write_bytes
+from gansuite.contract.errors import OptionError
+from gansuite.contract.files import atomic_write_bytes
 from gansuite.report.bench_runs import FAMILIES, STARVED_CEILING, STARVED_STEAL, STARVED_THROUGHPUT
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import RunError
-from gansuite.plugin.files import atomic_write_bytes
+from gansuite.contract.errors import RunError
+from gansuite.contract.files import atomic_write_bytes
 from gansuite.report.bench_runs import (
     STARVED_CEILING,
     STARVED_STEAL,

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gansuite.contract.errors import CheckpointError, OptionError
 from gansuite.engine.runfolder import RunFolder, atomic_write_bytes
-from gansuite.plugin.errors import CheckpointError, OptionError
 from gansuite.report.texttable import cell_text, frame_table
 
 if TYPE_CHECKING:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gansuite._host.manager import get_catalog
 from gansuite.evaluation.evaluate import EvalSession, evaluate_session
-from gansuite.plugin.manager import get_catalog
 
 if TYPE_CHECKING:
+    from gansuite.contract.model import GANModel
     from gansuite.engine.runfolder import RunFolder
-    from gansuite.plugin.model import GANModel
     from gansuite.runs.plan import RunPlan
 
 __all__ = ["run_evals"]

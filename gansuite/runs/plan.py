@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from gansuite import __version__
+from gansuite._host.manager import Catalog, get_catalog
+from gansuite._host.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
+from gansuite.contract.errors import CheckpointError, OptionError
+from gansuite.contract.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 from gansuite.engine.data import default_data_root
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError, OptionError
-from gansuite.plugin.manager import Catalog, get_catalog
-from gansuite.plugin.options import build_config, build_configs, config_dict, parse_pairs, split_overrides
-from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
 __all__ = ["RunRequest", "RunPlan", "plan_run", "is_main_process", "default_data_root", "DEFAULT_TIME_BUDGET",
            "DEFAULTS", "MAX_SEED", "check_new_out"]

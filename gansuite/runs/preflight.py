@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gansuite.plugin.errors import GansuiteError, OptionError
+from gansuite.contract.errors import OptionError
 
 if TYPE_CHECKING:
+    from gansuite.contract.model import GANModel
     from gansuite.engine.data import TrainingData
-    from gansuite.plugin.model import GANModel
     from gansuite.runs.plan import RunPlan
 
 __all__ = ["Prepared", "preflight", "build_probes", "check_probes"]
@@ -43,17 +43,13 @@ def _build(plan: RunPlan, image_size: int, channels: int) -> GANModel:
 
 def build_probes(plan: RunPlan) -> dict[str, Any]:
     """Every eval's probe object (built now so a broken probe factory fails before training)."""
-    from gansuite.engine.build import plugin_failure
+    from gansuite.engine.build import plugin_call
 
     probes = {}
     for spec in plan.evals:
         probe_spec = plan.probes[spec.probe]
-        try:
-            probes[spec.name] = probe_spec.load_factory()(plan.probe_configs[spec.name])
-        except GansuiteError:
-            raise
-        except Exception as exc:
-            raise plugin_failure("to build", probe_spec, exc) from exc
+        probes[spec.name] = plugin_call(probe_spec, "to build", probe_spec.load_factory(),
+                                        plan.probe_configs[spec.name])
     return probes
 
 
@@ -98,7 +94,7 @@ def preflight(plan: RunPlan) -> Prepared:
     _check_labels(plan, model, data)
     batch_size = int(req.batch_size or model.recipe.batch_size)
     _check_batch_size(plan, model, batch_size, len(data.data))
-    check_probes(build_probes(plan), model)
+    check_probes(plan, build_probes(plan), model)
     return Prepared(data=data, model=model, batch_size=batch_size)
 
 
@@ -118,10 +114,10 @@ def _check_labels(plan: RunPlan, model: GANModel, data: TrainingData) -> None:
                           f"class count).")
 
 
-def check_probes(probes: dict[str, Any], model: GANModel) -> None:
+def check_probes(plan: RunPlan, probes: dict[str, Any], model: GANModel) -> None:
     """Each probe's optional ``check_model(model)``: it raises (an :class:`OptionError`) when the
     probe cannot evaluate this model, so the run stops before training, not after."""
-    for probe in probes.values():
-        check = getattr(probe, "check_model", None)
-        if callable(check):
-            check(model)
+    from gansuite.engine.checks import check_probe_model
+
+    for spec in plan.evals:
+        check_probe_model(plan.probes[spec.probe], probes[spec.name], model)

@@ -8,15 +8,15 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from gansuite._host.options import config_dict
+from gansuite.contract.errors import CheckpointError, InterruptedRunError, OptionError
 from gansuite.engine.lock import RunLock
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError, InterruptedRunError, OptionError
-from gansuite.plugin.options import config_dict
 from gansuite.runs.plan import RunPlan, RunRequest, check_new_out, is_main_process, plan_run
 from gansuite.runs.preflight import Prepared, preflight
 
 if TYPE_CHECKING:
-    from gansuite.plugin.model import GANModel
+    from gansuite.contract.model import GANModel
 
 __all__ = ["RunRequest", "RunPlan", "plan_run", "execute", "train_config"]
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import GansuiteError, OptionError, RunError
-from gansuite.plugin.manager import Catalog, get_catalog
+from gansuite._host.manager import Catalog, get_catalog
+from gansuite.contract.errors import GansuiteError, OptionError, RunError
 from gansuite.study.executors import Task, make_executor
 from gansuite.study.folder import StudyFolder
 from gansuite.study.plan import Action, Cell, eval_options, next_action, plan_cells

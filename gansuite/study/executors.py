@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 
 __all__ = ["Task", "run_task", "LocalExecutor", "SubmititExecutor", "make_executor", "default_jobs"]
 

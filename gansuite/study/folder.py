@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gansuite.contract.errors import CheckpointError, OptionError
+from gansuite.contract.files import atomic_write, atomic_write_json
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import CheckpointError, OptionError
-from gansuite.plugin.files import atomic_write, atomic_write_json
 
 __all__ = ["StudyFolder", "CellInfo", "is_study"]
 

@@ -12,7 +12,7 @@ import time
 from html import escape
 from pathlib import Path
 
-from gansuite.plugin.files import atomic_write
+from gansuite.contract.files import atomic_write
 from gansuite.study.tables import StudyTables, display_rows, plot_aggregate
 
 __all__ = ["render_report", "write_report", "last_sample"]

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gansuite._host.manager import Catalog
+from gansuite._host.options import parse_pairs, route_overrides
+from gansuite.contract.errors import GansuiteError
 from gansuite.engine.checkpoint import list_checkpoints
 from gansuite.engine.runfolder import RunFolder
-from gansuite.plugin.errors import GansuiteError
-from gansuite.plugin.manager import Catalog
-from gansuite.plugin.options import parse_pairs, route_overrides
 from gansuite.runs.plan import RunRequest, plan_run
 from gansuite.study.folder import CellInfo, StudyFolder
 from gansuite.study.spec import ModelEntry, StudySpec

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gansuite.plugin.errors import OptionError
+from gansuite.contract.errors import OptionError
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.files import atomic_write, atomic_write_bytes
+from gansuite.contract.errors import OptionError
+from gansuite.contract.files import atomic_write, atomic_write_bytes
 from gansuite.report import results
 from gansuite.report.texttable import text_table
 from gansuite.study.aggregate import ALPHA, aggregate, is_control, label_columns, pairwise, study_rows

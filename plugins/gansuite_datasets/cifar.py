@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gansuite import CorruptDataError, ImageData, Verification
+from gansuite import CorruptDataError, ImageData, Verification, load_data_pickle
 from gansuite_datasets.common import BaseDataset, missing_files_error, online, verify_md5
 from gansuite_datasets.config import Cifar10Config
-from gansuite_datasets.safepickle import load_data_pickle
 
 __all__ = ["Cifar10", "cifar10", "MD5", "URL", "read_batch"]
 

@@ -118,7 +118,7 @@ class BaseDataset:
         raise NotImplementedError
 
     def verify(self) -> Verification:
-        return Verification(None, detail="no official checksums are known for this dataset")
+        return Verification(None, detail="the plugin lists no checksums for this dataset")
 
     def expected_files(self) -> Sequence[str]:
         return ()

@@ -6,15 +6,13 @@ are the paper's (Radford et al. 2015) and the authors' released code where the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
+
+from gansuite import option
 
 __all__ = ["DCGANConfig", "PytorchExamplesConfig", "ImageNet32Config", "is_power_of_two", "default_width"]
 
-
-def _opt(default: Any, help: str) -> Any:
-    """A field with the help text ``gansuite show`` prints."""
-    return field(default=default, metadata={"help": help})
 
 
 def default_width(image_size: int) -> int:
@@ -54,20 +52,20 @@ class DCGANConfig:
     ``ngf``/``ndf`` = None: :func:`default_width` of the training size (the authors' networks).
     """
 
-    image_size: int | None = _opt(None, "training resolution (power of two >= 32); None: the dataset's")
-    z_dim: int = _opt(100, "latent dimension")
-    z_prior: Literal["uniform", "normal"] = _opt("uniform", "prior of z: U(-1, 1) (paper) or N(0, 1)")
-    ngf: int | None = _opt(None, "G width: channels of G's last hidden layer; None: 64 at 32x32, "
+    image_size: int | None = option(None, "training resolution (power of two >= 32); None: the dataset's")
+    z_dim: int = option(100, "latent dimension")
+    z_prior: Literal["uniform", "normal"] = option("uniform", "prior of z: U(-1, 1) (paper) or N(0, 1)")
+    ngf: int | None = option(None, "G width: channels of G's last hidden layer; None: 64 at 32x32, "
                                  "128 above (the authors' networks)")
-    ndf: int | None = _opt(None, "D width: channels of D's first layer; None: 64 at 32x32 (the "
+    ndf: int | None = option(None, "D width: channels of D's first layer; None: 64 at 32x32 (the "
                                  "authors' 32x32 D: 64-128-256), 128 above (their 64x64 code)")
-    kernel_size: int = _opt(5, "conv kernel size (authors' code: 5)")
-    batch_size: int = _opt(128, "images per step (paper: 128)")
-    lr: float = _opt(2e-4, "Adam learning rate of G and D (paper: 2e-4)")
-    beta1: float = _opt(0.5, "Adam beta1 (paper: 0.5)")
-    beta2: float = _opt(0.999, "Adam beta2")
-    weight_decay: float = _opt(0.0, "L2 weight decay (authors' code: 1e-5; paper: none)")
-    leaky_slope: float = _opt(0.2, "LeakyReLU slope in D")
+    kernel_size: int = option(5, "conv kernel size (authors' code: 5)")
+    batch_size: int = option(128, "images per step (paper: 128)")
+    lr: float = option(2e-4, "Adam learning rate of G and D (paper: 2e-4)")
+    beta1: float = option(0.5, "Adam beta1 (paper: 0.5)")
+    beta2: float = option(0.999, "Adam beta2")
+    weight_decay: float = option(0.0, "L2 weight decay (authors' code: 1e-5; paper: none)")
+    leaky_slope: float = option(0.2, "LeakyReLU slope in D")
 
     def __post_init__(self) -> None:
         if self.image_size is not None and (self.image_size < 32 or not is_power_of_two(self.image_size)):
@@ -83,11 +81,11 @@ class DCGANConfig:
 class PytorchExamplesConfig(DCGANConfig):
     """pytorch/examples' dcgan defaults: 4x4 kernels, Gaussian z, batch 64, 64 channels."""
 
-    z_prior: Literal["uniform", "normal"] = _opt("normal", "prior of z: U(-1, 1) (paper) or N(0, 1)")
-    ngf: int | None = _opt(64, "G width: channels of G's last hidden layer")
-    ndf: int | None = _opt(64, "D width: channels of D's first layer")
-    kernel_size: int = _opt(4, "conv kernel size (pytorch/examples: 4)")
-    batch_size: int = _opt(64, "images per step (pytorch/examples: 64)")
+    z_prior: Literal["uniform", "normal"] = option("normal", "prior of z: U(-1, 1) (paper) or N(0, 1)")
+    ngf: int | None = option(64, "G width: channels of G's last hidden layer")
+    ndf: int | None = option(64, "D width: channels of D's first layer")
+    kernel_size: int = option(4, "conv kernel size (pytorch/examples: 4)")
+    batch_size: int = option(64, "images per step (pytorch/examples: 64)")
 
 
 @dataclass(frozen=True)
@@ -98,18 +96,18 @@ class ImageNet32Config:
     4x4, so the default widths give (128+128+256+256+512+512) x 16 = 28,672 features.
     """
 
-    image_size: int = _opt(32, "training resolution")
-    z_dim: int = _opt(100, "latent dimension")
-    z_prior: Literal["uniform", "normal"] = _opt("uniform", "prior of z: U(-1, 1) (paper) or N(0, 1)")
-    widths: tuple[int, ...] = _opt((128, 128, 256, 256, 512, 512), "D conv channels, input to output")
-    strides: tuple[int, ...] = _opt((1, 2, 1, 2, 1, 2), "D conv strides")
-    kernel_size: int = _opt(3, "conv kernel size (authors' ImageNet-32 D: 3)")
-    batch_size: int = _opt(128, "images per step (paper: 128)")
-    lr: float = _opt(2e-4, "Adam learning rate of G and D (paper: 2e-4)")
-    beta1: float = _opt(0.5, "Adam beta1 (paper: 0.5)")
-    beta2: float = _opt(0.999, "Adam beta2")
-    weight_decay: float = _opt(0.0, "L2 weight decay (authors' code: 1e-5; paper: none)")
-    leaky_slope: float = _opt(0.2, "LeakyReLU slope in D")
+    image_size: int = option(32, "training resolution")
+    z_dim: int = option(100, "latent dimension")
+    z_prior: Literal["uniform", "normal"] = option("uniform", "prior of z: U(-1, 1) (paper) or N(0, 1)")
+    widths: tuple[int, ...] = option((128, 128, 256, 256, 512, 512), "D conv channels, input to output")
+    strides: tuple[int, ...] = option((1, 2, 1, 2, 1, 2), "D conv strides")
+    kernel_size: int = option(3, "conv kernel size (authors' ImageNet-32 D: 3)")
+    batch_size: int = option(128, "images per step (paper: 128)")
+    lr: float = option(2e-4, "Adam learning rate of G and D (paper: 2e-4)")
+    beta1: float = option(0.5, "Adam beta1 (paper: 0.5)")
+    beta2: float = option(0.999, "Adam beta2")
+    weight_decay: float = option(0.0, "L2 weight decay (authors' code: 1e-5; paper: none)")
+    leaky_slope: float = option(0.2, "LeakyReLU slope in D")
 
     def __post_init__(self) -> None:
         if len(self.widths) != len(self.strides) or not self.widths:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from gansuite import option
 
 __all__ = ["PHashConfig", "AEHashConfig"]
 
@@ -12,8 +14,8 @@ class PHashConfig:
     """DCT perceptual hash: grayscale, resize to ``hash_size * highfreq_factor``, DCT, keep the
     ``hash_size`` x ``hash_size`` low frequencies, one bit per coefficient above their median."""
 
-    hash_size: int = field(default=8, metadata={"help": "side of the kept DCT block (bits = side^2)"})
-    highfreq_factor: int = field(default=4, metadata={"help": "resize to hash_size * this before the DCT"})
+    hash_size: int = option(8, "side of the kept DCT block (bits = side^2)")
+    highfreq_factor: int = option(4, "resize to hash_size * this before the DCT")
 
     def __post_init__(self) -> None:
         if not 2 <= self.hash_size <= 11:
@@ -26,13 +28,13 @@ class PHashConfig:
 class AEHashConfig:
     """The paper's 3072-128-3072 denoising, dropout-regularised ReLU autoencoder hash."""
 
-    noise: float = field(default=0.3, metadata={"help": "std of the Gaussian input noise (pixels in [0, 1])"})
-    dropout: float = field(default=0.5, metadata={"help": "dropout on the 128-unit code while training"})
-    epochs: int = field(default=10, metadata={"help": "training epochs over the (sampled) dataset"})
-    threshold: float = field(default=0.0, metadata={"help": "a code unit is 1 when its ReLU output > this"})
+    noise: float = option(0.3, "std of the Gaussian input noise (pixels in [0, 1])")
+    dropout: float = option(0.5, "dropout on the 128-unit code while training")
+    epochs: int = option(10, "training epochs over the (sampled) dataset")
+    threshold: float = option(0.0, "a code unit is 1 when its ReLU output > this")
     batch_size: int = 256
     lr: float = 1e-3
-    max_train: int = field(default=100_000, metadata={"help": "train on at most this many images"})
+    max_train: int = option(100_000, "train on at most this many images")
     seed: int = 0
     progress: bool = True
 

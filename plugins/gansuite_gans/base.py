@@ -112,7 +112,7 @@ class FamilyGAN(GANModel):
             loss = loss + 0.5 * self.r1_gamma * r1
             out["r1"] = r1.detach()
         ctx.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
+        ctx.backward(loss)
         ctx.opt_d.step()
         with torch.no_grad():
             stats = self.step_stats(real_out.detach(), fake_out.detach())
@@ -125,7 +125,7 @@ class FamilyGAN(GANModel):
                 fake = self.generate(ctx.z(n), y, net=ctx.generator)
                 loss = self.g_loss(self.discriminate(fake, y, net=d_frozen).float())
             ctx.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+            ctx.backward(loss)
             ctx.opt_g.step()
         return loss.detach()
 

@@ -7,36 +7,34 @@ linear learning-rate decay, the R1 penalty) are off by default, as in the papers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
+
+from gansuite import option
 
 __all__ = ["FamilyConfig", "WGANGPConfig", "SNGANConfig", "ProjectionConfig"]
 
-
-def _opt(default: Any, help: str) -> Any:
-    """A field with the help text ``gansuite show`` prints."""
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class FamilyConfig:
     """Options every family shares: size, prior, optimiser, and the shared extras."""
 
-    image_size: int | None = _opt(None, "training resolution (a multiple of 8); None: the dataset's")
-    z_dim: int = _opt(128, "latent dimension (z ~ N(0, I))")
-    batch_size: int = _opt(64, "images per D step (the papers: 64)")
-    lr: float = _opt(2e-4, "Adam learning rate of G and D")
-    beta1: float = _opt(0.5, "Adam beta1")
-    beta2: float = _opt(0.999, "Adam beta2")
-    n_dis: int = _opt(1, "D updates per G update, each on a fresh real batch")
-    leaky_slope: float = _opt(0.1, "LeakyReLU slope in D")
-    ema: bool = _opt(False, "keep an exponential moving average of G's weights; probes and sample "
+    image_size: int | None = option(None, "training resolution (a multiple of 8); None: the dataset's")
+    z_dim: int = option(128, "latent dimension (z ~ N(0, I))")
+    batch_size: int = option(64, "images per D step (the papers: 64)")
+    lr: float = option(2e-4, "Adam learning rate of G and D")
+    beta1: float = option(0.5, "Adam beta1")
+    beta2: float = option(0.999, "Adam beta2")
+    n_dis: int = option(1, "D updates per G update, each on a fresh real batch")
+    leaky_slope: float = option(0.1, "LeakyReLU slope in D")
+    ema: bool = option(False, "keep an exponential moving average of G's weights; probes and sample "
                             "grids use it")
-    ema_decay: float = _opt(0.999, "EMA decay per G update")
-    lr_decay: Literal["none", "linear"] = _opt("none", "linear: both learning rates fall linearly to 0 "
+    ema_decay: float = option(0.999, "EMA decay per G update")
+    lr_decay: Literal["none", "linear"] = option("none", "linear: both learning rates fall linearly to 0 "
                                                        "over the run's step limit (--max-steps or --epochs; "
                                                        "raising it on --resume stretches the rest)")
-    r1_gamma: float = _opt(0.0, "R1 penalty weight gamma (Mescheder et al. 2018): gamma/2 E|grad D(x)|^2 "
+    r1_gamma: float = option(0.0, "R1 penalty weight gamma (Mescheder et al. 2018): gamma/2 E|grad D(x)|^2 "
                                 "on real images; 0 = off")
 
     def __post_init__(self) -> None:
@@ -61,13 +59,13 @@ class FamilyConfig:
 class WGANGPConfig(FamilyConfig):
     """WGAN-GP's CIFAR-10 CNN (the authors' gan_cifar.py): 5x5 (de)convolutions, width ``dim``."""
 
-    dim: int = _opt(128, "width DIM: D has DIM, 2*DIM, 4*DIM channels; G mirrors it (authors: 128)")
-    lr: float = _opt(1e-4, "Adam learning rate (paper, Algorithm 1: 1e-4)")
-    beta1: float = _opt(0.0, "Adam beta1 (paper, Algorithm 1: 0; the released code: 0.5)")
-    beta2: float = _opt(0.9, "Adam beta2 (paper: 0.9)")
-    n_dis: int = _opt(5, "critic updates per G update, each on a fresh real batch (paper: 5)")
-    leaky_slope: float = _opt(0.2, "LeakyReLU slope in the critic (authors' code: 0.2)")
-    gp_weight: float = _opt(10.0, "gradient penalty weight lambda (paper: 10); 0 = plain WGAN loss")
+    dim: int = option(128, "width DIM: D has DIM, 2*DIM, 4*DIM channels; G mirrors it (authors: 128)")
+    lr: float = option(1e-4, "Adam learning rate (paper, Algorithm 1: 1e-4)")
+    beta1: float = option(0.0, "Adam beta1 (paper, Algorithm 1: 0; the released code: 0.5)")
+    beta2: float = option(0.9, "Adam beta2 (paper: 0.9)")
+    n_dis: int = option(5, "critic updates per G update, each on a fresh real batch (paper: 5)")
+    leaky_slope: float = option(0.2, "LeakyReLU slope in the critic (authors' code: 0.2)")
+    gp_weight: float = option(10.0, "gradient penalty weight lambda (paper: 10); 0 = plain WGAN loss")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,12 +79,12 @@ class WGANGPConfig(FamilyConfig):
 class SNGANConfig(FamilyConfig):
     """The SN paper's standard CNN (its Table 3) with spectral normalisation in D, hinge loss."""
 
-    ch: int = _opt(512, "width: G starts from ch channels at 1/8 of the image size; D ends with ch "
+    ch: int = option(512, "width: G starts from ch channels at 1/8 of the image size; D ends with ch "
                         "(paper: 512)")
-    lr: float = _opt(2e-4, "Adam learning rate (paper's setting C: 2e-4)")
-    beta1: float = _opt(0.5, "Adam beta1 (setting C: 0.5)")
-    beta2: float = _opt(0.999, "Adam beta2 (setting C: 0.999)")
-    n_dis: int = _opt(1, "D updates per G update (setting C: 1)")
+    lr: float = option(2e-4, "Adam learning rate (paper's setting C: 2e-4)")
+    beta1: float = option(0.5, "Adam beta1 (setting C: 0.5)")
+    beta2: float = option(0.999, "Adam beta2 (setting C: 0.999)")
+    n_dis: int = option(1, "D updates per G update (setting C: 1)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -98,11 +96,11 @@ class SNGANConfig(FamilyConfig):
 class ProjectionConfig(SNGANConfig):
     """Class-conditional SN-GAN: projection discriminator, conditional BatchNorm in G."""
 
-    num_classes: int = _opt(10, "number of classes y (labels 0..num_classes-1; the dataset's)")
-    lr: float = _opt(2e-4, "Adam learning rate (authors' CIFAR-10 config: 2e-4)")
-    beta1: float = _opt(0.0, "Adam beta1 (authors' CIFAR-10 config: 0)")
-    beta2: float = _opt(0.9, "Adam beta2 (authors' CIFAR-10 config: 0.9)")
-    n_dis: int = _opt(5, "D updates per G update (authors' CIFAR-10 config: 5)")
+    num_classes: int = option(10, "number of classes y (labels 0..num_classes-1; the dataset's)")
+    lr: float = option(2e-4, "Adam learning rate (authors' CIFAR-10 config: 2e-4)")
+    beta1: float = option(0.0, "Adam beta1 (authors' CIFAR-10 config: 0)")
+    beta2: float = option(0.9, "Adam beta2 (authors' CIFAR-10 config: 0.9)")
+    n_dis: int = option(5, "D updates per G update (authors' CIFAR-10 config: 5)")
 
     def __post_init__(self) -> None:
         super().__post_init__()

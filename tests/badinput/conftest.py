@@ -18,7 +18,7 @@ def _example(example_plugin: None) -> None:
 @pytest.fixture(scope="session")
 def _trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny trained run (4 steps, checkpoints at 2 and 4), made once per session."""
-    from gansuite.plugin.manager import reset_catalog
+    from gansuite._host.manager import reset_catalog
 
     out = tmp_path_factory.mktemp("trained") / "run"
     reset_catalog()

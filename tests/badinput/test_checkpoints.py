@@ -21,7 +21,7 @@ EVAL = ("--eval", "fake-pixel-stats", "--device", "cpu", "--no-progress")
 @pytest.fixture(scope="session")
 def _other_runs(tmp_path_factory):
     """A tiny-gan run and a wider dcgan run, whose checkpoints are planted into the trained run."""
-    from gansuite.plugin.manager import reset_catalog
+    from gansuite._host.manager import reset_catalog
 
     base = tmp_path_factory.mktemp("others")
     with pytest.MonkeyPatch.context() as mp:  # tiny-gan is the example plugin's

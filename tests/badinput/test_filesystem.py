@@ -106,7 +106,7 @@ def test_full_disk_while_checkpointing_keeps_the_last_checkpoint(trained):
 
 
 def test_files_follow_the_umask(cwd):
-    from gansuite.plugin import files
+    from gansuite.contract import files
 
     old = os.umask(0o027)
     files._MODE = None

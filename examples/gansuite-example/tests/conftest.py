@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gansuite.plugin.manager import reset_catalog
+from gansuite import reset_catalog
 
 
 @pytest.fixture(autouse=True)

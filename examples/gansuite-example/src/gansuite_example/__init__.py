@@ -6,9 +6,9 @@ eval ``fake-pixel-stats``. Importing this module is cheap: the torch code lives 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from gansuite import DatasetSpec, EvalSpec, ModelSpec, ProbeSpec, hookimpl
+from gansuite import DatasetSpec, EvalSpec, ModelSpec, ProbeSpec, hookimpl, option
 
 __all__ = ["TinyGANConfig", "WGANGPConfig", "NpzConfig", "PixelStatsConfig"]
 
@@ -17,9 +17,9 @@ __all__ = ["TinyGANConfig", "WGANGPConfig", "NpzConfig", "PixelStatsConfig"]
 class TinyGANConfig:
     """Options of ``tiny-gan`` (set with ``-o key=value``)."""
 
-    z_dim: int = field(default=16, metadata={"help": "latent size"})
-    width: int = field(default=16, metadata={"help": "channels of the first conv"})
-    lr: float = field(default=2e-4, metadata={"help": "Adam learning rate of G and D"})
+    z_dim: int = option(16, "latent size")
+    width: int = option(16, "channels of the first conv")
+    lr: float = option(2e-4, "Adam learning rate of G and D")
 
     def __post_init__(self) -> None:
         if self.z_dim < 1 or self.width < 1:
@@ -30,12 +30,12 @@ class TinyGANConfig:
 class WGANGPConfig:
     """Options of ``example-wgan-gp``."""
 
-    z_dim: int = field(default=32, metadata={"help": "latent size"})
-    width: int = field(default=16, metadata={"help": "channels of the first critic conv"})
-    lr: float = field(default=1e-4, metadata={"help": "Adam learning rate (betas 0, 0.9)"})
-    n_critic: int = field(default=5, metadata={"help": "critic steps per G step, each on a fresh batch"})
-    gp_weight: float = field(default=10.0, metadata={"help": "gradient penalty weight (lambda)"})
-    ema_decay: float = field(default=0.0, metadata={"help": "EMA of G evaluated by probes (0: off)"})
+    z_dim: int = option(32, "latent size")
+    width: int = option(16, "channels of the first critic conv")
+    lr: float = option(1e-4, "Adam learning rate (betas 0, 0.9)")
+    n_critic: int = option(5, "critic steps per G step, each on a fresh batch")
+    gp_weight: float = option(10.0, "gradient penalty weight (lambda)")
+    ema_decay: float = option(0.0, "EMA of G evaluated by probes (0: off)")
 
     def __post_init__(self) -> None:
         if self.z_dim < 1 or self.width < 1 or self.n_critic < 1:
@@ -48,14 +48,14 @@ class WGANGPConfig:
 class NpzConfig:
     """Options of ``npz-images``."""
 
-    path: str = field(default="npz-images", metadata={"help": "folder under the data root"})
+    path: str = option("npz-images", "folder under the data root")
 
 
 @dataclass(frozen=True)
 class PixelStatsConfig:
     """Options of the ``pixel-stats`` probe."""
 
-    n_samples: int = field(default=256, metadata={"help": "generated images to compare"})
+    n_samples: int = option(256, "generated images to compare")
 
 
 @hookimpl

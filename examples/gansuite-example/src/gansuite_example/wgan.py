@@ -68,12 +68,12 @@ class WGANGP(GANModel):
             gp = self._penalty(ctx.discriminator, real, fake)
             loss_d = -wdist + cfg.gp_weight * gp
             ctx.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            ctx.backward(loss_d)
             ctx.opt_d.step()
         with ctx.frozen_discriminator() as critic:
             loss_g = -critic(ctx.generator(ctx.z(n))).mean()
             ctx.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            ctx.backward(loss_g)
             ctx.opt_g.step()
         if self.ema is not None:
             self._update_ema()

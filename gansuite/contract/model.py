@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["TrainingRecipe", "Batch", "TrainContext", "GANModel", "V1_MEMBERS", "adapt_model"]
+__all__ = ["TrainingRecipe", "Batch", "TrainContext", "GANModel"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class TrainContext(Protocol):
     - ``frozen_discriminator()``: a context manager yielding the unwrapped D with its
       parameters' ``requires_grad`` off, for G updates (no D weight gradients, no DDP all-reduce).
     - ``autocast()``: bf16 autocast on CUDA, a no-op on CPU or when the run or the model opts out.
+    - ``backward(loss)``: the backward pass of ``loss``; call it instead of ``loss.backward()``,
+      so the engine owns backward (gradient scaling or accumulation need no change to a model).
     """
 
     step: int
@@ -90,6 +92,8 @@ class TrainContext(Protocol):
     def frozen_discriminator(self) -> contextlib.AbstractContextManager[Any]: ...
 
     def autocast(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def backward(self, loss: torch.Tensor) -> None: ...
 
 
 class GANModel:
@@ -192,7 +196,7 @@ class GANModel:
                 fake_logits = self.discriminate(fake.detach(), fake_y, net=ctx.discriminator)
                 loss_d = self.d_loss(real_logits, fake_logits)
             ctx.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            ctx.backward(loss_d)
             ctx.opt_d.step()
         with ctx.frozen_discriminator() as d_frozen:
             for j in range(g_steps):
@@ -203,7 +207,7 @@ class GANModel:
                 with ctx.autocast():
                     loss_g = self.g_loss(self.discriminate(fake, fake_y, net=d_frozen))
                 ctx.opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
+                ctx.backward(loss_g)
                 ctx.opt_g.step()
         with torch.no_grad():
             stats = self.step_stats(real_logits.detach().float(), fake_logits.detach().float())
@@ -265,39 +269,3 @@ def frozen(module: Any) -> Iterator[Any]:
         for p in params:
             p.requires_grad_(True)
 
-
-V1_MEMBERS = ("generator", "discriminator", "z_dim", "image_size", "channels", "recipe", "sample_z",
-              "features", "d_loss", "g_loss", "optimizers")
-"""What a model written against the first contract (a plain object, no base class) provides."""
-
-
-class _V1Model(GANModel):
-    """A first-contract model behind the :class:`GANModel` defaults (its own members win)."""
-
-    def __init__(self, obj: Any) -> None:
-        self._obj = obj
-        for name in ("generator", "discriminator", "z_dim", "image_size", "channels", "recipe"):
-            setattr(self, name, getattr(obj, name))
-
-    def step_stats(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The first contract's engine logged sigmoid means of D's logits; keep those columns."""
-        return {"d_real": real_logits.sigmoid().mean(), "d_fake": fake_logits.sigmoid().mean()}
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in ("sample_z", "features", "d_loss", "g_loss", "optimizers", "describe"):
-            own = getattr(object.__getattribute__(self, "_obj"), name, None)
-            if callable(own):
-                return own
-        return object.__getattribute__(self, name)
-
-
-def adapt_model(obj: Any) -> GANModel:
-    """``obj`` as a :class:`GANModel`: subclasses as they are; a first-contract object (every
-    member of :data:`V1_MEMBERS`) wrapped so the defaults fill in. Raises TypeError otherwise."""
-    if isinstance(obj, GANModel):
-        return obj
-    missing = [m for m in V1_MEMBERS if not hasattr(obj, m)]
-    if missing:
-        raise TypeError(f"expected a gansuite.GANModel, got {type(obj).__name__} "
-                        f"(missing: {', '.join(missing)})")
-    return _V1Model(obj)

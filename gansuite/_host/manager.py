@@ -24,10 +24,10 @@ from typing import Any
 
 import pluggy
 
-from gansuite.plugin import hookspecs
-from gansuite.plugin.errors import GansuiteError, SignalInterrupt, UnknownNameError
-from gansuite.plugin.registry import Registry
-from gansuite.plugin.specs import SPEC_TYPES, PluginInfo, Spec
+from gansuite._host.registry import Registry
+from gansuite.contract import hookspecs
+from gansuite.contract.errors import GansuiteError, SignalInterrupt, UnknownNameError
+from gansuite.contract.specs import SPEC_TYPES, PluginInfo, Spec
 
 __all__ = ["Catalog", "PluginRecord", "get_catalog", "reset_catalog", "build_catalog", "HOOKS"]
 
@@ -212,14 +212,35 @@ def _register_specs(
             )
 
 
+def _unknown_hooks(pm: pluggy.PluginManager, module: object) -> str:
+    """``'register_modles' (did you mean 'register_models'?)`` for each hook implementation in
+    ``module`` that no hookspec declares."""
+    import difflib
+
+    known = set(HOOKS.values())
+    parts = []
+    for attr in sorted(dir(module)):
+        if attr in known or pm.parse_hookimpl_opts(module, attr) is None:
+            continue
+        close = difflib.get_close_matches(attr, sorted(known), n=1, cutoff=0.6)
+        parts.append(f"'{attr}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return ", ".join(parts) or "a hook no hookspec declares"
+
+
+class UnknownHookError(GansuiteError):
+    """A plugin implements a hook name that gansuite does not declare (a typo, usually)."""
+
+
 def _register_module(pm: pluggy.PluginManager, module: object, name: str) -> None:
     """Register one module; a misspelled hook name unregisters it and raises."""
     pm.register(module, name=name)
     try:
         pm.check_pending()
-    except pluggy.PluginValidationError as exc:
+    except pluggy.PluginValidationError:
+        unknown = _unknown_hooks(pm, module)
         pm.unregister(module)
-        raise GansuiteError(f"implements an unknown hook ({exc})") from None
+        raise UnknownHookError(f"implements an unknown hook {unknown}; the hooks are "
+                               f"{', '.join(HOOKS.values())} (docs/plugins.md, section 3)") from None
 
 
 def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
@@ -241,6 +262,9 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
             _register_module(pm, module, info.name)
         except SignalInterrupt:
             raise
+        except UnknownHookError as exc:  # the plugin's own mistake, not a traceback: no file:line
+            record.errors.append(f"Plugin '{info.name}' from distribution '{info.distribution}' {exc}")
+            continue
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # see _load_entry_point
             record.errors.append(
                 f"Plugin '{info.name}' from distribution '{info.distribution}' failed to load: "
@@ -255,7 +279,7 @@ def build_catalog(extra_plugins: dict[str, object] | None = None) -> Catalog:
         try:
             _register_module(pm, module, name)
         except GansuiteError as exc:
-            record.errors.append(f"Plugin '{name}' failed to load: {exc}")
+            record.errors.append(f"Plugin '{name}' {exc}")
             continue
         loaded.append((module, record))
     for module, record in loaded:

@@ -17,8 +17,8 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from gansuite.plugin.errors import OptionError
-from gansuite.plugin.specs import Spec
+from gansuite.contract.errors import OptionError
+from gansuite.contract.specs import Spec
 
 __all__ = ["parse_pairs", "coerce", "build_config", "split_overrides", "route_overrides", "build_configs", "describe_type", "config_dict"]
 

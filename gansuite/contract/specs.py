@@ -96,7 +96,7 @@ class Spec:
 class ModelSpec(Spec):
     """A GAN architecture with its training recipe.
 
-    ``factory(config, *, image_size: int, channels: int) -> gansuite.plugin.protocols.GANModel``.
+    ``factory(config, *, image_size: int, channels: int) -> gansuite.contract.protocols.GANModel``.
     ``deviations`` lists, in words, where this config departs from the paper it cites.
     """
 
@@ -109,7 +109,7 @@ class ModelSpec(Spec):
 class DatasetSpec(Spec):
     """An image dataset with named splits.
 
-    ``factory(config, *, root: pathlib.Path) -> gansuite.plugin.protocols.ImageDataset``. ``root`` is the
+    ``factory(config, *, root: pathlib.Path) -> gansuite.contract.protocols.ImageDataset``. ``root`` is the
     data root already resolved (``--data-root``, ``GANSUITE_DATA`` or the user cache folder).
     """
 
@@ -125,7 +125,7 @@ class DatasetSpec(Spec):
 
 @dataclass(frozen=True, kw_only=True)
 class DedupSpec(Spec):
-    """A deduplication strategy: ``factory(config) -> gansuite.plugin.protocols.DedupStrategy``."""
+    """A deduplication strategy: ``factory(config) -> gansuite.contract.protocols.DedupStrategy``."""
 
     kind: ClassVar[str] = "dedup"
     plural: ClassVar[str] = "dedup"

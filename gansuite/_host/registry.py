@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from gansuite.plugin.errors import DuplicateNameError, InvalidNameError, UnknownNameError
-from gansuite.plugin.specs import Spec
+from gansuite.contract.errors import DuplicateNameError, InvalidNameError, UnknownNameError
+from gansuite.contract.specs import Spec
 
 __all__ = ["Registry", "NAME_RE", "check_name", "natural_key"]
 

@@ -14,7 +14,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from gansuite import CorruptDataError
+from gansuite.contract.errors import CorruptDataError
 
 __all__ = ["load_data_pickle", "ALLOWED_GLOBALS"]
 
@@ -82,7 +82,7 @@ def _check_arrays(obj: Any, path: Path, depth: int = 0) -> None:
             _check_arrays(item, path, depth + 1)
 
 
-def load_data_pickle(path: Path, what: str = "data") -> Any:
+def load_data_pickle(path: Path | str, what: str = "data") -> Any:
     """The value pickled in ``path``, read with only the types a data file holds.
 
     :class:`CorruptDataError` (naming ``path``) for a file that asks for anything else, or that is

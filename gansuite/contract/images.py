@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gansuite.plugin.files import atomic_write_bytes
+from gansuite.contract.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch

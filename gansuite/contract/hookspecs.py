@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from gansuite.plugin.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec
+    from gansuite.contract.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, ProbeSpec
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 
@@ -34,7 +34,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
     Called once per process, the first time a registry is needed (``gansuite list``, ``run``...).
     Call ``register(ModelSpec(...))`` for each model. The factory is called as
     ``factory(config, image_size=..., channels=...)`` and must return an object satisfying
-    :class:`gansuite.plugin.protocols.GANModel`. Results combine by union over all plugins.
+    :class:`gansuite.contract.protocols.GANModel`. Results combine by union over all plugins.
     """
 
 
@@ -44,7 +44,7 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
     Called once per process, when the dataset registry is first needed. Call
     ``register(DatasetSpec(...))`` for each dataset. The factory is called as
-    ``factory(config, root=Path)`` and must return a :class:`gansuite.plugin.protocols.ImageDataset`.
+    ``factory(config, root=Path)`` and must return a :class:`gansuite.contract.protocols.ImageDataset`.
     Results combine by union over all plugins.
     """
 
@@ -55,7 +55,7 @@ def register_dedup(register: Callable[[DedupSpec], None]) -> None:
 
     Called once per process, when the dedup registry is first needed. Call
     ``register(DedupSpec(...))`` for each strategy; the factory is called as ``factory(config)``
-    and returns a :class:`gansuite.plugin.protocols.DedupStrategy`. Results combine by union.
+    and returns a :class:`gansuite.contract.protocols.DedupStrategy`. Results combine by union.
     """
 
 
@@ -65,7 +65,7 @@ def register_probes(register: Callable[[ProbeSpec], None]) -> None:
 
     Called once per process, when the probe registry is first needed. Call
     ``register(ProbeSpec(...))`` for each probe; the factory is called as ``factory(config)``
-    and returns a :class:`gansuite.plugin.protocols.Probe`. Results combine by union.
+    and returns a :class:`gansuite.contract.protocols.Probe`. Results combine by union.
     """
 
 

@@ -1,7 +1,7 @@
 """What a dataset, dedup strategy and probe must provide, and what probes receive.
 
 These are structural (``typing.Protocol``): such a plugin needs no base class. Models subclass
-:class:`gansuite.plugin.model.GANModel` (re-exported here). torch types are imported only for
+:class:`gansuite.contract.model.GANModel` (re-exported here). torch types are imported only for
 type checking, so importing this module stays cheap.
 """
 
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from gansuite.plugin.model import GANModel, TrainingRecipe
+from gansuite.contract.model import GANModel, TrainingRecipe
 
 if TYPE_CHECKING:
     import torch
 
-    from gansuite.plugin.specs import EvalSpec
+    from gansuite.contract.specs import EvalSpec
 
 __all__ = [
     "TrainingRecipe",
@@ -28,12 +28,15 @@ __all__ = [
     "DedupStrategy",
     "ProbeContext",
     "Probe",
+    "ModelCheck",
 ]
 
 
 @dataclass
 class ImageData:
-    """A split held in memory: ``images`` uint8 ``(N, C, H, W)``; ``labels`` int64 ``(N,)``."""
+    """A split held in memory: ``images`` uint8 ``(N, C, H, W)``; ``labels`` int64 ``(N,)`` or
+    None; ``classes`` the class names in label order (label ``k`` is ``classes[k]``; empty when
+    unknown); ``meta`` anything worth recording about how the split was read."""
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
@@ -48,8 +51,8 @@ class ImageData:
 class Verification:
     """Checksum status of a dataset's files.
 
-    ``verified`` is True (all match), False (some differ: ``mismatched`` names them) or None
-    (no official checksums known).
+    ``verified`` is True (all match the checksums the plugin lists), False (some differ:
+    ``mismatched`` names them) or None (the plugin knows no checksums for these files).
     """
 
     verified: bool | None
@@ -60,7 +63,11 @@ class Verification:
 
 @runtime_checkable
 class ImageDataset(Protocol):
-    """A dataset on disk. Loading raises :class:`gansuite.plugin.errors.DataError` subclasses."""
+    """A dataset on disk. Loading raises :class:`gansuite.DataError` subclasses.
+
+    ``splits``: the split names :meth:`load` accepts (required; it holds the spec's
+    ``train_split``).
+    """
 
     splits: tuple[str, ...]
 
@@ -69,11 +76,12 @@ class ImageDataset(Protocol):
         ...
 
     def verify(self) -> Verification:
-        """Check the files against official checksums where they are known."""
+        """Check the files against the checksums the plugin lists for them, where it has some."""
         ...
 
     def info(self) -> Mapping[str, Any]:
-        """Source, licence, expected files and anything else ``gansuite data info`` shows."""
+        """Source, licence, location, expected files and anything else: ``gansuite data info``
+        prints every key."""
         ...
 
 
@@ -110,9 +118,25 @@ class ProbeContext:
 class Probe(Protocol):
     """An evaluation: returns result rows ``{"metric": str, "value": float, ...}``.
 
-    The host adds ``eval``, ``run``, the model, dataset and provenance to every row.
+    The host adds ``eval``, ``run``, the model, dataset and provenance to every row. Optional
+    methods are in :class:`ModelCheck`.
     """
 
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         """Evaluate ``ctx.model`` and return result rows."""
+        ...
+
+
+@runtime_checkable
+class ModelCheck(Protocol):
+    """The optional part of a :class:`Probe`: a probe that cannot evaluate some models (the
+    ``cas`` probe needs a conditional one) defines ``check_model``.
+
+    The host calls it before training (``gansuite run``) and before each eval, so a run that
+    would end in that error stops before spending anything; the conformance kit calls it too.
+    """
+
+    def check_model(self, model: GANModel) -> None:
+        """Raise :class:`gansuite.OptionError` (saying what to choose instead) when ``model``
+        cannot be evaluated by this probe; return None otherwise."""
         ...

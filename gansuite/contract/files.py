@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "file_mode"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "file_mode", "default_cache_dir",
+           "default_data_root"]
 
 _MODE: int | None = None
 
@@ -64,3 +65,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write(path, lambda fh: json.dump(obj, fh, indent=2, sort_keys=False, default=str))
+
+
+def _user_cache(name: str) -> Path:
+    """``$XDG_CACHE_HOME/gansuite/NAME`` (``~/.cache`` when XDG_CACHE_HOME is unset)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "gansuite" / name
+
+
+def default_cache_dir() -> Path:
+    """Where trained dedup models and reference statistics are cached: ``$GANSUITE_CACHE`` or
+    the user cache folder."""
+    env = os.environ.get("GANSUITE_CACHE")
+    return Path(env).expanduser() if env else _user_cache("cache")
+
+
+def default_data_root(explicit: Path | None = None) -> Path:
+    """``--data-root``, else ``$GANSUITE_DATA``, else the user cache folder."""
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    env = os.environ.get("GANSUITE_DATA")
+    return Path(env).expanduser() if env else _user_cache("data")
