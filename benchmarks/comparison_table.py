@@ -23,7 +23,7 @@ from typing import Any
 __all__ = ["collect", "render", "main", "PAPERS"]
 
 # The papers' own CIFAR-10 numbers (Inception score / FID after full training on GPUs): context,
-# not comparable with the KID, SVM and CAS numbers of a few CPU minutes.
+# not comparable with the KID, SVM and GAN-test numbers of a few CPU minutes.
 PAPERS: dict[str, list[str]] = {
     "dcgan": ["82.8% L2-SVM accuracy on D features (the ImageNet-32 D, 28,672 features; Radford et al., "
               "Table 1)", "Inception score 6.16 (as reported in Gulrajani et al., Table 3)"],
@@ -55,6 +55,8 @@ def _value(rows: list[dict], eval_suffix: str, variant: str | None) -> dict | No
     for r in rows:
         if r.get("eval", "").endswith(eval_suffix) and (variant is None or r.get("variant") == variant):
             return r
+    if eval_suffix.endswith("-gan-test"):  # records made before gan-test was renamed from cas
+        return _value(rows, eval_suffix[: -len("-gan-test")] + "-cas", variant)
     return None
 
 
@@ -139,13 +141,13 @@ def _quality_table(data: dict[str, Any], models: list[str], prefix: str) -> list
     what = _svm_metric(data, prefix)
     lines = [f"| model | SVM {what}, trained D | SVM {what}, random D | SVM gain over random D (paired) "
              "| KID, trained G | KID, random G "
-             "| KID, held-out real images | CAS, trained G | CAS, random G | CAS ceiling (real test images) |",
+             "| KID, held-out real images | GAN-test, trained G | GAN-test, random G | GAN-test ceiling (real test images) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for m in models:
         recs = data["runs"][m]
         svm = [_fmt(_metric(recs, f"{prefix}-svm", v)) for v in ("trained", "random", "trained-random")]
         kid = [_fmt(_metric(recs, f"{prefix}-kid", v), 4) for v in ("trained", "random", "real")]
-        cas = [_fmt(_metric(recs, f"{prefix}-cas", v)) for v in ("trained", "random", "real-test")]
+        cas = [_fmt(_metric(recs, f"{prefix}-gan-test", v)) for v in ("trained", "random", "real-test")]
         lines.append(f"| {m} | {' | '.join(svm)} | {' | '.join(kid)} | {' | '.join(cas)} |")
     return lines
 
@@ -154,7 +156,7 @@ def _cas_detail(data: dict[str, Any], prefix: str) -> list[str]:
     out = []
     for m, recs in data["runs"].items():
         for r in recs:
-            row = _value(r["rows"], f"{prefix}-cas", "trained")
+            row = _value(r["rows"], f"{prefix}-gan-test", "trained")
             if row:
                 out.append(f"- {m}, seed {r['seed']}: {row['value']:.3f} ± {row['ci95']:.3f} (binomial 95%) on "
                            f"{row['n']} samples, chance {row['chance']:.3f}; per class "
@@ -196,9 +198,9 @@ def render(data: dict[str, Any]) -> str:
         + "; ".join(f"{m}: {' '.join(settings.get('model_options', {}).get(m, [])) or 'defaults'}" for m in models)
         + ". Every other model option is the paper's default (`gansuite show MODEL`).",
         f"- Eval sizes: `{' '.join('-o ' + o for o in settings.get('eval_options', []))}`.",
-        "- Controls, in every run with the run's seed: the svm probe's randomly initialised D; the kid and cas "
+        "- Controls, in every run with the run's seed: the svm probe's randomly initialised D; the kid and gan-test "
         "probes' randomly initialised G of the same architecture; kid's held-out real images (the floor a "
-        "perfect generator would reach) and cas's real test images (the classifier's ceiling).",
+        "perfect generator would reach) and gan-test's real test images (the classifier's ceiling).",
         f"- torch {first.get('torch')}; gansuite commits "
         + ", ".join(sorted({str(r.get('git'))[:10] for recs in data['runs'].values() for r in recs})) + ".",
         "",
@@ -216,10 +218,10 @@ def render(data: dict[str, Any]) -> str:
         *_quality_table(data, models, prefix),
         "",
         "SVM: test accuracy of the L2-SVM on D's pooled features (higher is better; chance 0.1). KID: kernel "
-        "Inception distance to real training images (lower is better). CAS: the fraction of class-conditional "
+        "Inception distance to real training images (lower is better). GAN-test: the fraction of class-conditional "
         "samples a real-data classifier assigns to their conditioning class (chance 0.1).",
         "",
-        *(["### CAS per run", "", *_cas_detail(data, prefix), ""] if _cas_detail(data, prefix) else []),
+        *(["### GAN-test per run", "", *_cas_detail(data, prefix), ""] if _cas_detail(data, prefix) else []),
         "## The papers' own numbers",
         "",
         *[f"- {m}: " + "; ".join(PAPERS.get(m, ["-"])) + "." for m in models],
@@ -282,12 +284,12 @@ def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
                + ", ".join(f"{m} {100 * sign * (a - b):+.1f} points" for m, (a, b) in svm.items())
                + ". A random D is a strong baseline (random conv features classify images well above chance), "
                "so a small gap says little about what D learned.")
-    cas = [(m, _stats(_metric(data["runs"][m], f"{prefix}-cas", v))[0]) for m in models
-           for v in ("trained",) if _metric(data["runs"][m], f"{prefix}-cas", v)[0] is not None]
+    cas = [(m, _stats(_metric(data["runs"][m], f"{prefix}-gan-test", v))[0]) for m in models
+           for v in ("trained",) if _metric(data["runs"][m], f"{prefix}-gan-test", v)[0] is not None]
     for m, value in cas:
-        floor = _stats(_metric(data["runs"][m], f"{prefix}-cas", "random"))[0]
-        ceil = _stats(_metric(data["runs"][m], f"{prefix}-cas", "real-test"))[0]
-        out.append(f"- CAS of {m}: {value:.3f} against a random G's {floor:.3f} and real test images' {ceil:.3f} "
+        floor = _stats(_metric(data["runs"][m], f"{prefix}-gan-test", "random"))[0]
+        ceil = _stats(_metric(data["runs"][m], f"{prefix}-gan-test", "real-test"))[0]
+        out.append(f"- GAN-test of {m}: {value:.3f} against a random G's {floor:.3f} and real test images' {ceil:.3f} "
                    f"(the classifier's own ceiling): the conditioning "
                    + ("is visible in the samples." if value > floor + 0.02 else "is not yet visible in the samples."))
     n_seeds = max(len(recs) for recs in data["runs"].values())

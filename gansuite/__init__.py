@@ -27,7 +27,8 @@ API_VERSION = "2.1"
 # imports the host's module, and torch with it, the first time it is used)
 _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("hookimpl", "hookspec"), "gansuite.contract.hookspecs"),
-    **dict.fromkeys(("ModelSpec", "DatasetSpec", "DedupSpec", "ProbeSpec", "EvalSpec", "PluginInfo"),
+    **dict.fromkeys(("ModelSpec", "DatasetSpec", "DedupSpec", "ProbeSpec", "EvalSpec", "PluginInfo",
+                     "ImportedWeights"),
                     "gansuite.contract.specs"),
     **dict.fromkeys(("GANModel", "Batch", "TrainContext", "TrainingRecipe"), "gansuite.contract.model"),
     **dict.fromkeys(("ImageData", "Verification", "ImageDataset", "DedupStrategy", "ProbeContext", "Probe",
@@ -102,5 +103,13 @@ if TYPE_CHECKING:
     )
     from gansuite.contract.safepickle import load_data_pickle
     from gansuite.contract.sampling import balanced_labels, eval_mode, generate_images
-    from gansuite.contract.specs import DatasetSpec, DedupSpec, EvalSpec, ModelSpec, PluginInfo, ProbeSpec
+    from gansuite.contract.specs import (
+        DatasetSpec,
+        DedupSpec,
+        EvalSpec,
+        ImportedWeights,
+        ModelSpec,
+        PluginInfo,
+        ProbeSpec,
+    )
     from gansuite.engine.build import load_run_model as load_run

@@ -142,6 +142,7 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
     optimisers, ``extra_state``, data position, logged metrics). Returns the last logged row."""
     from gansuite.engine import checkpoint as ckpt
     from gansuite.engine.build import build_model, smoke_check
+    from gansuite.engine.checks import check_extra_state
 
     spec = _spec("models", spec_or_name)
     config = _config(spec, options)
@@ -152,6 +153,7 @@ def check_model(spec_or_name: ModelSpec | str, options: Mapping[str, Any] | None
 
     model = fresh()
     smoke_check(spec, model)
+    check_extra_state(f"Model '{spec.name}' ({spec.origin()})", model.extra_state())
     data = tiny_images(max(4 * batch_size, 32), image_size=model.image_size, channels=model.channels,
                        num_classes=model.num_classes or 4)
     kw = {"batch_size": batch_size, "steps": steps}

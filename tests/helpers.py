@@ -118,7 +118,9 @@ FAST: dict[str, dict[str, object]] = {
     "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600, "copy_bank": 200, "n_boot": 50},
     "guided-backprop": {"n_images": 300, "n_channels": 8, "top_k": 4, "n_boot": 200},
     "forgetting": {"n_classifier": 600, "n_pool": 200, "n_random_draws": 3, "n_boot": 100, "max_iter": 50},
-    "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
+    "gan-test": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
+    "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},  # deprecated gan-test
+    "cas-score": {"n_train": 200, "epochs": 2, "width": 8, "max_test": 200, "n_boot": 200},
 }
 
 

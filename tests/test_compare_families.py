@@ -38,11 +38,11 @@ def test_digits_comparison_runs_every_model_and_writes_the_table(tmp_path: Path,
     for model, recs in data["runs"].items():
         assert sorted(r["seed"] for r in recs) == [0, 1] and all(r["steps"] == 3 for r in recs)
         evals = {row["eval"] for r in recs for row in r["rows"]}
-        assert evals == {"digits-svm", "digits-kid"} | ({"digits-cas"} if model == "sngan-projection" else set())
+        assert evals == {"digits-svm", "digits-kid"} | ({"digits-gan-test"} if model == "sngan-projection" else set())
     text = table.render(data)
     for model in driver.MODELS:
         assert f"| {model} | 2 |" in text  # the training table: two seeds each
-    assert "CAS, random G" in text and "KID, random G" in text and "The papers' own numbers" in text
+    assert "GAN-test, random G" in text and "KID, random G" in text and "The papers' own numbers" in text
     # digits-svm is few-label: the columns say error, and the paired gain has its own column
     assert "SVM error, trained D" in text and "SVM gain over random D (paired)" in text
     kid = [row for recs in data["runs"].values() for r in recs for row in r["rows"] if row["eval"] == "digits-kid"]

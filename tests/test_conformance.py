@@ -54,6 +54,8 @@ PROBES: dict[str, dict[str, Any]] = {
     "pixel-stats": {},
     "fid": {},
     "cas": {},
+    "gan-test": {},
+    "cas-score": {},
     "guided-backprop": {"n_images": 64, "n_channels": 4, "top_k": 3, "n_boot": 20},
     "forgetting": {"n_classifier": 128, "n_pool": 64, "n_random_draws": 2, "n_boot": 20, "max_iter": 20},
     # Inception probes: one subject, no disk cache (check_probe gives every split the same images).
@@ -134,9 +136,10 @@ def test_dataset(name: str, tmp_path: Path) -> None:
     assert all(n > 0 for n in sizes.values())
 
 
-# fid needs >= 2,048 samples through Inception (tests/test_fid.py); cas refuses the kit's
+# fid needs >= 2,048 samples through Inception (tests/test_fid.py); gan-test and cas-score (and
+# the deprecated cas) refuse the kit's
 # unconditional tiny model by design (tests/test_probes.py runs it on a conditional one).
-COVERED_ELSEWHERE = {"fid", "cas"}
+COVERED_ELSEWHERE = {"fid", "cas", "gan-test", "cas-score"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_PROBES else n

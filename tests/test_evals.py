@@ -144,6 +144,20 @@ def test_results_table_shows_filled_columns_only() -> None:
     assert lines[3].split() == ["e", "accuracy", "random", "0.2500", "7168", "0.01"]
 
 
+def test_results_table_says_when_a_difference_is_not_distinguishable() -> None:
+    from gansuite_probes.resampling import paired_gain
+
+    control = torch.zeros(359)
+    model = control.clone()
+    model[0] = 1.0  # one test image of 359
+    gain = paired_gain(model, control)
+    rows = [{"eval": "e", "probe": "svm", "metric": "gain_over_random", "variant": "trained-random", **gain},
+            {"eval": "e", "probe": "svm", "metric": "error", "variant": "trained", "value": 0.1, "ci95": 0.01}]
+    lines = result_rows_table(rows, build_catalog()).splitlines()
+    assert "note" in lines[0].split()
+    assert "not distinguishable from 0" in lines[2] and "distinguishable" not in lines[3]
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real two-step dcgan run on digits (narrow widths), with a checkpoint."""
@@ -160,6 +174,7 @@ def test_evaluate_run_uses_the_checkpoint_and_appends_results(trained_run: Path)
     rows = evaluate_run(trained_run, ["digits-svm"], device="cpu", options=FAST_SVM, progress=False)
     assert [r["variant"] for r in rows] == ["trained", "random", "trained-random"]
     assert rows[0]["model"] == "dcgan" and rows[0]["step"] == 2
+    assert all(r["step"] == 2 and r["train_seconds"] > 0 for r in rows)  # steps and training time in every row
     assert rows[0]["feature_dim"] == (8 + 16 + 32) * 16  # dcgan at 32x32: three conv layers
     assert RunFolder(trained_run).read_results()[len(before):] == json.loads(json.dumps(rows, default=str))
 
@@ -171,7 +186,8 @@ def test_eval_command_prints_a_table(trained_run: Path, capsys: pytest.CaptureFi
                                                                                  [])])
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("eval "))
-    assert header.split()[:6] == ["eval", "metric", "variant", "value", "+-", "features"]
+    assert header.split()[:7] == ["eval", "metric", "variant", "value", "+-", "note", "features"]
+    assert "fit stopped (iteration cap)" in out  # max_iter=15 stops the fits short: the table says so
     lines = [line.split()[:3] for line in out.splitlines()]
     assert ["digits-svm", "error", "trained"] in lines and ["digits-svm", "error", "random"] in lines
     assert ["digits-svm", "gain_over_random", "trained-random"] in lines

@@ -1,8 +1,9 @@
 """Every registered model through every reference probe on tiny data (conditional models
-included), and the ``cas`` probe's ceiling, floor and refusals."""
+included), and the ``gan-test`` and ``cas-score`` probes' ceilings, floors and refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import cache
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from gansuite_probes import EVALS, PROBES
-from gansuite_probes.cas import CASProbe
-from gansuite_probes.config import CASConfig
+from gansuite_probes.cas_score import CASScoreProbe
+from gansuite_probes.config import CASScoreConfig, GANTestConfig
+from gansuite_probes.gan_test import GANTestProbe
 from helpers import load_digits, probe_ctx
 
 from gansuite import balanced_labels
@@ -39,7 +41,8 @@ FAST: dict[str, dict[str, object]] = {
     "arithmetic": {"n_classifier": 400, "n_pool": 200, "max_pairs": 3, "targets_per_pair": 2, "min_trials": 6, "grid_pairs": 1,
                    "n_neighbours": 2},
     "memorization": {"n_samples": 60, "n_holdout": 60, "max_train": 300},
-    "cas": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
+    "gan-test": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},
+    "cas-score": {"n_train": 200, "epochs": 2, "width": 8, "max_test": 200, "n_boot": 200},
 }
 MODELS = sorted(get_catalog().registry("models").names())
 
@@ -85,7 +88,8 @@ def test_every_model_and_probe_has_tiny_settings() -> None:
     assert set(MODELS) <= set(TINY), f"add tiny settings for {set(MODELS) - set(TINY)}"
     # the Inception probes (fid, kid, prdc, is) run on every model in tests/test_fid.py's settings;
     # guided-backprop and forgetting in tests/test_probes_section6.py
-    covered_elsewhere = {"fid", "kid", "prdc", "is", "guided-backprop", "forgetting"}
+    covered_elsewhere = {"fid", "kid", "prdc", "is", "guided-backprop", "forgetting",
+                         "cas"}  # cas: the deprecated name of gan-test (test_deprecated_cas_name_warns...)
     assert {p.name for p in PROBES} - covered_elsewhere == set(FAST)
     assert {"wgan-gp", "sngan", "sngan-projection"} <= set(MODELS)
 
@@ -95,7 +99,7 @@ def test_every_model_and_probe_has_tiny_settings() -> None:
 def test_model_through_probe(name: str, probe: str, tiny_extractor: Path, tmp_path: Path) -> None:
     ctx = _ctx(name, probe, tmp_path)
     runner = _probe(probe, tiny_extractor)
-    if probe == "cas" and not ctx.model.num_classes:
+    if probe in ("gan-test", "cas-score") and not ctx.model.num_classes:
         with pytest.raises(OptionError, match="unconditional"):
             runner.run(ctx)  # type: ignore[attr-defined]
         return
@@ -124,35 +128,74 @@ def test_conditional_generation_is_class_balanced_and_uses_the_ema() -> None:
 class _LabelPainter(torch.nn.Module):
     """A 'generator' that draws digit images of the requested class: copies of real ones."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> None:
         super().__init__()
-        self.bank = [images[labels == k].float() / 127.5 - 1 for k in range(10)]
+        self.bank = [images[labels == k].float() / 127.5 - 1 for k in range(classes)]
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         pick = (z[:, 0].abs() * 1000).long()
-        return torch.stack([self.bank[int(k)][int(i) % len(self.bank[int(k)])] for k, i in zip(y, pick, strict=True)])
+        bank = [self.bank[int(k) % len(self.bank)] for k in y]  # one class only: it ignores y
+        return torch.stack([b[int(i) % len(b)] for b, i in zip(bank, pick, strict=True)])
 
 
-def test_cas_scores_a_generator_that_draws_the_right_class(tmp_path: Path) -> None:
+def test_gan_test_scores_a_generator_that_draws_the_right_class(tmp_path: Path) -> None:
     data = _digits()
-    ctx = _ctx("sngan-projection", "cas", tmp_path)
+    ctx = _ctx("sngan-projection", "gan-test", tmp_path)
     painter = _LabelPainter(data["train"].images, data["train"].labels)
     ctx.model.generator = painter
-    probe = CASProbe(CASConfig(n_train=None, epochs=10, width=16, n_samples=200, cache_dir=str(tmp_path / "cache")))
+    probe = GANTestProbe(GANTestConfig(n_train=None, epochs=10, width=16, n_samples=200,
+                                       cache_dir=str(tmp_path / "cache")))
     rows = {r["variant"]: r for r in probe.run(ctx)}
-    assert rows["real-test"]["value"] > 0.8
+    assert rows["real-test"]["value"] > 0.8 and rows["real-test"]["metric"] == "gan_test"
     assert rows["trained"]["value"] > 0.8  # real digits of the asked class: near the ceiling
     assert rows["random"]["value"] < 0.35  # a random G: about chance (0.1)
     assert rows["trained"]["chance"] == 0.1 and len(rows["trained"]["per_class"]) == 10
-    assert (tmp_path / "cas-samples.png").is_file()
+    assert rows["trained"]["classifier_real_accuracy"] == rows["real-test"]["value"]
+    gain = rows["trained-random"]  # paired over the same z and labels
+    assert gain["value"] == pytest.approx(rows["trained"]["value"] - rows["random"]["value"])
+    assert gain["ci95_low"] > 0 and gain["distinguishable"] and "generated samples" in gain["ci_method"]
+    assert (tmp_path / "gan-test-samples.png").is_file()
     # the classifier is deterministic and cached: a second run gives the same numbers, without training
     cached = {r["variant"]: r for r in probe.run(ctx)}
     assert [cached[v]["value"] for v in rows] == [rows[v]["value"] for v in rows]
-    assert list((tmp_path / "cache").glob("cas-classifier-*.pt"))
+    assert list((tmp_path / "cache").glob("gan-test-classifier-*.pt"))
+
+
+def test_cas_score_trains_on_generated_and_tests_on_real(tmp_path: Path) -> None:
+    data = _digits()
+    ctx = _ctx("sngan-projection", "cas-score", tmp_path)
+    ctx.model.generator = _LabelPainter(data["train"].images, data["train"].labels)
+    cfg = CASScoreConfig(n_train=400, epochs=20, width=16, batch_size=32, n_boot=500)
+    probe = CASScoreProbe(cfg)
+    rows = {r["variant"]: r for r in probe.run(ctx)}
+    assert {r["metric"] for r in rows.values()} == {"cas", "cas_minus_random", "cas_minus_real"}
+    n_test = len(data["test"])
+    for v in ("trained", "random", "real"):
+        assert rows[v]["n_test"] == n_test and rows[v]["n_train"] == 400
+    # real digits of the asked class teach the classifier about as well as real training images,
+    # and clearly better than a random G's samples (about chance)
+    up = rows["trained-random"]
+    assert rows["random"]["value"] < 0.35 and up["ci95_low"] > 0.1
+    assert "real test images" in up["ci_method"] and up["n_test"] == n_test
+    assert up["value"] == pytest.approx(rows["trained"]["value"] - rows["random"]["value"])
+    assert rows["trained-real"]["value"] > -0.2
+    # a generator that ignores y (every sample a 0): trained on its samples, the classifier fails
+    zeros = data["train"].images[data["train"].labels == 0]
+    ctx.model.generator = _LabelPainter(zeros, torch.zeros(len(zeros), dtype=torch.long), classes=1)
+    ignores = {r["variant"]: r for r in CASScoreProbe(dataclasses.replace(cfg, random_control=False)).run(ctx)}
+    assert ignores["trained"]["value"] < 0.2 and ignores["trained-real"]["ci95_high"] < 0
+
+
+def test_deprecated_cas_name_warns_and_runs_gan_test(tmp_path: Path) -> None:
+    spec = get_catalog().registry("probes").get("cas")
+    with pytest.warns(FutureWarning, match="gan-test"):
+        probe = spec.load_factory()(build_config(spec, FAST["gan-test"]))
+    assert isinstance(probe, GANTestProbe)
+    assert get_catalog().registry("evals").get("digits-cas").probe == "cas"
 
 
 def test_a_run_with_cas_on_an_unconditional_model_stops_before_training(cli, tmp_path: Path) -> None:
-    out = cli("run", "--model", "dcgan", "--dataset", "digits", "--eval", "digits-cas", "-o", "ngf=8",
+    out = cli("run", "--model", "dcgan", "--dataset", "digits", "--eval", "digits-gan-test", "-o", "ngf=8",
               "-o", "ndf=8", "--max-steps", "1", "--out", str(tmp_path / "r"), "--no-progress")
     assert out.returncode == 2 and "unconditional" in out.stderr
     assert not (tmp_path / "r").exists()

@@ -98,11 +98,11 @@ def test_fid_infinity_recovers_the_line() -> None:
 
 
 def test_kid_matches_torchmetrics_poly_mmd() -> None:
-    from gansuite_probes.distances import kid_subsets
+    from gansuite_probes.distances import kid_subsets, poly_mmd2
     from torchmetrics.image.kid import poly_mmd
 
     a, b = _gauss(200, 16, 0).double(), _gauss(200, 16, 1, shift=0.2).double()
-    ours = kid_subsets(a, b, 1, 200, torch.Generator().manual_seed(0))  # one subset = every row, reordered
+    ours = poly_mmd2(a, b).reshape(1)  # what every KID subset computes, on every row
     assert float(ours[0]) == pytest.approx(float(poly_mmd(a, b, degree=3, gamma=None, coef=1.0)), rel=1e-9)
     many = kid_subsets(a, b, 20, 50, torch.Generator().manual_seed(0))
     assert many.shape == (20,) and many.std() > 0
@@ -244,6 +244,24 @@ def test_kid_rows(tiny_extractor: Path, tmp_path: Path) -> None:
     assert by["random"]["value"] > max(by["real"]["value"], by["trained"]["value"])
     with pytest.raises(OptionError, match="subset_size"):
         build_probe("kid", **{**cfg, "subset_size": 80}).run(probe_ctx(tmp_path, data, model, "digits-kid"))
+
+
+def test_kid_subsets_differ_from_draw_to_draw(tiny_extractor: Path, tmp_path: Path) -> None:
+    from gansuite_probes.distances import kid_subset_size, kid_subsets
+
+    with pytest.raises((OptionError, ValueError), match="subset_size"):  # as many as the samples: refused
+        build_probe("kid", **tiny(tiny_extractor, n_samples=40, n_reference=60, subset_size=40, subsets=5))
+    # a set not larger than the subset (here the held-out real control, 40 images) is halved
+    data = _data(100, 40)
+    cfg = tiny(tiny_extractor, n_samples=60, n_reference=60, subset_size=50, subsets=5)
+    by = {r["variant"]: r for r in build_probe("kid", **cfg).run(
+        probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "digits-kid"))}
+    assert by["trained"]["subset_size"] == 50 and by["real"]["subset_size"] == 20
+    assert by["real"]["std"] > 0
+    assert kid_subset_size(100, 100, 500) == 50 and kid_subset_size(100, 101, 500) == 100
+    x = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
+    values = kid_subsets(x, x + 0.5, 6, 30, torch.Generator().manual_seed(0))
+    assert values.std() > 0  # with the old rule (subset = the whole set) every draw was equal
 
 
 def test_prdc_rows(tiny_extractor: Path, tmp_path: Path) -> None:

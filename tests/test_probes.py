@@ -187,9 +187,11 @@ def test_svm_reports_trained_random_and_gain(digits: dict[str, ImageData], tmp_p
         assert r["C"] == pytest.approx(r["C_search"] * 500 / n)  # the search's regularisation per image
         assert (r["n_train"], r["n_val"], r["n_test"]) == (n, 200, len(digits["test"]))
         assert r["n_search"] == 500  # C is chosen on a subset; the final fit uses every training image
-        assert r["converged"] and r["gradient"] <= 1e-4
+        assert r["converged"] and r["gradient"] <= r["target"] == 1e-4 and r["iterations"] > 0
         assert r["ci95_low"] < r["value"] < r["ci95_high"] and 0 < r["ci95"] < 0.1
         assert "_correct" not in r
+        assert r["time_search_s"] > 0 and r["time_final_fit_s"] > 0 and r["time_features_s"] > 0  # per phase
+        assert r["time_svm_s"] == pytest.approx(r["time_search_s"] + r["time_final_fit_s"], abs=0.02)
     gain = rows[2]
     assert gain["metric"] == "gain_over_random"
     assert gain["value"] == pytest.approx(rows[0]["value"] - rows[1]["value"], abs=1e-9)
@@ -218,11 +220,52 @@ def test_svm_few_label_protocol(digits: dict[str, ImageData], tmp_path: Path) ->
         assert len(r["errors"]) == 3 and r["n_draws"] == 3
         assert r["value"] == pytest.approx(sum(r["errors"]) / 3, abs=1e-5)
         assert r["spread95"] == pytest.approx(1.96 * errors.std().item(), rel=1e-4)  # the paper's +-
-        assert r["ci95"] == pytest.approx(1.96 * errors.std().item() / 3**0.5, rel=1e-4)
+        # the interval resamples test images as well as draws: wider than the draws-only one
+        assert r["ci95"] > 1.96 * errors.std().item() / 3**0.5
+        assert r["ci95_low"] < r["value"] < r["ci95_high"]
+        assert "test images" in r["ci_method"] and "label draws" in r["ci_method"]
         assert r["n_train"] == 50 and r["n_val"] == 300
         assert 0.0 <= r["value"] < 0.9
+        assert r["target"] == 1e-4 and r["iterations"] > 0 and r["stop"] in ("gradient", "stalled", "iteration cap")
+        assert r["converged"] == (r["gradient"] <= r["target"])
     paired = torch.tensor(rows[1]["errors"]).double() - torch.tensor(rows[0]["errors"]).double()
-    assert rows[2]["value"] == pytest.approx(paired.mean().item(), abs=1e-9)  # same draws for both Ds
+    gain = rows[2]
+    assert gain["value"] == pytest.approx(paired.mean().item(), abs=1e-5)  # same draws for both Ds
+    assert gain["n_test"] == len(digits["test"]) and gain["n_draws"] == 3
+    assert gain["gain_images"] == pytest.approx(gain["value"] * gain["n_test"])
+    assert "paired" in gain["ci_method"] and "test images" in gain["ci_method"]
+    assert gain["distinguishable"] == (gain["ci95_low"] > 0 or gain["ci95_high"] < 0)
+    assert (gain["note"] == "not distinguishable from 0") == (not gain["distinguishable"])
+
+
+def test_svm_cross_fit_tests_every_image_once(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = probe_ctx(tmp_path, digits, model, "digits-svm")
+    rows = build_probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=2, cross_fit=3,
+                 c_grid=(1e-3,)).run(ctx)
+    n = len(digits["train"]) + len(digits["test"])
+    for r in rows[:2]:
+        assert r["n_test"] == n and sum(r["n_fold_test"]) == n and len(r["n_fold_test"]) == 3
+        assert r["n_draws"] == 2 and len(r["errors"]) == 2 and "cross-fitted" in r["ci_method"]
+        assert r["value"] == pytest.approx(sum(r["errors"]) / 2, abs=1e-5)
+    gain = rows[2]
+    assert gain["n_test"] == n and gain["test_split_n_test"] == len(digits["test"])
+    assert gain["ci95_low"] <= gain["value"] <= gain["ci95_high"]
+    assert gain["value"] == pytest.approx(rows[1]["value"] - rows[0]["value"], abs=1e-9)
+
+
+def test_svm_cross_fit_needs_the_few_label_protocol() -> None:
+    with pytest.raises(ValueError, match="cross_fit"):
+        SVMConfig(cross_fit=1)
+
+
+def test_svm_flags_a_fit_stopped_by_its_iteration_cap(digits: dict[str, ImageData], tmp_path: Path) -> None:
+    ctx = probe_ctx(tmp_path, digits, build_tiny(TinyConfig(), image_size=SIZE, channels=3), "digits-svm")
+    rows = build_probe("svm", protocol="few-label", val_size=300, labels_per_class=5, n_draws=2, max_iter=2,
+                 random_control=False).run(ctx)
+    r = rows[0]
+    assert not r["converged"] and r["stop"] == "iteration cap" and r["gradient"] > r["target"]
+    assert r["fits_not_converged"] > 0 and "fit stopped (iteration cap)" in r["note"]
 
 
 def test_svm_few_label_needs_enough_images_per_class(digits: dict[str, ImageData], tmp_path: Path) -> None:

@@ -221,6 +221,40 @@ def test_fit_logistic_recovers_the_sign_of_a_planted_feature() -> None:
     assert w[2] > 1 and w[4] < -1 and w[[0, 1, 3, 5]].abs().max() < 0.5
 
 
+def test_fit_logistic_says_whether_it_met_its_gradient_target() -> None:
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(400, 5, generator=gen)
+    p = torch.sigmoid(2 * X[:, 0])
+    targets = torch.stack([1 - p, p], 1)
+    done = fit_logistic(X, targets, l2=1e-2)
+    assert done.converged and done.gradient <= done.target == 1e-4 and done.iterations > 0
+    cut = fit_logistic(X, targets, l2=1e-2, max_iter=1)
+    assert not cut.converged and cut.gradient > cut.target
+
+
+def test_forgetting_scores_on_samples_other_than_those_that_chose_the_maps(
+        digits: dict[str, ImageData], tmp_path: Path) -> None:
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    seen: list[torch.Tensor] = []
+    forward = model.generator.forward
+    model.generator.forward = lambda z, *a: (seen.append(z.detach().clone()), forward(z, *a))[1]  # type: ignore[method-assign]
+    rows = build_probe("forgetting", classifier_features="pixels", n_classifier=300, n_pool=40, n_score=60,
+                 n_random_draws=2, n_boot=20, grid_samples=0).run(
+        probe_ctx(tmp_path, digits, model, "digits-forgetting",
+                 random_model=lambda s: build_tiny(TinyConfig(), image_size=SIZE)))
+    chosen_on, scored_on = seen[0], seen[1]
+    assert chosen_on.shape[0] == 40 and scored_on.shape[0] == 60
+    assert torch.cdist(scored_on.flatten(1), chosen_on.flatten(1)).min() > 0  # no scored z picked the maps
+    for later in seen[2:]:  # every drop is measured on scoring samples
+        assert any(torch.equal(later[0], z) for z in scored_on)
+    pos = next(r for r in rows if r["variant"] == "trained:positive-maps")
+    assert pos["n_score"] == 60 and pos["n_eval"] <= 60
+    assert isinstance(pos["map_fit_converged"], bool) and pos["map_fit_iterations"] > 0
+    real = next(r for r in rows if r["variant"] == "real-test")
+    assert isinstance(real["classifier_converged"], bool)
+    assert ("note" in pos) == (not pos["map_fit_converged"] or not pos["classifier_converged"])
+
+
 def test_forgetting_on_a_digits_trained_dcgan(trained, digits: dict[str, ImageData], tmp_path: Path) -> None:
     from PIL import Image
 

@@ -189,3 +189,15 @@ def test_compare(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "value_a" in out and "rel_diff" in out
     code, _, err = cli(capsys, "compare", str(a), str(runs))
     assert code == 2 and "not a run folder" in err
+
+
+def test_results_table_shows_probe_notes(tmp_path: Path) -> None:
+    rows = [{"eval": "digits-svm", "metric": "gain_over_random", "value": 0.001, "variant": "trained-random",
+             "note": "not distinguishable from 0"}]
+    make_run(tmp_path, "a", model="dcgan", seed=0, acc=0.5, extra_rows=rows)
+    frame = results.results_table([tmp_path])
+    shown = frame[results.display_columns(frame)]
+    assert "note" in shown.columns
+    assert "not distinguishable from 0" in results.format_table(shown, "table")
+    plain = frame.drop(columns=["note"])
+    assert "note" not in results.display_columns(plain)

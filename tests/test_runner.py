@@ -34,6 +34,21 @@ def test_eval_implies_dataset_and_its_training_budget(tmp_path):
     assert plan.time_budget == 1234.0 and plan.max_steps is None
 
 
+def test_eval_training_steps_win_over_seconds(tmp_path):
+    catalog = _catalog_with(EvalSpec(name="steps-eval", summary="", dataset="fake", probe="svm", train_steps=77),
+                            EvalSpec(name="timed-eval", summary="", dataset="fake", probe="svm",
+                                     train_budget=1234.0))
+    plan = plan_run(RunRequest(model=MODEL, evals=("steps-eval", "timed-eval"), out=tmp_path / "r"), catalog)
+    assert plan.max_steps == 77 and plan.time_budget is None  # a count: the same model on a busy machine
+    plan = plan_run(RunRequest(model=MODEL, evals=("steps-eval",), time_budget=5.0, out=tmp_path / "r2"), catalog)
+    assert plan.max_steps is None and plan.time_budget == 5.0  # --time-budget still works
+
+
+def test_cifar10_svm_trains_a_fixed_number_of_steps():
+    spec = _catalog().registry("evals").get("cifar10-svm")
+    assert spec.train_steps and spec.train_budget is None
+
+
 def test_explicit_stop_wins_over_eval_budget(tmp_path):
     catalog = _catalog_with(EvalSpec(name="long-eval", summary="", dataset="fake", probe="svm",
                                      train_budget=1234.0))

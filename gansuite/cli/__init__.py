@@ -44,7 +44,7 @@ HELP = {
     "show": "Show one registered name: summary, paper, plugin, options.",
     "plugins": "List installed plugins and what each registered.",
     "run": "Train a model (and evaluate it) into a run folder.",
-    "eval": "Evaluate an existing run's checkpoint.",
+    "eval": "Evaluate a run's checkpoint, or a model trained elsewhere.",
     "data": "Inspect datasets.",
     "dedup": "Find duplicate images in a dataset.",
     "bench": "Run the throughput benchmarks; track them over time.",

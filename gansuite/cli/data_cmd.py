@@ -44,9 +44,11 @@ def split_summary(data: Any, seconds: float) -> dict[str, Any]:
         nbytes += labels.numel() * labels.element_size()
     balance: dict[str, int] = {}
     if labels is not None and len(labels):
-        counts = labels.bincount().tolist()
-        names = list(data.classes) or [str(i) for i in range(len(counts))]
-        balance = {names[i] if i < len(names) else str(i): int(c) for i, c in enumerate(counts)}
+        values, counts = labels.unique(return_counts=True)  # only the labels present, however large
+        names = list(data.classes)
+        balance = dict.fromkeys(names, 0)  # a named class with no image still shows, as 0
+        for i, c in zip(values.tolist(), counts.tolist(), strict=True):
+            balance[names[i] if 0 <= i < len(names) else str(i)] = int(c)
     return {
         "n": len(data),
         "shape": list(images.shape[1:]),
@@ -76,8 +78,16 @@ def info_cmd(name: str, data_root: Path | None, options: tuple[str, ...], as_jso
     """
     spec, dataset, _ = open_dataset(name, data_root, options, download=False)
     from gansuite.engine.build import plugin_call
+    from gansuite.engine.checks import check_split
 
-    report: dict[str, Any] = {"dataset": spec.name, **dict(plugin_call(spec, "to describe itself", dataset.info))}
+    info = getattr(dataset, "info", None)  # optional: a dataset without it reports no source or licence
+    described = plugin_call(spec, "to describe itself", info) if callable(info) else {}
+    if not isinstance(described, dict):
+        from gansuite.contract.errors import PluginError
+
+        raise PluginError(f"Dataset '{spec.name}' ({spec.origin()}): info() must return a dict, got "
+                          f"{type(described).__name__}.")
+    report: dict[str, Any] = {"dataset": spec.name, **described}
     verification = plugin_call(spec, "to verify its files", dataset.verify)
     report["checksums"] = {
         "verified": verification.verified,
@@ -89,6 +99,7 @@ def info_cmd(name: str, data_root: Path | None, options: tuple[str, ...], as_jso
     for split in dataset.splits:
         start = time.perf_counter()
         data = plugin_call(spec, f"to load split '{split}'", dataset.load, split)
+        check_split(spec, split, data)
         splits[split] = split_summary(data, time.perf_counter() - start)
         del data
     report["splits"] = splits

@@ -10,7 +10,7 @@ import click
 from gansuite._host.manager import HOOKS
 from gansuite._host.options import describe_type
 from gansuite.cli._common import echo_json, load_catalog, table
-from gansuite.contract.specs import DatasetSpec, EvalSpec, ModelSpec, Spec
+from gansuite.contract.specs import DatasetSpec, EvalSpec, ModelSpec, ProbeSpec, Spec
 
 __all__ = ["list_cmd", "show_cmd", "plugins_cmd", "spec_to_dict"]
 
@@ -51,12 +51,16 @@ def spec_to_dict(spec: Spec) -> dict[str, Any]:
     }
     if isinstance(spec, ModelSpec):
         out["deviations"] = list(spec.deviations)
+        out["imports_checkpoints"] = spec.importer is not None
+    if isinstance(spec, ProbeSpec):
+        out["needs"] = list(spec.needs)
     if isinstance(spec, DatasetSpec):
         out.update(splits=list(spec.splits), train_split=spec.train_split, image_size=spec.image_size,
                    channels=spec.channels, num_classes=spec.num_classes, source=spec.source)
     if isinstance(spec, EvalSpec):
         out.update(dataset=spec.dataset, probe=spec.probe, train_split=spec.train_split,
-                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget)
+                   test_split=spec.test_split, params=dict(spec.params), train_budget=spec.train_budget,
+                   train_steps=spec.train_steps)
     return out
 
 
@@ -100,7 +104,7 @@ def show_cmd(name: str, as_json: bool) -> None:
     click.echo(f"{info['name']} ({info['kind']}): {info['summary']}")
     plugin = f"{info['plugin']} ({info['distribution']} {info['version']})"
     for label, key in (("paper", "paper"), ("license", "license"), ("source", "source"),
-                       ("dataset", "dataset"), ("probe", "probe"), ("splits", "splits")):
+                       ("dataset", "dataset"), ("probe", "probe"), ("splits", "splits"), ("needs", "needs")):
         if info.get(key):
             value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
             click.echo(f"  {label}: {value}")
@@ -112,7 +116,12 @@ def show_cmd(name: str, as_json: bool) -> None:
         click.echo(f"  classes: {classes if classes is not None else 'not declared (labels as the files hold them)'}")
         click.echo(f"  training split: {info['train_split']}")
     click.echo(f"  plugin: {plugin}")
-    if info.get("train_budget"):
+    if info.get("imports_checkpoints"):
+        click.echo("  imports checkpoints its original code saved: gansuite eval --generator G.pth "
+                   f"[--discriminator D.pth] --model {info['name']}")
+    if info.get("train_steps"):
+        click.echo(f"  default training: {info['train_steps']:,} steps (when no --max-steps/--epochs/--time-budget)")
+    elif info.get("train_budget"):
         click.echo(f"  default training budget: {info['train_budget']:.0f} s (when no --max-steps/--epochs/--time-budget)")
     if info.get("params"):
         click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in info["params"].items()))

@@ -24,8 +24,12 @@ __all__ = [
     "ProbeSpec",
     "EvalSpec",
     "SPEC_TYPES",
+    "ImportedWeights",
+    "PROBE_NEEDS",
     "resolve_object",
 ]
+
+PROBE_NEEDS = ("samples", "generator", "discriminator")
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,13 @@ class ModelSpec(Spec):
     kind: ClassVar[str] = "model"
     plural: ClassVar[str] = "models"
     deviations: tuple[str, ...] = ()
+    importer: str | Callable[..., Any] | None = None
+    """Loads weights saved by this architecture's original code (``gansuite eval --generator G.pth
+    --model NAME``): ``importer(generator_state, discriminator_state) -> ImportedWeights``, where
+    the states are the files' state dicts (the discriminator's None when not given). It maps their
+    key names (and layouts) to the model's own and reads the model options off the shapes; the
+    host builds the model with those options, checks every shape and loads strictly. A lazy
+    ``"module:function"`` like ``factory``; None: only state dicts in the model's own key names."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +155,17 @@ class ProbeSpec(Spec):
     kind: ClassVar[str] = "probe"
     plural: ClassVar[str] = "probes"
     columns: tuple[tuple[str, str, str], ...] = ()
+    needs: tuple[str, ...] = ("generator", "discriminator")
+    """What the probe uses of a model, so that a model trained elsewhere is refused in one line
+    before any work when it lacks it: ``"samples"`` (generated images only: a folder of samples
+    will do), ``"generator"`` (G as a function of z), ``"discriminator"`` (D and its features).
+    The default assumes both networks."""
+
+    def __post_init__(self) -> None:
+        unknown = [n for n in self.needs if n not in PROBE_NEEDS]
+        if unknown or not self.needs:
+            raise ValueError(f"probe '{self.name}': needs must name one or more of {', '.join(PROBE_NEEDS)}, "
+                             f"got {self.needs!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,9 +173,11 @@ class EvalSpec(Spec):
     """A named composition: dataset + splits + probe + probe parameters (no factory).
 
     ``params`` are probe-config overrides (already typed values, not strings); the user's
-    ``-o probe.field=value`` wins over them. ``train_budget`` is the training time in seconds
-    that ``gansuite run --eval NAME`` uses when the user gives no --max-steps, --epochs or
-    --time-budget (``None``: the runner's default).
+    ``-o probe.field=value`` wins over them. ``train_steps`` is the number of training steps
+    ``gansuite run --eval NAME`` trains for when the user gives no --max-steps, --epochs or
+    --time-budget (a count, so a rerun on a busier machine trains the same model);
+    ``train_budget``, in seconds, is used instead where no eval names steps (``None`` for both:
+    the runner's default).
     """
 
     kind: ClassVar[str] = "eval"
@@ -164,6 +188,22 @@ class EvalSpec(Spec):
     test_split: str = "test"
     params: Mapping[str, Any] = field(default_factory=dict)
     train_budget: float | None = None
+    train_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class ImportedWeights:
+    """What a :attr:`ModelSpec.importer` returns: the state dicts in the model's own key names
+    (``discriminator`` None when no discriminator file was given), the model options read off the
+    weights (``{"z_dim": 100, "ngf": 64, ...}``), the image size and channel count they were
+    trained at, and ``source``: the code that saved them, in words (recorded with the results)."""
+
+    generator: Mapping[str, Any]
+    discriminator: Mapping[str, Any] | None
+    options: Mapping[str, Any]
+    image_size: int
+    channels: int
+    source: str
 
 
 SPEC_TYPES: dict[str, type[Spec]] = {

@@ -31,7 +31,8 @@ def plugin_failure(what: str, spec: Spec | str, exc: BaseException) -> PluginErr
     ``spec`` may be a label instead (``TrainConfig.origin``: "Model 'x' (plugin 'p', dist 1.0)")."""
     who = (spec or "The model") if isinstance(spec, str) else \
         f"{spec.kind.capitalize()} '{spec.name}' ({spec.origin()})"
-    return PluginError(f"{who} failed {what}: {type(exc).__name__}: {exc}. Rerun with --traceback for the "
+    first = (str(exc).strip().splitlines() or [""])[0].rstrip(". ")  # torch appends C++ stack frames
+    return PluginError(f"{who} failed {what}: {type(exc).__name__}: {first}. Rerun with --traceback for the "
                        "plugin's traceback, or report it to the plugin's authors.")
 
 
@@ -142,6 +143,9 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
         if diff:
             raise CheckpointError(f"{path} builds another architecture than {folder.config_path} records "
                                   f"(differs in: {', '.join(diff)}): it is not this run's model.")
+    # an EMA the model declares but the checkpoint lacks would be evaluated as a fresh copy of G
+    ckpt.check_declared_state(path, state, plugin_call(spec, "in extra_state()", model.extra_state),
+                              f"model '{spec.name}'")
     try:
         model.generator.load_state_dict(state["generator"])
         model.discriminator.load_state_dict(state["discriminator"])
@@ -152,4 +156,6 @@ def load_run_model(run_dir: Path, device: Any = "cpu") -> tuple[GANModel, dict[s
                               f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from None
     for net in (model.generator, model.discriminator, model.eval_generator()):
         net.eval()
-    return model, {**config, "checkpoint": str(path), "checkpoint_step": int(state["step"])}
+    seconds = state.get("seconds")
+    return model, {**config, "checkpoint": str(path), "checkpoint_step": int(state["step"]),
+                   **({"train_seconds": round(float(seconds), 2)} if isinstance(seconds, (int, float)) else {})}

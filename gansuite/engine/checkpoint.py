@@ -33,6 +33,8 @@ __all__ = [
     "check_finite_state",
     "check_owner",
     "load_resumable",
+    "check_declared_state",
+    "missing_extra_state",
 ]
 
 FORMAT = 1
@@ -175,7 +177,20 @@ def load_resumable(directory: Path, model_name: str, model_config: Any, image_si
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise CheckpointError(f"{path} does not fit this run's model ({first}); it is damaged or not "
                                   "this run's checkpoint.") from None
+        check_declared_state(path, state, model.extra_state(), f"model '{model_name}'")
     return path, state
+
+
+def check_declared_state(path: Path, state: dict[str, Any], declared: Any, who: str) -> None:
+    """Refuse a checkpoint lacking state the model declares in ``extra_state()`` (an EMA, a
+    schedule): resuming or evaluating it would silently use a fresh one."""
+    missing = missing_extra_state(declared, state.get("extra"))
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        run = Path(path).parent.parent
+        raise CheckpointError(f"{path} lacks {missing[0]}{more}, which {who} keeps: resuming or evaluating "
+                              "it would silently use a fresh one. Use a checkpoint written with these options, "
+                              f"or start again from step 0 with 'gansuite run --restart {run}'.")
 
 
 def load_latest(directory: Path, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]]:
@@ -232,3 +247,23 @@ def restore_rng(state: dict[str, Any]) -> None:
                          nps["has_gauss"], nps["cached"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def missing_extra_state(declared: Any, stored: Any, where: str = "extra") -> list[str]:
+    """The entries of ``declared`` (what the model's ``extra_state()`` returns now) that
+    ``stored`` (a checkpoint's copy) lacks or holds as a tensor of another shape."""
+    import torch
+
+    if not isinstance(stored, dict):
+        return [where] if declared else []
+    missing: list[str] = []
+    for key, value in dict(declared).items():
+        name = f"{where}.{key}"
+        if key not in stored:
+            missing.append(name)
+        elif isinstance(value, dict):
+            missing += missing_extra_state(value, stored[key], name)
+        elif isinstance(value, torch.Tensor) and (not isinstance(stored[key], torch.Tensor)
+                                                  or stored[key].shape != value.shape):
+            missing.append(name)
+    return missing

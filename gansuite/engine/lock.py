@@ -49,8 +49,9 @@ def _holder_text(info: dict[str, Any]) -> str:
 class RunLock:
     """``with RunLock(run_dir, "gansuite run ..."):`` -- or :meth:`acquire` / :meth:`release`."""
 
-    def __init__(self, run_dir: Path | str, command: str | None = None) -> None:
+    def __init__(self, run_dir: Path | str, command: str | None = None, what: str = "run folder") -> None:
         self.path = Path(run_dir) / LOCK_NAME
+        self.what = what
         self.command = command if command is not None else " ".join(["gansuite", *sys.argv[1:]])[:300]
         self.stale: dict[str, Any] = {}
         self._fh: Any = None
@@ -73,7 +74,7 @@ class RunLock:
             fh.close()
             raise RunLockedError(
                 f"{self.path.parent} is being written by {_holder_text(self.read_holder())}; wait until it "
-                "finishes or stop it, then try again (one writer per run folder).") from None
+                f"finishes or stop it, then try again (one writer per {self.what}).") from None
         except OSError:  # a file system without locks: go on unlocked
             fh.close()
             return self
@@ -111,7 +112,7 @@ class RunLock:
             except BlockingIOError:
                 raise RunLockedError(
                     f"{self.path.parent} is being written by {_holder_text(self.read_holder())}; wait until it "
-                    "finishes or stop it, then try again (one writer per run folder).") from None
+                    f"finishes or stop it, then try again (one writer per {self.what}).") from None
             except OSError:
                 return
 

@@ -26,7 +26,7 @@ from gansuite.contract.progress import progress
 from gansuite.engine import checkpoint as ckpt
 from gansuite.engine import distributed
 from gansuite.engine.build import plugin_call
-from gansuite.engine.checks import check_step_stats
+from gansuite.engine.checks import check_extra_state, check_step_stats
 from gansuite.engine.config import TrainConfig
 from gansuite.engine.device import autocast, configure_backends, fits_on_device, resolve_device
 from gansuite.engine.interrupt import StopRequest, deferred_stop
@@ -135,7 +135,21 @@ class _Trainer:
         total = None if math.isinf(limit) else int(limit)
         stats = plugin_call(self.cfg.origin, f"in train_step at step {self.step + 1} ({self.kept_text()})", self.step_fn, batch,
                             self.z_gen, step=self.step, total=total, next_batch=self.next_batch)
-        return check_step_stats(self.cfg.origin, stats)
+        return check_step_stats(self.cfg.origin, stats, self.step + 1, self.kept_text())
+
+    @property
+    def batches_seen(self) -> int:
+        """Global batches drawn so far (the step's own and every ``ctx.next_batch()``)."""
+        return self.sampler.epoch * self.sampler.per_epoch + self.sampler.batch
+
+    @property
+    def images_seen(self) -> int:
+        return self.batches_seen * self.cfg.batch_size
+
+    def extra_state(self) -> dict[str, Any]:
+        """The model's ``extra_state()``, checked to be storable in a checkpoint."""
+        return check_extra_state(self.cfg.origin, plugin_call(self.cfg.origin, "in extra_state()",
+                                                              self.model.extra_state))
 
     # checkpoints --------------------------------------------------------------------------
     def _state(self, seconds: float) -> dict[str, Any]:
@@ -146,12 +160,12 @@ class _Trainer:
         m = self.model
         return {
             "format": ckpt.FORMAT, "step": self.step, "seconds": seconds,
-            "images_seen": self.step * self.cfg.batch_size, "world_size": self.ctx.world_size,
+            "images_seen": self.images_seen, "world_size": self.ctx.world_size,
             "model": self.cfg.model_name, "model_config": ckpt.json_safe(self.cfg.model_config),
             "image_size": int(m.image_size), "channels": self.channels,
             "generator": m.generator.state_dict(), "discriminator": m.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "extra": m.extra_state(),
+            "extra": self.extra_state(),
             "sampler": self.sampler.state_dict(), "rng": ckpt.capture_rng(),
             "config": ckpt.json_safe(config),
         }
@@ -171,11 +185,12 @@ class _Trainer:
             return []
         flags = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu().tolist()
         bad = [name for (name, _), ok in zip(named, flags, strict=True) if not ok]
-        return bad + ckpt.nonfinite_tensors(m.extra_state(), "extra")
+        return bad + ckpt.nonfinite_tensors(self.extra_state(), "extra")
 
     def kept_text(self) -> str:
         return (f"the last good checkpoint {self.last_ckpt} (step {self.last_ckpt_step}) is kept"
-                if self.last_ckpt else "no checkpoint had been written yet")
+                if self.last_ckpt else "no checkpoint had been written yet (start again from step 0 with "
+                f"'gansuite run --restart {self.folder.path}')")
 
     def diverged(self, where: str, what: str) -> DivergenceError:
         """The one-line report of a diverged run (the step, what blew up, what is kept)."""
@@ -205,6 +220,7 @@ class _Trainer:
             self.model.discriminator.load_state_dict(state["discriminator"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            ckpt.check_declared_state(path, state, self.extra_state(), self.cfg.origin or "the model")
             self.model.load_extra_state(state.get("extra") or {})
             self.sampler.load_state_dict(state["sampler"])
             ckpt.restore_rng(state["rng"])
@@ -246,6 +262,12 @@ class _Trainer:
         if cfg.epochs is not None:
             limits.append((float(math.ceil(cfg.epochs * self.sampler.per_epoch)), "epochs"))
         return min(limits, key=lambda t: t[0]) if limits else (math.inf, "time_budget")
+
+    def epochs_done(self) -> bool:
+        """``--epochs`` reached, counting every batch drawn (``ctx.next_batch()`` included), so a
+        step that takes several batches (critic steps) ends the run after the asked epochs."""
+        epochs = self.cfg.epochs
+        return epochs is not None and self.batches_seen >= math.ceil(epochs * self.sampler.per_epoch)
 
 
 def fixed_samples(model: GANModel, seed: int, device: Any) -> tuple[Any, Any]:
@@ -313,7 +335,14 @@ def _steps(t: _Trainer, limit: float, budget: float, start: float, log: StepLog,
         over = elapsed >= budget
         if math.isfinite(budget) and t.ctx.any_true(over, t.device):
             return "time_budget"
-        log.add(t.step + 1, t.take_step(limit))
+        if t.epochs_done():
+            return "epochs"
+        try:
+            step_stats = t.take_step(limit)
+        except DivergenceError:
+            log.flush(final=True)  # the rows of the steps before it are kept
+            raise
+        log.add(t.step + 1, step_stats, t.batches_seen)
         t.step += 1
         bar.update(1)
         if any(t.step % e == 0 for e in every):
@@ -338,7 +367,7 @@ def _finish(t: _Trainer, seconds: float, stopped: str) -> TrainOutcome:
     for net in (t.model.generator, t.model.discriminator, t.model.eval_generator()):
         net.eval()
     return TrainOutcome(
-        model=t.model, steps=t.step, images_seen=t.step * t.cfg.batch_size, seconds=seconds,
+        model=t.model, steps=t.step, images_seen=t.images_seen, seconds=seconds,
         stopped_because=stopped, last_checkpoint=str(t.last_ckpt) if t.last_ckpt else None,
         device=str(t.device), world_size=t.ctx.world_size,
         precision="bf16-autocast" if t.step_fn.amp else "fp32",

@@ -11,7 +11,7 @@ returns gets the run's provenance and is appended to ``results.json``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["EvalSession", "evaluate_session", "evaluate_run", "PROVENANCE_KEYS"]
 
 PROVENANCE_KEYS = ("run", "model", "dataset", "eval", "probe", "seed", "device", "precision", "versions", "plugins",
-                   "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step",
+                   "data_verified", "unverified_files", "train_dataset", "train_data_verified", "step", "train_seconds",
                    "probe_config", "created")
 
 
@@ -90,6 +90,15 @@ class EvalSession:
         if dataset_name not in self._verified:
             self._dataset(dataset_name)
         return self._verified[dataset_name]
+
+    def random_model_factory(self, spec: EvalSpec) -> Callable[[int], GANModel]:
+        """The control factory probes of ``spec`` get as ``ctx.make_random_model`` (a subclass may
+        fit it to the eval's data)."""
+        return self.make_random_model
+
+    def extra_provenance(self) -> dict[str, Any]:
+        """Fields every row of this session gets beside the run's provenance (none here)."""
+        return {}
 
     def forget_data(self) -> None:
         """Drop cached splits (between evals on different datasets)."""
@@ -173,8 +182,10 @@ def _provenance(session: EvalSession, spec: EvalSpec, probe: ProbeSpec, probe_co
         "train_dataset": cfg.get("dataset"),
         "train_data_verified": cfg.get("data_verified"),
         "step": _step(session),
+        "train_seconds": cfg.get("train_seconds"),  # training wall time of the evaluated weights
         "probe_config": config_dict(probe_config),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **session.extra_provenance(),
     }
 
 
@@ -188,7 +199,7 @@ def _run_one(session: EvalSession, spec: EvalSpec, probe_spec: ProbeSpec, probe_
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = ProbeContext(
         model=session.model,
-        make_random_model=session.make_random_model,
+        make_random_model=session.random_model_factory(spec),
         eval=spec,
         load_split=lambda split: session.load_split(spec.dataset, split),
         device=_model_device(session.model),

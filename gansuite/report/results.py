@@ -35,6 +35,7 @@ __all__ = [
     "filter_table",
     "compare_runs",
     "display_columns",
+    "NOTE_COLUMNS",
     "config_differences",
     "format_table",
     "plot_results",
@@ -244,9 +245,18 @@ def _label_columns(frame: pd.DataFrame) -> list[str]:
     return labels
 
 
+# Row fields shown whenever a row fills them: a probe's warning about its own number (a difference
+# "not distinguishable from 0", a fit stopped short of its criterion).
+NOTE_COLUMNS = ("note",)
+
+
 def display_columns(frame: pd.DataFrame) -> list[str]:
-    """The columns a person reads: the standard ones and the labels (provenance left to csv/json)."""
-    return [*COLUMNS, *_label_columns(frame)]
+    """The columns a person reads: the standard ones, the labels and any probe notes (provenance
+    left to csv/json)."""
+    labels = _label_columns(frame)
+    notes = [c for c in NOTE_COLUMNS if c in frame.columns and c not in labels
+             and frame[c].map(cell_text).astype(bool).any()]
+    return [*COLUMNS, *labels, *notes]
 
 
 def _one_run(run: Path | str, warn: Callable[[str], None]) -> pd.DataFrame:

@@ -45,7 +45,7 @@ def frame_table(frame: Any, *, markdown: bool = False, float_format: str = ".6g"
 
 CORE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("eval", "eval", ""), ("metric", "metric", ""), ("variant", "variant", ""), ("value", "value", ""),
-    ("ci95", "+-", ""),
+    ("ci95", "+-", ""), ("note", "note", ""),
 )
 TIME_COLUMNS: tuple[tuple[str, str, str], ...] = (("eval_seconds", "eval_s", ".1f"),)
 

@@ -249,6 +249,10 @@ def check_new_out(out: Path, *, lock_checked: bool = False) -> None:
     folder = RunFolder(out)
     if out.exists() and not out.is_dir():
         raise OptionError(f"--out {out} is a file, not a folder; choose another --out.")
+    inside = next((p for p in Path(out).resolve().parents if RunFolder(p).exists()), None)
+    if inside is not None:
+        raise OptionError(f"--out {out} lies inside the run folder {inside}; a run never writes into another "
+                          "run's folder, so choose an --out outside it.")
     if not lock_checked:
         RunLock(out).check_free()  # a folder being written: name the writer, not what it holds so far
     if folder.exists():
@@ -313,8 +317,12 @@ def plan_run(req: RunRequest, catalog: Catalog | None = None) -> RunPlan:
 
     max_steps, epochs, budget = req.max_steps, req.epochs, req.time_budget
     if max_steps is None and epochs is None and budget is None:
+        steps = [e.train_steps for e in evals if e.train_steps is not None]
         budgets = [e.train_budget for e in evals if e.train_budget is not None]
-        budget = max(budgets) if budgets else DEFAULT_TIME_BUDGET
+        if steps:
+            max_steps = max(steps)
+        else:
+            budget = max(budgets) if budgets else DEFAULT_TIME_BUDGET
     if req.out is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise OptionError("Under torchrun pass --out RUN_DIR, so every process writes to the same run folder.")
     out = Path(req.out) if req.out else Path("runs") / f"{model.name}-{dataset.name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -107,7 +107,10 @@ def _check_labels(plan: RunPlan, model: GANModel, data: TrainingData) -> None:
         raise OptionError(f"Model '{plan.model.name}' is class-conditional but dataset "
                           f"'{plan.dataset.name}' has no labels; choose a labelled dataset.")
     low, high = (int(labels.min()), int(labels.max())) if labels.numel() else (0, 0)
-    if low < 0 or high >= model.num_classes:
+    if low < 0:
+        raise OptionError(f"Dataset '{plan.dataset.name}' has negative labels (down to {low}); labels are class "
+                          "indices from 0, so its files are damaged or not this dataset's: restore them.")
+    if high >= model.num_classes:
         raise OptionError(f"Dataset '{plan.dataset.name}' has labels {low}..{high}, but model "
                           f"'{plan.model.name}' conditions on {model.num_classes} classes; pass "
                           f"-o {plan.model.name}.num_classes={high + 1} (or the option that sets its "

@@ -116,7 +116,8 @@ def _execute(plan: RunPlan, prepared: Prepared, folder: RunFolder) -> dict[str, 
     outcome = train.train(prepared.model, train_config(plan, prepared), folder, prepared.data)
     if is_main_process():
         config.update(device_resolved=outcome.device, world_size=outcome.world_size,
-                      precision_used=outcome.precision, architecture=build.describe_model(outcome.model))
+                      precision_used=outcome.precision, architecture=build.describe_model(outcome.model),
+                      train_seconds=round(outcome.seconds, 2))
         folder.write_config(config)
     if outcome.stopped_because == "interrupted":
         raise InterruptedRunError(

@@ -66,7 +66,7 @@ def label_columns(frame: pd.DataFrame) -> list[str]:
     """Columns that tell apart the rows of one run's (eval, metric), e.g. ``variant``."""
     if frame.empty:
         return []
-    return [c for c in results.display_columns(frame) if c not in results.COLUMNS]
+    return [c for c in results.display_columns(frame) if c not in (*results.COLUMNS, *results.NOTE_COLUMNS)]
 
 
 def _keyed(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

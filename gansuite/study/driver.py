@@ -15,8 +15,10 @@ from typing import Any
 
 from gansuite._host.manager import Catalog, get_catalog
 from gansuite.contract.errors import GansuiteError, OptionError, RunError
+from gansuite.engine.lock import RunLock
+from gansuite.engine.runfolder import RunFolder
 from gansuite.study.executors import Task, make_executor
-from gansuite.study.folder import StudyFolder
+from gansuite.study.folder import STUDY_ENTRIES, StudyFolder, is_study
 from gansuite.study.plan import Action, Cell, eval_options, next_action, plan_cells
 from gansuite.study.spec import StudySpec, load_spec
 
@@ -61,8 +63,7 @@ def prepare_study(req: StudyRequest, catalog: Catalog | None = None) -> StudyPla
     spec = load_spec(req.spec)
     catalog = catalog or get_catalog()
     folder = StudyFolder(study_dir(spec, req.out))
-    if folder.path.exists() and not folder.path.is_dir():
-        raise OptionError(f"{folder.path} is a file; choose another --out for the study folder.")
+    check_study_dir(folder.path)
     cells = plan_cells(spec, folder, catalog)
     shared = eval_options(spec, catalog)
     actions = {c.id: next_action(c, folder, shared) for c in cells}
@@ -72,6 +73,21 @@ def prepare_study(req: StudyRequest, catalog: Catalog | None = None) -> StudyPla
         spec_jobs = spec.executor.jobs
     return StudyPlan(spec=spec, folder=folder, cells=cells, actions=actions,
                      executor=req.executor or spec.executor.kind, jobs=req.jobs or spec_jobs)
+
+
+def check_study_dir(path: Path) -> None:
+    """Refuse a study folder that is a file, lies inside a run folder, or already holds
+    something other than a study (a study never writes into someone else's files)."""
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{path} is a file; choose another --out for the study folder.")
+    for parent in (path, *path.parents):
+        if RunFolder(parent).exists():
+            raise OptionError(f"{path} is inside the run folder {parent}; choose a study folder outside "
+                              "any run (--out).")
+    foreign = sorted(p.name for p in path.iterdir() if p.name not in STUDY_ENTRIES) if path.is_dir() else []
+    if foreign and not is_study(path):
+        raise OptionError(f"{path} already exists and is not a study folder (no study.json; it holds "
+                          f"{foreign[0]}); choose a new or empty --out for the study.")
 
 
 def _study_json(plan: StudyPlan) -> dict[str, Any]:
@@ -135,12 +151,21 @@ def run_study(req: StudyRequest, echo: Echo = lambda _line: None, catalog: Catal
             action = plan.actions[cell.id]
             echo(f"  {cell.id}: {action.kind}" + (f": gansuite {' '.join(action.argv)}" if action.argv else ""))
         return plan
-    plan.folder.write_study(_study_json(plan), Path(plan.spec.source).read_text())
+    executor = make_executor(plan.executor, jobs=plan.jobs, device=plan.spec.run.device,
+                             folder=plan.folder.path / "submitit", params=dict(plan.spec.executor.submitit))
+    if tasks:
+        executor.check()  # before anything is written
+    plan.folder.path.mkdir(parents=True, exist_ok=True)
+    with RunLock(plan.folder.path, what="study folder"):  # one study at a time on a folder
+        _run_locked(plan, req, tasks, executor, echo)
+    return plan
+
+
+def _run_locked(plan: StudyPlan, req: StudyRequest, tasks: list[Task], executor: Any, echo: Echo) -> None:
+    plan.folder.write_study(_study_json(plan), Path(plan.spec.source).read_text(encoding="utf-8"))
     for task in tasks:
         if task.action == "restart":
             _clear(plan, task.cell_id)
-    executor = make_executor(plan.executor, jobs=plan.jobs, device=plan.spec.run.device,
-                             folder=plan.folder.path / "submitit", params=dict(plan.spec.executor.submitit))
     if tasks:
         jobs = getattr(executor, "jobs", None)
         echo(f"Running {len(tasks)} cells with the {plan.executor} executor"
@@ -166,7 +191,6 @@ def run_study(req: StudyRequest, echo: Echo = lambda _line: None, catalog: Catal
         raise StudyInterrupted(f"Interrupted: the cells keep their checkpoints. Continue with the same "
                                f"command: gansuite study {req.spec}" + (f" --out {req.out}" if req.out else "") + ".")
     _finish(plan, req, echo)
-    return plan
 
 
 def _finish(plan: StudyPlan, req: StudyRequest, echo: Echo) -> None:

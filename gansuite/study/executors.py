@@ -18,6 +18,7 @@ on to the cells; a second Ctrl-C passes SIGTERM on as well.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,6 +103,9 @@ def default_jobs(device: str) -> tuple[int, list[str]]:
 class LocalExecutor:
     """``jobs`` subprocesses at a time on this machine; cells on GPUs get one GPU each."""
 
+    def check(self) -> None:
+        """Nothing to check: this machine runs the cells."""
+
     def __init__(self, jobs: int | None = None, device: str = "auto") -> None:
         auto_jobs, self.gpus = default_jobs(device)
         self.jobs = jobs or auto_jobs
@@ -160,11 +164,20 @@ class SubmititExecutor:
         self.kind, self.folder, self.params, self.jobs = kind, Path(folder), dict(params or {}), jobs
         self.interrupted = False
 
-    def _executor(self) -> Any:
+    def check(self) -> None:
+        """Refuse, before the study writes anything, an executor this machine cannot use."""
         try:
-            import submitit
+            import submitit  # noqa: F401
         except ImportError:
             raise OptionError("The cluster executors need submitit: pip install 'gansuite[cluster]'.") from None
+        if self.kind == "slurm" and shutil.which("srun") is None:
+            raise OptionError("The slurm executor needs Slurm, but 'srun' is not on PATH here; run the study "
+                              "on a Slurm login node, or choose --executor local (or submitit-local).")
+
+    def _executor(self) -> Any:
+        self.check()
+        import submitit
+
         executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=_CLUSTERS[self.kind])
         params = {"timeout_min": 24 * 60, "name": "gansuite-study", **self.params}
         try:

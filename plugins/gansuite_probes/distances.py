@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["moments", "psd_sqrt", "frechet_distance", "fid_infinity", "linear_fit", "kid_subsets", "prdc",
+__all__ = ["moments", "psd_sqrt", "frechet_distance", "fid_infinity", "linear_fit", "kid_subsets", "kid_subset_size", "poly_mmd2", "prdc",
            "inception_score", "binomial_se"]
 
 
@@ -85,21 +85,37 @@ def fid_infinity(features: torch.Tensor, ref_mean: torch.Tensor, ref_cov: torch.
             "points": [[n, round(f, 4)] for n, f in points]}
 
 
+def kid_subset_size(subset_size: int, n_x: int, n_y: int) -> int:
+    """The subset size KID uses for sets of ``n_x`` and ``n_y`` images: ``subset_size`` when both
+    sets are larger, else half the smaller set, so that subsets drawn without replacement differ
+    from draw to draw (a subset as large as its set is the whole set every time, and the spread
+    over subsets would be 0)."""
+    smallest = min(n_x, n_y)
+    return subset_size if subset_size < smallest else max(2, smallest // 2)
+
+
 def kid_subsets(x: torch.Tensor, y: torch.Tensor, subsets: int, subset_size: int,
                 generator: torch.Generator) -> torch.Tensor:
-    """Unbiased MMD^2 with the kernel ``(a.b / D + 1)^3`` on ``subsets`` random subsets (float64)."""
-    d = x.shape[1]
-    m = min(subset_size, x.shape[0], y.shape[0])
+    """Unbiased MMD^2 with the kernel ``(a.b / D + 1)^3`` on ``subsets`` random subsets (float64),
+    each of :func:`kid_subset_size` images drawn without replacement from each set."""
+    m = kid_subset_size(subset_size, int(x.shape[0]), int(y.shape[0]))
     values = []
     for _ in range(subsets):
-        a = x[torch.randperm(x.shape[0], generator=generator)[:m].to(x.device)].double()
-        b = y[torch.randperm(y.shape[0], generator=generator)[:m].to(y.device)].double()
-        kxx = (a @ a.T / d + 1) ** 3
-        kyy = (b @ b.T / d + 1) ** 3
-        kxy = (a @ b.T / d + 1) ** 3
-        within = (kxx.sum() - kxx.diagonal().sum() + kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
-        values.append(within - 2 * kxy.mean())
+        a = x[torch.randperm(x.shape[0], generator=generator)[:m].to(x.device)]
+        b = y[torch.randperm(y.shape[0], generator=generator)[:m].to(y.device)]
+        values.append(poly_mmd2(a, b))
     return torch.stack(values).cpu()
+
+
+def poly_mmd2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Unbiased MMD^2 between two sets of ``m`` rows with the kernel ``(a.b / D + 1)^3`` (float64)."""
+    a, b = a.double(), b.double()
+    d, m = a.shape[1], a.shape[0]
+    kxx = (a @ a.T / d + 1) ** 3
+    kyy = (b @ b.T / d + 1) ** 3
+    kxy = (a @ b.T / d + 1) ** 3
+    within = (kxx.sum() - kxx.diagonal().sum() + kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+    return within - 2 * kxy.mean()
 
 
 def _pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,10 @@ row: what a perfect generator scores with these counts):
 - ``fid_infinity`` (Chong & Forsyth 2020): FID of random subsets of N = ``fid_inf_min`` ..
   ``n_samples`` images fitted against 1/N, extrapolated to 1/N = 0, with the intercept's
   standard error;
-- ``kid``: mean and standard deviation over random subsets (unbiased MMD, cubic kernel).
+- ``kid``: mean and standard deviation over random subsets (unbiased MMD, cubic kernel), each
+  drawn without replacement; ``subset_size`` must be below ``n_samples``, and a set (the
+  held-out real control, a small reference) not larger than it is subsampled by halves instead,
+  so no two subsets are forced to be the whole set (the row's ``subset_size`` says what was used).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 
 from gansuite import OptionError, ProbeContext
 from gansuite_probes.config import FIDConfig, KIDConfig
-from gansuite_probes.distances import fid_infinity, frechet_distance, kid_subsets, moments
+from gansuite_probes.distances import fid_infinity, frechet_distance, kid_subset_size, kid_subsets, moments
 from gansuite_probes.inception import InceptionFeatures, bundled_weights, sha256
 from gansuite_probes.quality import Subject, extractor_for, subjects
 from gansuite_probes.refstats import Reference, reference
@@ -122,12 +125,14 @@ class KIDProbe:
 
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         cfg = self.config
-        if cfg.n_samples < cfg.subset_size:
-            raise OptionError(f"KID subsets of {cfg.subset_size} need at least that many generated images "
-                              f"(got {cfg.n_samples}); lower -o kid.subset_size.")
+        if cfg.n_samples <= cfg.subset_size:
+            raise OptionError(f"KID subsets of {cfg.subset_size} images drawn from {cfg.n_samples} generated "
+                              "images would be the same every time; use a subset_size below n_samples "
+                              "(at most half of it for subsets that overlap by about half), e.g. "
+                              f"-o kid.subset_size={max(2, cfg.n_samples // 2)}.")
         extractor = extractor_for(cfg, ctx.device)
-        ref = reference_for(ctx, extractor, cfg, cfg.subset_size,
-                         f"KID subsets of {cfg.subset_size} need at least that many images; lower -o kid.subset_size")
+        ref = reference_for(ctx, extractor, cfg, cfg.subset_size + 1,
+                            f"KID subsets of {cfg.subset_size} need more images than that; lower -o kid.subset_size")
         real = ref.features()
         common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, **extractor.describe(),
                   **ref.describe()}
@@ -137,7 +142,8 @@ class KIDProbe:
             values = kid_subsets(subject.features, real, cfg.subsets, cfg.subset_size, gen)
             std = float(values.std()) if values.numel() > 1 else 0.0
             rows.append({"metric": "kid", "variant": subject.variant, "value": float(values.mean()), "std": std,
-                         "subset_size": min(cfg.subset_size, subject.features.shape[0], real.shape[0]),
+                         "subset_size": kid_subset_size(cfg.subset_size, int(subject.features.shape[0]),
+                                                        int(real.shape[0])),
                          **subject.info, **common})
         return rows
 

@@ -7,9 +7,13 @@ labelled images (on the trained D's pooled conv features, or on pixels) scores `
 generated samples; the concept is the class G draws most often. A logistic regression on the
 spatially pooled maps of G's second-highest block (``generator_blocks()[-2]``) predicts that
 class's probability (soft targets). The maps with positive weight are zeroed by a forward hook
-and the same z drawn again: how far does the concept's probability fall on the samples that
-showed it? Controls: dropping as many random maps (``n_random_draws`` draws) and the same
-procedure on a randomly initialised G, judged by the same classifier.
+and z drawn again: how far does the concept's probability fall on the samples that showed it?
+The concept and the maps are chosen on one sample set (``n_pool`` samples) and the drop is
+measured on another (``n_score`` fresh samples), so the maps are not scored on the samples that
+picked them. Controls: dropping as many random maps (``n_random_draws`` draws) and the same
+procedure on a randomly initialised G, judged by the same classifier. Both logistic fits are
+checked for convergence (the largest gradient entry below ``tol`` times its value at zero);
+rows say how they ended and carry a ``note`` when one stopped short.
 """
 
 from __future__ import annotations
@@ -23,40 +27,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansuite import GANModel, OptionError, ProbeContext, save_image_grid
+from gansuite_probes.classifiers import LogisticFit, fit_logistic
 from gansuite_probes.common import balanced_labels, eval_mode, extract_features, to_float
 from gansuite_probes.config import ForgettingConfig
 from gansuite_probes.guided_backprop import bootstrap_ci, interval
 from gansuite_probes.l2svm import Standardizer, accuracy
 from gansuite_probes.svm import labelled, subset
 
-__all__ = ["ForgettingProbe", "build", "fit_logistic", "ConceptClassifier", "generator_block", "sampler"]
+__all__ = ["ForgettingProbe", "build", "fit_logistic", "LogisticFit", "ConceptClassifier", "generator_block",
+           "sampler"]
 
 
 def build(config: ForgettingConfig) -> ForgettingProbe:
     """Factory registered for the ``forgetting`` probe."""
     return ForgettingProbe(config)
-
-
-def fit_logistic(X: torch.Tensor, targets: torch.Tensor, l2: float, max_iter: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
-    """Softmax regression on ``X`` against probability rows ``targets`` ``(n, K)`` (one-hot or soft).
-
-    Minimises mean cross-entropy + ``0.5 * l2 * |W|^2`` (intercept unpenalised) with L-BFGS.
-    Returns ``W`` ``(features, K)`` and ``b`` ``(K,)``.
-    """
-    W = torch.zeros(X.shape[1], targets.shape[1], device=X.device, requires_grad=True)
-    b = torch.zeros(targets.shape[1], device=X.device, requires_grad=True)
-    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, history_size=20, tolerance_grad=1e-6,
-                            tolerance_change=1e-10, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = -(targets * F.log_softmax(torch.addmm(b, X, W), 1)).sum(1).mean() + 0.5 * l2 * W.square().sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)  # type: ignore[arg-type]
-    return W.detach(), b.detach()
 
 
 @dataclass
@@ -164,13 +148,14 @@ class ForgettingProbe:
         clf.scaler = Standardizer(X)
         clf.scaler.apply_(X)
         targets = F.one_hot(y.to(X.device), num_classes).float()
-        clf.weight, clf.bias = fit_logistic(X, targets, cfg.classifier_l2, cfg.max_iter)
+        fit = fit_logistic(X, targets, cfg.classifier_l2, cfg.max_iter, cfg.tol)
+        clf.weight, clf.bias = fit.weight, fit.bias
         t_idx = subset(len(test), 2000, gen)
         y_test = labelled(test, ctx.eval.test_split)[t_idx]
         acc = accuracy(clf.probs(test.images[t_idx]).argmax(1), y_test)
         chance = float(torch.bincount(y_test, minlength=num_classes).max()) / max(1, y_test.numel())
         return clf, {"value": acc, "chance": chance, "n_classes": num_classes, "n_train": int(idx.numel()),
-                     "n_test": int(t_idx.numel()), "classes": list(train.classes)}
+                     "n_test": int(t_idx.numel()), "classes": list(train.classes), **fit.fields("classifier")}
 
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         cfg = self.config
@@ -182,6 +167,14 @@ class ForgettingProbe:
         classes = info.pop("classes")
         rows.append({"metric": "classifier_accuracy", "variant": "real-test", **info,
                      "classifier_features": cfg.classifier_features, "n_class_names": len(classes)})
+        judged_by = {k: v for k, v in info.items() if k.startswith("classifier_")}
+        for row in rows:
+            row.update({k: v for k, v in judged_by.items() if k not in row})  # every row: its judge's fit
+            notes = [f"{what} fit stopped at gradient {row[f'{key}_gradient']:.2g} > {cfg.tol:g}"
+                     for key, what in (("classifier", "classifier"), ("map_fit", "map"))
+                     if row.get(f"{key}_converged") is False]
+            if notes:
+                row["note"] = "; ".join(notes)
         return rows
 
     def _forget(self, model: GANModel, variant: str, clf: ConceptClassifier, classes: list[str],
@@ -189,15 +182,20 @@ class ForgettingProbe:
         cfg = self.config
         g = sampler(model)
         draw = _Drawer(g, generator_block(model, g, cfg.block), cfg.pool, cfg.batch_size)
+        # Selection: the concept and the maps, on n_pool samples.
         z = model.sample_z(cfg.n_pool, generator=gen).to(ctx.device)
-        y = balanced_labels(model, cfg.n_pool, ctx.device)
-        x, maps = draw(z, y)
+        x, maps = draw(z, balanced_labels(model, cfg.n_pool, ctx.device))
         probs = clf.probs(x)
         pred = probs.argmax(1)
         counts = torch.bincount(pred, minlength=probs.shape[1]).double()
         concept = int((counts + probs.mean(0).double() * 1e-3).argmax())  # ties: the larger mean probability
-        positive, n_positive = self._positive_maps(maps, probs[:, concept])
-        keep = torch.nonzero(pred == concept).flatten()[: cfg.max_eval]
+        positive, n_positive, map_fit = self._positive_maps(maps, probs[:, concept])
+        # Scoring: fresh samples that show the concept, drawn again with maps dropped.
+        z = model.sample_z(cfg.n_score, generator=gen).to(ctx.device)
+        y = balanced_labels(model, cfg.n_score, ctx.device)
+        x, _ = draw(z, y)
+        probs = clf.probs(x)
+        keep = torch.nonzero(probs.argmax(1) == concept).flatten()[: cfg.max_eval]
         dropped = _Drop(draw, clf, concept, z[keep], y[keep] if y is not None else None, probs[keep, concept])
         pos = dropped(positive)
         rand = [dropped(torch.randperm(maps.shape[1], generator=gen)[: positive.numel()])
@@ -209,22 +207,24 @@ class ForgettingProbe:
             figure = str(save_image_grid(shown, ctx.out_dir / f"forgetting-{variant}.png", nrow=max(n, 1)))
         common = {"concept": concept, "concept_name": classes[concept] if concept < len(classes) else str(concept),
                   "concept_share": float(counts[concept] / counts.sum()), "n_pool": cfg.n_pool,
+                  "n_score": cfg.n_score, **map_fit.fields("map_fit"),
+                  "selection": "concept and maps chosen on n_pool samples; drop measured on n_score others",
                   "n_eval": int(keep.numel()), "n_maps": int(maps.shape[1]), "n_dropped": int(positive.numel()),
                   "n_positive": n_positive,
                   "p_before": float(dropped.before.mean()), "block": cfg.block,
                   "block_type": type(draw.block).__name__, "pool": cfg.pool}
         return self._rows(variant, pos, rand, common, figure, gen)
 
-    def _positive_maps(self, maps: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def _positive_maps(self, maps: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int, LogisticFit]:
         """The maps with positive weight in a logistic regression of ``target``, largest weight
-        first (the ``n_drop`` largest when set), and how many maps have a positive weight."""
+        first (the ``n_drop`` largest when set), how many maps have a positive weight, the fit."""
         cfg = self.config
         X = Standardizer(maps).apply_(maps.clone())
-        weight, _ = fit_logistic(X, torch.stack([1 - target, target], 1), cfg.map_l2, cfg.max_iter)
-        w = weight[:, 1] - weight[:, 0]
+        fit = fit_logistic(X, torch.stack([1 - target, target], 1), cfg.map_l2, cfg.max_iter, cfg.tol)
+        w = fit.weight[:, 1] - fit.weight[:, 0]
         positive = torch.nonzero(w > 0).flatten()
         positive = positive[w[positive].argsort(descending=True)]
-        return positive[: cfg.n_drop], int(positive.numel())
+        return positive[: cfg.n_drop], int(positive.numel()), fit
 
     def _rows(self, variant: str, pos: dict[str, Any], rand: list[dict[str, Any]], common: dict[str, Any],
               figure: str | None, gen: torch.Generator) -> list[dict[str, Any]]:

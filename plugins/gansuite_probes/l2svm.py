@@ -36,7 +36,15 @@ class SVMFit:
     objective: float  # the scaled objective (LinearSVC's divided by C * n)
     seconds: float
     gradient: float = float("nan")  # largest gradient entry at the end, relative to its value at zero
-    converged: bool = True
+    converged: bool = True  # the gradient criterion was met: gradient <= target
+    target: float = float("nan")  # the relative gradient the fit had to reach (its tol)
+    stop: str = "gradient"  # why it stopped: "gradient", "iteration cap" or "stalled" (see fit_l2svm)
+
+    def note(self) -> str:
+        """What a table prints for a fit that stopped before the gradient criterion ("" if met)."""
+        if self.converged:
+            return ""
+        return f"fit stopped ({self.stop}) at gradient {self.gradient:.2g} > target {self.target:.2g}"
 
     def scores(self, X: torch.Tensor) -> torch.Tensor:
         """Decision values ``(n, classes)``."""
@@ -85,6 +93,9 @@ def accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 SMALL_PROBLEM = 1 << 25  # feature-matrix entries below which a CPU fit runs on one thread
+# Feature-matrix entries up to which a fit runs in float64: such problems are cheap, and float32
+# rounding can stall L-BFGS short of the gradient target (larger fits stay float32 and report it).
+FLOAT64_PROBLEM = 1 << 24
 
 
 @contextlib.contextmanager
@@ -145,21 +156,31 @@ def fit_l2svm(
 
     Stops when the largest gradient entry falls below ``tol`` times its value at the zero
     solution (a target that does not depend on ``init``, so a warm start converges to the same
-    point), when the objective stops changing, or after ``max_iter`` iterations (a safety cap:
-    ``converged`` says which). ``init`` warm-starts from another fit (e.g. the previous C of a grid).
+    point), when L-BFGS can make no more progress (the objective stops changing, or the line
+    search fails), or after ``max_iter`` iterations (a safety cap). Only the first counts as
+    ``converged``; ``stop`` says which ("gradient", "stalled", "iteration cap") and ``gradient`` /
+    ``target`` how far the fit got. ``init`` warm-starts from another fit (e.g. the previous C of a
+    grid).
 
     With at most half as many rows as features (few-label fits), the problem is solved exactly in
-    the span of the rows (:class:`RowSpan`; pass ``span`` to reuse one for several fits on ``X``).
+    the span of the rows (:class:`RowSpan`; pass ``span`` to reuse one for several fits on ``X``),
+    in float64; so is any fit of at most :data:`FLOAT64_PROBLEM` entries (float32 rounding can
+    stall L-BFGS short of the gradient target; a larger fit stays float32 and says so).
     """
     if X.shape[0] != labels.shape[0]:
         raise ValueError(f"{X.shape[0]} feature rows but {labels.shape[0]} labels")
     if span is None and RowSpan.worth(X):
         span = RowSpan(X)
     if span is None:
+        if X.numel() <= FLOAT64_PROBLEM and X.dtype == torch.float32:
+            fit = _fit(X.double(), labels, num_classes, C, max_iter, tol, init, penalize_intercept)
+            fit.weight, fit.bias = fit.weight.float(), fit.bias.float()
+            return fit
         return _fit(X, labels, num_classes, C, max_iter, tol, init, penalize_intercept)
     start = time.perf_counter()
     fit = _fit(span.X, labels, num_classes, C, max_iter, tol, span.down(init), penalize_intercept)
-    fit.weight = span.Q @ fit.weight
+    fit.weight = span.Q @ fit.weight.to(span.Q.dtype)
+    fit.bias = fit.bias.to(X.dtype)
     fit.seconds = time.perf_counter() - start
     return fit
 
@@ -174,7 +195,7 @@ class RowSpan:
     def __init__(self, X: torch.Tensor) -> None:
         with _threads_for(X):  # a threaded QR of a tall matrix crawled on loaded cores (2 s vs 0.04 s)
             Q, R = torch.linalg.qr(X.t())
-        self.Q, self.X = Q, R.t().contiguous()
+        self.Q, self.X = Q, R.t().contiguous().double()
 
     @staticmethod
     def worth(X: torch.Tensor) -> bool:
@@ -185,16 +206,17 @@ class RowSpan:
         """A fit in all features -> the same fit's coordinates in the span (for a warm start)."""
         if fit is None:
             return None
-        return SVMFit(self.Q.t() @ fit.weight, fit.bias, fit.C, 0, 0, fit.objective, 0.0)
+        return SVMFit((self.Q.t() @ fit.weight.to(self.Q.dtype)).double(), fit.bias.double(), fit.C, 0, 0,
+                      fit.objective, 0.0)
 
 
 def _fit(X: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float, max_iter: int, tol: float,
          init: SVMFit | None, penalize_intercept: bool) -> SVMFit:
     start = time.perf_counter()
     Y = one_vs_rest_targets(labels.to(X.device), num_classes).to(X.dtype)
-    W = (init.weight.clone() if init is not None else torch.zeros(X.shape[1], num_classes, dtype=X.dtype,
+    W = (init.weight.to(X.dtype, copy=True) if init is not None else torch.zeros(X.shape[1], num_classes, dtype=X.dtype,
                                                                      device=X.device))
-    b = init.bias.clone() if init is not None else torch.zeros(num_classes, dtype=X.dtype, device=X.device)
+    b = init.bias.to(X.dtype, copy=True) if init is not None else torch.zeros(num_classes, dtype=X.dtype, device=X.device)
     objective = _Objective(X, Y, C, penalize_intercept)
     last = [0.0, 0.0]
 
@@ -215,9 +237,9 @@ def _fit(X: torch.Tensor, labels: torch.Tensor, num_classes: int, C: float, max_
     if X.device.type == "cuda":
         torch.cuda.synchronize(X.device)
     iterations = int(state.get("n_iter", 0))
-    # Converged: the gradient target was met, or the objective stopped changing at float32
-    # precision before the cap (what is left of the gradient is rounding).
+    met = last[1] <= target
+    stop = "gradient" if met else ("iteration cap" if iterations >= max_iter else "stalled")
     return SVMFit(weight=W.detach(), bias=b.detach(), C=C, iterations=iterations,
                   evaluations=objective.evaluations, objective=last[0],
                   seconds=time.perf_counter() - start, gradient=last[1] / max(scale, 1e-30),
-                  converged=last[1] <= target or iterations < max_iter)
+                  converged=met, target=tol, stop=stop)

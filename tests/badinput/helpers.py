@@ -8,12 +8,14 @@ output captured by click's ``CliRunner``) unless signals or concurrency need a r
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 from gansuite.cli import main
@@ -99,3 +101,23 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> Result:
 def lock_held(run: Path) -> bool:
     lock = run / ".lock"
     return lock.is_file() and lock.stat().st_size > 0
+
+
+# -- data files -------------------------------------------------------------------------------
+BATCHES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+
+
+def write_cifar(root: Path, per_batch: int = 8) -> Path:
+    """A tiny CIFAR-10 folder in the official python-pickle layout."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(BATCHES):
+        batch = {"batch_label": name, "labels": [(k + i) % 10 for i in range(per_batch)],
+                 "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "filenames": [f"{name}_{i}.png" for i in range(per_batch)]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                            "truck"], "num_vis": 3072, "num_cases_per_batch": per_batch}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return folder

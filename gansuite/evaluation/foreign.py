@@ -1,0 +1,275 @@
+"""Evaluating a model gansuite did not train: loading it and its controls.
+
+:func:`load_foreign` turns ``--images``, ``--generator`` / ``--discriminator`` and ``--model`` into
+a :class:`ForeignModel`: the :class:`~gansuite.contract.model.GANModel` the probes see, what it can
+be evaluated on (``available``: samples, generator, discriminator), the sources with their
+sha256, and how its control is made. :class:`ForeignSession` is the eval session that hands each
+probe that control as ``ctx.make_random_model``:
+
+- a registered architecture (``--model``): the architecture freshly initialised, as for a run;
+- otherwise the data-fitted generator of :mod:`gansuite.evaluation.baseline`, fitted to the
+  eval's training split; a discriminator from a file gets, as its random control, the same
+  network with each weight tensor's entries shuffled (a seeded permutation: the same weight
+  statistics, no learned structure).
+
+Every row records which control stood beside it (``random_control``) and the sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gansuite.contract.errors import CheckpointError, OptionError
+from gansuite.contract.model import GANModel
+from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
+from gansuite.evaluation.baseline import data_fitted_control
+from gansuite.evaluation.evaluate import EvalSession
+from gansuite.evaluation.foreign_model import (
+    FileModel,
+    SampleBank,
+    _FileDiscriminator,
+    check_generator,
+    load_network,
+    load_program,
+)
+from gansuite.evaluation.sources import file_sha256, read_images
+
+__all__ = ["ForeignInputs", "ForeignModel", "ForeignSession", "load_foreign", "check_needs"]
+
+_NEED_WORDS = {"samples": "generated images", "generator": "a generator (z -> image)",
+               "discriminator": "a discriminator"}
+
+
+@dataclass
+class ForeignInputs:
+    """What the user passed: ``images`` or ``generator`` (+ ``discriminator``), and how to read them."""
+
+    images: Path | None = None
+    generator: Path | None = None
+    discriminator: Path | None = None
+    model: ModelSpec | None = None
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    z_dim: int | None = None
+    image_size: int | None = None
+    z_prior: str | None = None
+
+    def available(self) -> set[str]:
+        if self.images is not None:
+            return {"samples"}
+        return {"samples", "generator"} | ({"discriminator"} if self.discriminator is not None else set())
+
+    def check(self) -> None:
+        if (self.images is None) == (self.generator is None):
+            raise OptionError("Give either --images PATH (samples) or --generator FILE (a model), not both"
+                              if self.images is not None else
+                              "Name what to evaluate: a run folder, --images PATH or --generator FILE.")
+        if self.images is not None and (self.discriminator or self.model or self.z_dim or self.z_prior):
+            raise OptionError("--discriminator, --model, --z-dim and --z-prior describe a generator; with --images "
+                              "only --image-size applies.")
+
+
+def check_needs(inputs: ForeignInputs, evals: Sequence[EvalSpec], probes: Mapping[str, ProbeSpec]) -> None:
+    """Refuse, before any work, an eval whose probe needs what the inputs lack."""
+    have = inputs.available()
+    for spec in evals:
+        probe = probes[spec.probe]
+        missing = [n for n in probe.needs if n not in have]
+        if not missing:
+            continue
+        what = " and ".join(_NEED_WORDS[n] for n in missing)
+        fix = ("pass --discriminator D.pt" if missing == ["discriminator"] and inputs.generator is not None
+               else "pass --generator G.pt" + (" --discriminator D.pt" if "discriminator" in missing else ""))
+        given = "a folder of samples" if inputs.images is not None else "a generator without a discriminator"
+        raise OptionError(f"Eval '{spec.name}' runs probe '{probe.name}', which needs {what}, and {given} was "
+                          f"given; {fix}, or drop --eval {spec.name}.")
+
+
+@dataclass
+class ForeignModel:
+    """A loaded foreign model: the model, its control kind, label and sources."""
+
+    model: GANModel
+    label: str
+    sources: list[dict[str, Any]]
+    spec: ModelSpec
+    config: Any = None
+    known_architecture: bool = False
+    weights_source: str | None = None
+    discriminator_bytes: bytes | None = None
+
+
+def _source(path: Path, role: str, kind: str) -> dict[str, Any]:
+    return {"role": role, "path": str(path.resolve()), "kind": kind, "sha256": file_sha256(path)}
+
+
+def _file_value(net: Any, name: str, given: int | None, path: Path, option: str) -> int | None:
+    """``--option`` if given, else the module's attribute; both given must agree."""
+    attr = getattr(net, name, None)
+    attr = int(attr) if isinstance(attr, (int, torch.Tensor)) and not isinstance(attr, bool) else None
+    if given is not None and attr is not None and given != attr:
+        raise OptionError(f"{path} says {name}={attr} but {option} {given} was given; drop {option}.")
+    return given if given is not None else attr
+
+
+def _load_file_model(inputs: ForeignInputs, device: Any) -> ForeignModel:
+    g_path, d_path = inputs.generator, inputs.discriminator
+    if g_path is None:
+        raise OptionError("Name the generator file with --generator FILE.")
+    g_kind, g_net = load_network(g_path, "generator", device)
+    d_kind, d_net = load_network(d_path, "discriminator", device) if d_path is not None else (None, None)
+    sources = [_source(g_path, "generator", g_kind)] + ([_source(d_path, "discriminator", str(d_kind))]
+                                                        if d_path is not None else [])
+    if g_kind == "state_dict" or d_kind == "state_dict":
+        if inputs.model is None:
+            raise CheckpointError(f"{g_path if g_kind == 'state_dict' else d_path} holds a state dict (weights "
+                                  "without code); name its architecture with --model NAME, e.g. --model "
+                                  "dcgan-pytorch-examples for pytorch/examples' dcgan ('gansuite list models').")
+        if g_kind != "state_dict" or (d_kind not in (None, "state_dict")):
+            raise CheckpointError("--model reads state dicts; pass both networks as state dicts, or both as "
+                                  "TorchScript without --model.")
+        from gansuite.evaluation.importers import import_state_dicts
+
+        imported = import_state_dicts(inputs.model, g_net, d_net, paths=(str(g_path), str(d_path) if d_path else None),
+                                      options=inputs.model_options, image_size=inputs.image_size)
+        model = imported.model.to(device)
+        return ForeignModel(model, inputs.model.name, sources, inputs.model, imported.config,
+                            known_architecture=True, weights_source=imported.source)
+    if inputs.model is not None:
+        raise OptionError(f"--model reads state dicts, and {g_path} is {g_kind}: drop --model (the file holds "
+                          "its own code).")
+    z_dim = _file_value(g_net, "z_dim", inputs.z_dim, g_path, "--z-dim")
+    if z_dim is None:
+        raise OptionError(f"{g_path} has no z_dim attribute; pass --z-dim N (the length of its latent).")
+    size = _file_value(g_net, "image_size", inputs.image_size, g_path, "--image-size")
+    generator, size, channels = check_generator(g_net, z_dim, size, g_path)
+    prior = inputs.z_prior or str(getattr(g_net, "z_prior", "normal"))
+    if prior not in ("normal", "uniform"):
+        raise OptionError(f"{g_path} says z_prior={prior!r}; pass --z-prior normal or uniform.")
+    disc = None
+    if d_net is not None:
+        disc = _FileDiscriminator(d_net)
+        _check_discriminator(disc, generator, z_dim, d_path)
+    model = FileModel(generator, disc, z_dim=z_dim, image_size=size, channels=channels, z_prior=prior)
+    spec = ModelSpec(name=f"file:{g_path.name}", summary="a generator read from a file")
+    return ForeignModel(model, spec.name, sources, spec,
+                        discriminator_bytes=d_path.read_bytes() if d_path is not None else None)
+
+
+@torch.no_grad()
+def _check_discriminator(disc: Any, generator: Any, z_dim: int, path: Path | None) -> None:
+    x = generator(torch.zeros(2, z_dim, device=_device(generator)))
+    try:
+        scores = disc(x)
+    except Exception as exc:  # noqa: BLE001 - a file's network: report in one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise CheckpointError(f"The discriminator {path} fails on the generator's images of shape "
+                              f"{tuple(x.shape)} ({first}).") from None
+    if scores.shape != (2,):
+        raise CheckpointError(f"The discriminator {path} returns shape {tuple(scores.shape)} for 2 images, not one "
+                              "score per image.")
+
+
+def _device(net: Any) -> torch.device:
+    for t in (*net.parameters(), *net.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def load_foreign(inputs: ForeignInputs, device: Any, progress: bool = True) -> ForeignModel:
+    """Read the inputs into a :class:`ForeignModel` on ``device`` (one-line errors for bad files)."""
+    inputs.check()
+    if inputs.images is not None:
+        images, source = read_images(inputs.images, image_size=inputs.image_size, progress=progress)
+        bank = SampleBank(images.to(device), str(inputs.images))
+        spec = ModelSpec(name=f"samples:{Path(inputs.images).name}", summary="generated images from files")
+        return ForeignModel(bank, spec.name, [source.record()], spec)
+    return _load_file_model(inputs, device)
+
+
+def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
+    """The file's network again, each floating-point parameter's entries permuted (seeded)."""
+    _, net = load_program(data, device)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.is_floating_point() and p.numel() > 1:
+                flat = p.detach().flatten()
+                p.copy_(flat[torch.randperm(flat.numel(), generator=gen).to(flat.device)].view_as(p))
+    return net
+
+
+class _Control(GANModel):
+    """The control model beside a foreign one: a data-fitted G and, where D came from a file,
+    D with shuffled weights."""
+
+    def __init__(self, like: GANModel, generator: torch.nn.Module, discriminator: torch.nn.Module) -> None:
+        self.generator = generator
+        self.discriminator = discriminator
+        self.z_dim, self.image_size, self.channels = like.z_dim, like.image_size, like.channels
+        self._like = like
+
+    def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
+        return self._like.sample_z(n, generator=generator, device=device)
+
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
+        feats: Any = getattr(self.discriminator, "features")  # noqa: B009 - a file D's method, checked by the probe
+        return list(feats(x))
+
+
+@dataclass
+class ForeignSession(EvalSession):
+    """An eval session on a :class:`ForeignModel`: its controls and its sources in every row."""
+
+    foreign: ForeignModel | None = None
+    _controls: dict[tuple[str, int], tuple[GANModel, str]] = field(default_factory=dict)
+    _control_text: str = ""
+
+    def random_model_factory(self, spec: EvalSpec) -> Callable[[int], GANModel]:
+        fm = self.foreign
+        if fm is None or fm.known_architecture:
+            self._control_text = (f"the registered architecture '{self.model_spec.name}' freshly initialised "
+                                  "under the eval's seed")
+            return self.make_random_model
+
+        def make(seed: int) -> GANModel:
+            key = (spec.name, seed)
+            if key not in self._controls:
+                self._controls[key] = self._fit_control(spec, seed)
+            model, self._control_text = self._controls[key]
+            return model
+
+        self._control_text = "none (the probe built no random control)"
+        return make
+
+    def _fit_control(self, spec: EvalSpec, seed: int) -> tuple[GANModel, str]:
+        if self.foreign is None:
+            raise OptionError("No model trained elsewhere was loaded into this session.")
+        model = self.foreign.model
+        train = self.load_split(spec.dataset, spec.train_split)
+        bank = isinstance(model, SampleBank)
+        latent = model.z_dim - 1 if bank else model.z_dim
+        prior = getattr(model, "z_prior", "normal")
+        net, text = data_fitted_control(train.images, latent_dim=latent, prior=prior, seed=seed,
+                                        offset=1 if bank else 0)
+        text = f"{text}; split '{spec.train_split}' of {spec.dataset}"
+        device = _device(model.discriminator)
+        disc: torch.nn.Module = model.discriminator
+        if self.foreign.discriminator_bytes is not None:
+            disc = _FileDiscriminator(_shuffled_copy(self.foreign.discriminator_bytes, device, seed))
+            text += "; D: the discriminator file's network with each weight tensor's entries shuffled (seeded)"
+        control = _Control(model, net.to(device).eval(), disc)
+        return control, text
+
+    def extra_provenance(self) -> dict[str, Any]:
+        fm = self.foreign
+        if fm is None:
+            return {}
+        out: dict[str, Any] = {"foreign": True, "sources": fm.sources, "random_control": self._control_text}
+        if fm.weights_source:
+            out["weights_source"] = fm.weights_source
+        return out

@@ -1,0 +1,416 @@
+"""Evaluating models trained elsewhere: samples, TorchScript networks and pytorch/examples' state dicts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from pytorch_examples_nets import discriminator, generator, trained_like
+
+from gansuite._host.manager import get_catalog
+from gansuite.contract.specs import PROBE_NEEDS, ProbeSpec
+from gansuite.evaluation.foreign import ForeignInputs, load_foreign
+
+KID = ("-o", "input_size=32", "-o", "n_samples=300", "-o", "subset_size=100", "-o", "subsets=5")
+FAST_SVM = ("-o", "svm.max_iter=15", "-o", "svm.search_iter=10", "-o", "svm.val_size=200", "-o", "svm.max_train=600",
+            "-o", "svm.max_test=200", "-o", "svm.n_draws=5")
+WALK = ("-o", "n_walks=2", "-o", "n_points=3", "-o", "steps=2")
+
+
+def _digits(n: int = 400, split: str = "test") -> torch.Tensor:
+    spec = get_catalog().registry("datasets").get("digits")
+    from gansuite._host.options import build_config
+
+    data = spec.load_factory()(build_config(spec, {}), root=Path("."))
+    return data.load(split, image_size=32).images[:n]
+
+
+def _write_pngs(images: torch.Tensor, folder: Path, nested: bool = True) -> Path:
+    for i, img in enumerate(images):
+        sub = folder / (f"part{i % 3}" if nested else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(sub / f"{i:05d}.png")
+    return folder
+
+
+def _save_pytorch_examples(tmp_path: Path, nc: int = 3) -> tuple[Path, Path, torch.nn.Module, torch.nn.Module]:
+    """netG/netD_epoch_0.pth as pytorch/examples' main.py writes them: torch.save(net.state_dict())."""
+    g, d = trained_like(generator(nz=100, ngf=8, nc=nc), 0), trained_like(discriminator(ndf=8, nc=nc), 1)
+    g_path, d_path = tmp_path / "netG_epoch_0.pth", tmp_path / "netD_epoch_0.pth"
+    torch.save(g.state_dict(), g_path)
+    torch.save(d.state_dict(), d_path)
+    return g_path, d_path, g, d
+
+
+def _script(module: torch.nn.Module, path: Path) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.script(module), str(path))
+    return path
+
+
+class ScriptG(torch.nn.Module):
+    """A small generator that carries its z size and image size, as the docs ask."""
+
+    def __init__(self, z_dim: int = 16, size: int = 32, gain: float = 1.0, flat: bool = False) -> None:
+        super().__init__()
+        self.z_dim, self.image_size, self.gain, self.flat = z_dim, size, gain, flat
+        torch.manual_seed(0)
+        self.lin = torch.nn.Linear(z_dim, 3 * size * size)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.gain * torch.tanh(self.lin(z.flatten(1)))
+        return x if self.flat else x.view(-1, 3, self.image_size, self.image_size)
+
+
+class ScriptD(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.c1 = torch.nn.Conv2d(3, 8, 4, 2, 1)
+        self.c2 = torch.nn.Conv2d(8, 16, 4, 2, 1)
+        self.head = torch.nn.Linear(16 * 8 * 8, 1)
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        a = torch.nn.functional.leaky_relu(self.c1(x), 0.2)
+        b = torch.nn.functional.leaky_relu(self.c2(a), 0.2)
+        return [a, b]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)[-1].flatten(1)).squeeze(1)
+
+
+def _one_error_line(result: Any) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+# -- pytorch/examples' state dicts -------------------------------------------------------------
+def test_pytorch_examples_state_dicts_compute_the_same_networks(tmp_path: Path) -> None:
+    g_path, d_path, g, d = _save_pytorch_examples(tmp_path)
+    spec = get_catalog().registry("models").get("dcgan-pytorch-examples")
+    fm = load_foreign(ForeignInputs(generator=g_path, discriminator=d_path, model=spec), "cpu")
+    assert fm.known_architecture and fm.model.z_dim == 100 and fm.model.image_size == 64
+    assert fm.config.ngf == 8 and fm.config.ndf == 8 and fm.config.z_prior == "normal"
+    z = torch.randn(6, 100, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        theirs = g.main(z[:, :, None, None])
+        ours = fm.model.generate(z)
+        assert torch.allclose(ours, theirs, atol=1e-6)
+        # D's logit is the input of pytorch/examples' final Sigmoid
+        assert torch.allclose(torch.sigmoid(fm.model.discriminate(theirs)), d.main(theirs).view(-1), atol=1e-6)
+        assert [f.shape[1] for f in fm.model.features(theirs)] == [8, 16, 32, 64]
+    # a wrong mapping would show: the same files loaded into a fresh model of another seed differ
+    assert fm.sources[0]["sha256"] == hashlib.sha256(g_path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow  # a whole eval through the CLI (about 30 s on 2 busy cores); CI runs -m slow
+def test_pytorch_examples_checkpoint_runs_every_probe_that_applies(cli: Any, tmp_path: Path,
+                                                                   tiny_extractor: Path) -> None:
+    g_path, d_path, _, _ = _save_pytorch_examples(tmp_path)
+    out = tmp_path / "pe"
+    res = cli("eval", "--generator", str(g_path), "--discriminator", str(d_path), "--model", "dcgan-pytorch-examples",
+              "--eval", "digits-kid", "--eval", "digits-svm", "--out", str(out), "--no-progress", "--json",
+              "-o", f"kid.weights={tiny_extractor}", "-o", "kid.input_size=32", "-o", "kid.n_samples=300",
+              "-o", "kid.subset_size=100", "-o", "kid.subsets=5", *FAST_SVM)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert {(r["eval"], r["variant"]) for r in rows} >= {("digits-kid", "trained"), ("digits-kid", "random"),
+                                                         ("digits-svm", "trained"), ("digits-svm", "random")}
+    for row in rows:
+        assert row["model"] == "dcgan-pytorch-examples" and row["foreign"] is True
+        assert "pytorch/examples" in row["weights_source"]
+        assert "freshly initialised" in row["random_control"]
+    config = json.loads((out / "config.json").read_text())
+    assert {s["role"]: s["sha256"] for s in config["sources"]} == {
+        "generator": hashlib.sha256(g_path.read_bytes()).hexdigest(),
+        "discriminator": hashlib.sha256(d_path.read_bytes()).hexdigest()}
+    assert (out / "samples" / "samples.png").is_file()
+    table = cli("results", str(out))
+    assert table.returncode == 0 and "dcgan-pytorch-examples" in table.stdout and "digits-svm" in table.stdout
+
+
+# -- TorchScript networks ----------------------------------------------------------------------
+@pytest.mark.slow  # a whole eval through the CLI (about 30 s on 2 busy cores); CI runs -m slow
+def test_torchscript_generator_and_discriminator(cli: Any, tmp_path: Path) -> None:
+    g_path, d_path = _script(ScriptG(), tmp_path / "G.pt"), _script(ScriptD(), tmp_path / "D.pt")
+    out = tmp_path / "ts"
+    res = cli("eval", "--generator", str(g_path), "--discriminator", str(d_path), "--eval", "digits-latent-walk",
+              "--eval", "digits-svm", "--out", str(out), "--no-progress", "--json", *WALK, *FAST_SVM)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    walk = {(r["variant"], r.get("space")): r for r in rows if r["eval"] == "digits-latent-walk"}
+    assert ("trained", "fixed") in walk and ("random", "fixed") in walk
+    svm = [r for r in rows if r["eval"] == "digits-svm"]
+    assert {r["variant"] for r in svm} >= {"trained", "random"}
+    for row in rows:
+        assert row["model"] == "file:G.pt" and "data-fitted Gaussian generator" in row["random_control"]
+    assert all("shuffled" in r["random_control"] for r in svm)
+    # the control is a different generator: it cannot score exactly what the model scores
+    assert walk[("trained", "fixed")]["value"] != walk[("random", "fixed")]["value"]
+
+
+def test_state_dict_in_the_models_own_key_names(tmp_path: Path) -> None:
+    from gansuite._host.options import build_config
+    from gansuite.engine.build import build_model
+
+    spec = get_catalog().registry("models").get("dcgan")
+    torch.manual_seed(5)
+    model = build_model(spec, build_config(spec, {"ngf": 8, "ndf": 8}), image_size=32, channels=3)
+    torch.save(model.generator.state_dict(), tmp_path / "g.pt")
+    fm = load_foreign(ForeignInputs(generator=tmp_path / "g.pt", model=spec, model_options={"ngf": "8", "ndf": "8"},
+                                    image_size=32), "cpu")
+    z = model.sample_z(4)
+    model.generator.eval()
+    with torch.no_grad():
+        assert torch.equal(fm.model.generate(z), model.generate(z))
+
+
+# -- samples -----------------------------------------------------------------------------------
+def test_a_folder_and_an_npz_of_the_same_images_score_the_same(cli: Any, tmp_path: Path,
+                                                               tiny_extractor: Path) -> None:
+    images = _digits(320, "train")
+    folder = _write_pngs(images, tmp_path / "samples", nested=False)  # sorted paths: the array's order
+    np.savez(tmp_path / "samples.npz", images=images.permute(0, 2, 3, 1).numpy())  # (N, H, W, C)
+    scores = []
+    for src, out in ((folder, "a"), (tmp_path / "samples.npz", "b")):
+        res = cli("eval", "--images", str(src), "--eval", "digits-kid", "--out", str(tmp_path / out), "--no-progress",
+                  "--json", "-o", f"weights={tiny_extractor}", *KID)
+        assert res.returncode == 0, res.stderr
+        rows = {r["variant"]: r for r in json.loads(res.stdout)}
+        assert set(rows) == {"real", "trained", "random"}
+        assert "data-fitted" in rows["random"]["random_control"]
+        scores.append(rows["trained"]["value"])
+    assert scores[0] == pytest.approx(scores[1], rel=1e-5, abs=1e-9)  # float sums in another order
+    from gansuite.evaluation.sources import read_images
+
+    assert torch.equal(read_images(folder, progress=False)[0], read_images(tmp_path / "samples.npz")[0])
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["sources"][0]["files"] == 320 and len(config["sources"][0]["sha256"]) == 64
+    side_by_side = cli("compare", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert side_by_side.returncode == 0 and "digits-kid" in side_by_side.stdout
+
+
+def test_samples_of_the_data_score_better_than_the_data_fitted_control(cli: Any, tmp_path: Path,
+                                                                      tiny_extractor: Path) -> None:
+    """The control can fail: real training images beat the Gaussian fit; the fit beats noise."""
+    folder = _write_pngs(_digits(320, "train"), tmp_path / "real")
+    noise = torch.randint(0, 256, (320, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    noise_folder = _write_pngs(noise, tmp_path / "noise")
+    values = {}
+    for name, src in (("real", folder), ("noise", noise_folder)):
+        res = cli("eval", "--images", str(src), "--eval", "digits-kid", "--out", str(tmp_path / f"o-{name}"),
+                  "--no-progress", "--json", "-o", f"weights={tiny_extractor}", *KID)
+        assert res.returncode == 0, res.stderr
+        values[name] = {r["variant"]: r["value"] for r in json.loads(res.stdout)}
+    assert values["real"]["trained"] < values["real"]["random"]
+    assert values["noise"]["trained"] > values["noise"]["random"]
+
+
+def test_samples_refuse_probes_that_need_a_network(cli: Any, tmp_path: Path) -> None:
+    folder = _write_pngs(_digits(20), tmp_path / "s")
+    line = _one_error_line(cli("eval", "--images", str(folder), "--eval", "digits-latent-walk", "--out",
+                               str(tmp_path / "o")))
+    assert "needs a generator" in line and "--generator" in line
+    g_path = _script(ScriptG(), tmp_path / "G.pt")
+    line = _one_error_line(cli("eval", "--generator", str(g_path), "--eval", "digits-svm", "--out", str(tmp_path / "o")))
+    assert "needs a discriminator" in line and "--discriminator" in line
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_evaluating_again_appends_and_another_model_is_refused(cli: Any, tmp_path: Path,
+                                                               tiny_extractor: Path) -> None:
+    folder = _write_pngs(_digits(320, "train"), tmp_path / "s")
+    args = ("--eval", "digits-kid", "--no-progress", "-o", f"weights={tiny_extractor}", *KID)
+    assert cli("eval", "--images", str(folder), "--out", str(tmp_path / "o"), *args).returncode == 0
+    assert cli("eval", "--images", str(folder), "--out", str(tmp_path / "o"), *args).returncode == 0
+    assert len(json.loads((tmp_path / "o" / "results.json").read_text())) == 6
+    other = _write_pngs(_digits(300, "train"), tmp_path / "other")
+    assert "another model" in _one_error_line(cli("eval", "--images", str(other), "--out", str(tmp_path / "o"), *args))
+
+
+# -- bad inputs --------------------------------------------------------------------------------
+def _bad_input(kind: str, tmp_path: Path) -> tuple[list[str], str]:
+    out = ["--out", str(tmp_path / "o"), "--eval", "digits-kid"]
+    if kind == "empty-folder":
+        (tmp_path / "empty" / "sub").mkdir(parents=True)
+        return ["--images", str(tmp_path / "empty"), *out], "holds no image files"
+    if kind == "mixed-sizes":
+        folder = _write_pngs(_digits(3), tmp_path / "mixed", nested=False)
+        Image.new("RGB", (48, 48)).save(folder / "big.png")
+        return ["--images", str(folder), *out], "mixes image sizes"
+    if kind == "float-array":
+        np.save(tmp_path / "x.npy", np.zeros((4, 32, 32, 3), dtype=np.float32))
+        return ["--images", str(tmp_path / "x.npy"), *out], "not uint8 images"
+    if kind == "not-a-network":
+        (tmp_path / "G.pt").write_text("not a network")
+        return ["--generator", str(tmp_path / "G.pt"), *out], "neither TorchScript"
+    if kind == "state-dict-without-model":
+        g_path, _, _, _ = _save_pytorch_examples(tmp_path)
+        return ["--generator", str(g_path), *out], "--model"
+    if kind == "wrong-keys":
+        torch.save(torch.nn.Linear(4, 4).state_dict(), tmp_path / "G.pth")
+        return ["--generator", str(tmp_path / "G.pth"), "--model", "dcgan-pytorch-examples", *out], "lacks main.0.weight"
+    if kind == "wrong-shape":
+        g_path, d_path, _, d = _save_pytorch_examples(tmp_path)
+        state = d.state_dict()
+        state["main.2.weight"] = torch.zeros(16, 8, 3, 3)
+        torch.save(state, d_path)
+        return ["--generator", str(g_path), "--discriminator", str(d_path), "--model", "dcgan-pytorch-examples",
+                *out], "has shape (16, 8, 3, 3)"
+    if kind == "output-not-images":
+        return ["--generator", str(_script(ScriptG(flat=True), tmp_path / "G.pt")), *out], "not square images"
+    if kind == "output-out-of-range":
+        return ["--generator", str(_script(ScriptG(gain=3.0), tmp_path / "G.pt")), *out], "not images in [-1, 1]"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["empty-folder", "mixed-sizes", "float-array", "not-a-network",
+                                  "state-dict-without-model", "wrong-keys", "wrong-shape", "output-not-images",
+                                  "output-out-of-range"])
+def test_bad_inputs_end_in_one_line(cli: Any, tmp_path: Path, kind: str) -> None:
+    args, expected = _bad_input(kind, tmp_path)
+    assert expected in _one_error_line(cli("eval", *args))
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_mixed_sizes_are_resized_when_asked(tmp_path: Path) -> None:
+    from gansuite.evaluation.sources import read_images
+
+    folder = _write_pngs(_digits(3), tmp_path / "mixed", nested=False)
+    Image.new("RGB", (48, 40), (255, 0, 0)).save(folder / "big.png")
+    images, source = read_images(folder, image_size=32, progress=False)
+    assert images.shape == (4, 3, 32, 32) and source.resized_to == 32
+    assert images[-1, 0].float().mean() > 250 and images[-1, 1:].float().mean() < 5  # big.png sorts last: red
+
+
+# -- the contract ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(get_catalog().registry("probes").names()))
+def test_every_probe_declares_what_it_needs(name: str) -> None:
+    spec = get_catalog().registry("probes").get(name)
+    assert spec.needs and set(spec.needs) <= set(PROBE_NEEDS)
+
+
+def test_an_unknown_need_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs must name"):
+        ProbeSpec(name="x", summary="x", needs=("weights",))
+
+
+# -- checked against a peer --------------------------------------------------------------------
+def _blocky(n: int, seed: int, shift: int) -> torch.Tensor:
+    """``n`` 32x32 images of random 4x4 colour blocks (a distribution with structure), brightened by ``shift``."""
+    low = torch.randint(0, 200, (n, 3, 4, 4), generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.interpolate(low.float(), size=32, mode="nearest").add(shift).clamp(0, 255).to(torch.uint8)
+
+
+def _read_sorted(folder: Path) -> torch.Tensor:
+    files = sorted(folder.rglob("*.png"), key=lambda p: p.relative_to(folder).as_posix())
+    return torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])).permute(0, 3, 1, 2)
+
+
+@pytest.mark.slow  # a whole eval through the CLI (about 30 s on 2 busy cores); CI runs -m slow
+def test_folder_vs_folder_fid_and_kid_match_torchmetrics(tmp_path: Path, tiny_extractor: Path) -> None:
+    """clean-fid's folder-vs-folder FID, and KID, against torchmetrics fed the same features."""
+    from gansuite_probes.inception import InceptionFeatures
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    from gansuite.runs.foreign import ForeignRequest, evaluate_foreign
+
+    n = 2100  # FID needs 2,048 images a side
+    samples = _write_pngs(_blocky(n, 0, 0), tmp_path / "samples")
+    real = _write_pngs(_blocky(n, 1, 30), tmp_path / "real")
+    opts = [f"path={real}"]
+    for probe in ("fid", "kid"):
+        opts += [f"{probe}.weights={tiny_extractor}", f"{probe}.input_size=32", f"{probe}.n_samples={n}",
+                 f"{probe}.random_control=false", f"{probe}.cache=false"]
+    opts += ["fid.n_bootstrap=0", "fid.fid_inf_points=0", "kid.subsets=1", f"kid.subset_size={n}"]
+    rows = evaluate_foreign(ForeignRequest(out=tmp_path / "o", evals=["folder-fid", "folder-kid"], images=samples,
+                                           options=opts, data_root=tmp_path, progress=False))
+    ours = {r["metric"]: r["value"] for r in rows if r["variant"] == "trained"}
+
+    class Float64(torch.nn.Module):  # the same features, in the float64 gansuite computes with
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = InceptionFeatures(tiny_extractor, input_size=32)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x).double()
+
+    net = Float64()
+    fake_images, real_images = _read_sorted(samples), _read_sorted(real)
+    fid = FrechetInceptionDistance(feature=net, normalize=False)
+    kid = KernelInceptionDistance(feature=net, subsets=1, subset_size=n, normalize=False)
+    for metric in (fid, kid):
+        metric.update(real_images, real=True)
+        metric.update(fake_images, real=False)
+    assert ours["fid"] == pytest.approx(float(fid.compute()), rel=1e-6)
+    assert ours["kid"] == pytest.approx(float(kid.compute()[0]), rel=1e-6)
+    assert ours["fid"] > 1e-3  # two different distributions: a non-trivial distance was compared
+
+
+# -- studies -----------------------------------------------------------------------------------
+STUDY = """
+seeds = [0]
+datasets = ["digits"]
+evals = ["digits-kid"]
+[budget]
+max_steps = 1
+[run]
+device = "cpu"
+options = ["weights={weights}", "input_size=32", "n_samples=300", "subset_size=100", "subsets=5"]
+[[models]]
+label = "their-g"
+generator = "{generator}"
+[[models]]
+label = "their-samples"
+images = "{images}"
+"""
+
+
+def _study(tmp_path: Path, tiny_extractor: Path) -> Path:
+    g_path = _script(ScriptG(), tmp_path / "G.pt")
+    images = _write_pngs(_digits(320, "train"), tmp_path / "samples")
+    spec = tmp_path / "study.toml"
+    spec.write_text(STUDY.format(weights=tiny_extractor, generator=g_path, images=images))
+    return spec
+
+
+def test_a_study_lists_models_trained_elsewhere(cli: Any, tmp_path: Path, tiny_extractor: Path) -> None:
+    res = cli("study", str(_study(tmp_path, tiny_extractor)), "--out", str(tmp_path / "st"), "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert "their-g-digits-seed0: run: gansuite eval --generator" in res.stdout
+    assert "their-samples-digits-seed0: run: gansuite eval --images" in res.stdout
+    assert "--eval digits-kid" in res.stdout and "-o subset_size=100" in res.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(STUDY.replace('label = "their-g"\n', ""))
+    assert "needs a label" in _one_error_line(cli("study", str(bad), "--dry-run"))
+
+
+@pytest.mark.slow  # two cells through 'python -m gansuite eval' subprocesses
+def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extractor: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    spec = _study(tmp_path, tiny_extractor)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "gansuite", "study", str(spec), "--out", str(tmp_path / "st")]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode == 0, first.stderr
+    for cell in ("their-g-digits-seed0", "their-samples-digits-seed0"):
+        rows = json.loads((tmp_path / "st" / "runs" / cell / "results.json").read_text())
+        assert {r["variant"] for r in rows} == {"real", "trained", "random"}
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0 and "2 cells (2 finished)" in again.stdout, again.stdout + again.stderr
