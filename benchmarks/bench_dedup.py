@@ -38,7 +38,7 @@ def test_ae_hash_hashing(benchmark: Any, record_throughput: Any, bench_settings:
                                warmup_rounds=bench_settings.warmup_rounds)
     assert codes.shape == (n, 2)
     record_throughput(items=n, unit="images/s", device="cpu", dtype="float32", batch_size=n,
-                      spec=get_catalog().registry("dedup").get("ae-hash"),
+                      spec=get_catalog().registry("dedup").get("ae-hash"), bytes_per_call=crops.nbytes,
                       target_images_per_s=TARGET_AE_IMAGES_PER_S)
 
 
@@ -54,7 +54,8 @@ def test_bucketing_scales(benchmark: Any, record_throughput: Any, bench_settings
     groups = benchmark.pedantic(lambda: group_equal_codes(codes), rounds=bench_settings.rounds,
                                 warmup_rounds=bench_settings.warmup_rounds)
     assert groups
-    record_throughput(items=n, unit="codes/s", device="cpu", dtype="uint64", batch_size=n, scale=scale)
+    record_throughput(items=n, unit="codes/s", device="cpu", dtype="uint64", batch_size=n, scale=scale,
+                      bytes_per_call=codes.nbytes)
 
 
 @pytest.mark.parametrize("name", ["exact", "phash"])
@@ -67,4 +68,5 @@ def test_baseline_codes(benchmark: Any, record_throughput: Any, bench_settings: 
     codes = benchmark.pedantic(lambda: strategy.codes(images), rounds=bench_settings.rounds,
                                warmup_rounds=bench_settings.warmup_rounds)
     assert codes.shape == (n, 2)
-    record_throughput(items=n, unit="images/s", device="cpu", dtype="uint8", batch_size=n, spec=spec)
+    record_throughput(items=n, unit="images/s", device="cpu", dtype="uint8", batch_size=n, spec=spec,
+                      bytes_per_call=images.nbytes)

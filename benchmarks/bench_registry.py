@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from gansuite._host.manager import get_catalog
+from gansuite.engine.ceilings import count_gflop
 
 _CATALOG = get_catalog()
 MODELS = _CATALOG.registry("models").names()
@@ -84,8 +85,10 @@ def _labels(model: Any, n: int, device: torch.device) -> torch.Tensor | None:
     return model.sample_labels(n, device=device) if getattr(model, "num_classes", 0) else None
 
 
-def _record(record_throughput: Any, spec: Any, model: Any, device: torch.device, batch: int) -> None:
+def _record(record_throughput: Any, spec: Any, model: Any, device: torch.device, batch: int,
+            gflop: float | None = None) -> None:
     record_throughput(
+        gflop_per_call=gflop,
         items=batch,
         unit="images/s",
         device=device,
@@ -117,7 +120,8 @@ def test_generator_forward(
         warmup_rounds=bench_settings.warmup_rounds,
     )
     assert out.shape == (batch, model.channels, model.image_size, model.image_size)
-    _record(record_throughput, spec, model, device, batch)
+    gflop = count_gflop(lambda: run(model.sample_z(batch, device=device), _labels(model, batch, device)))
+    _record(record_throughput, spec, model, device, batch, gflop)
 
 
 def test_discriminator_forward(
@@ -140,7 +144,8 @@ def test_discriminator_forward(
         warmup_rounds=bench_settings.warmup_rounds,
     )
     assert out.shape == (batch,)
-    _record(record_throughput, spec, model, device, batch)
+    gflop = count_gflop(lambda: run(_images(model, batch, device), _labels(model, batch, device)))
+    _record(record_throughput, spec, model, device, batch, gflop)
 
 
 def test_train_step(
@@ -173,7 +178,8 @@ def test_train_step(
         warmup_rounds=bench_settings.warmup_rounds,
     )
     assert all(bool(torch.isfinite(torch.as_tensor(v))) for v in stats.values())
-    _record(record_throughput, spec, model, device, batch)
+    gflop = count_gflop(lambda: run(fresh(), [fresh() for _ in range(pool)]))
+    _record(record_throughput, spec, model, device, batch, gflop)
     benchmark.extra_info["d_steps"] = model.recipe.d_steps
     benchmark.extra_info["g_steps"] = model.recipe.g_steps
 
@@ -203,7 +209,8 @@ def test_feature_extraction(
         warmup_rounds=bench_settings.warmup_rounds,
     )
     assert out.shape[0] == batch and out.shape[1] > 0
-    _record(record_throughput, spec, model, device, batch)
+    gflop = count_gflop(lambda: run(_images(model, batch, device)))
+    _record(record_throughput, spec, model, device, batch, gflop)
     benchmark.extra_info["feature_dim"] = int(out.shape[1])
 
 
@@ -247,7 +254,12 @@ def test_svm_fit(
         warmup_rounds=bench_settings.warmup_rounds,
     )
     assert result.weight.shape == (dim, classes)
+    # Feature reads bound it: each matmul over X (n x dim) with `classes` columns does
+    # 2 * n * dim * classes FLOPs and reads X's 4 * n * dim bytes once.
+    gflop = count_gflop(lambda: run(X, labels))
+    reads = gflop * 1e9 / (2 * classes) * 4 if gflop else None
     record_throughput(
+        bytes_per_call=reads,
         items=n,
         unit="items/s",
         device=device,
@@ -296,6 +308,7 @@ def test_dedup_find_groups(
     )
     assert isinstance(groups, list)
     record_throughput(
+        bytes_per_call=images.numel() * images.element_size(),  # the uint8 images read
         items=n,
         unit="images/s",
         device="cpu",

@@ -286,7 +286,7 @@ def bench_train_step_vs_hand_written(benchmark: Any, size: int, model: str, devi
         engine_gflop_s=engine_flops / engine_s / 1e9, baseline_gflop_s=baseline_flops / base_s / 1e9,
         engine_gflop_s_at_baseline_work=baseline_flops / engine_s / 1e9,
         baseline_rounds_s=base_times, baseline_channels_last_rounds_s=cl_times, threads=torch.get_num_threads(),
-        ratio_floor=floor,
+        ratio_floor=floor, gflop_per_call=engine_flops / 1e9,
     )
     print(f"\n{model} {size}x{size} {device.type} batch {batch} ngf=ndf={width} k={kernel}"
           f"{' compiled' if compile_ else ''}{' (engine bf16 autocast)' if cuda else ''}: "

@@ -10,7 +10,11 @@
   CUDA the CUDA case is skipped with the reason.
 - Every report's ``machine_info`` gets a ``gansuite`` entry: the hostname-independent hardware
   id (``gansuite bench`` stores runs under ``benchmarks/history/<hardware id>/<mode>/``), the
-  mode, and the versions.
+  mode, the versions, and the machine's ceilings and load measured before the first benchmark
+  and after the last (:mod:`gansuite.engine.ceilings`; on every device the run uses).
+- ``record_throughput(..., gflop_per_call=...)`` (GEMM- or convolution-bound work) or
+  ``bytes_per_call=...`` (streaming work) lets ``gansuite bench history`` read the throughput as a
+  fraction of the ceiling; :func:`gansuite.engine.ceilings.count_gflop` counts a call's FLOPs.
 """
 
 from __future__ import annotations
@@ -66,8 +70,37 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
     return pytest.Module.from_parent(parent, path=file_path)
 
 
+_MACHINE_STATE: dict[str, dict[str, Any]] = {"ceilings": {}, "load": {}}
+_LOAD_SINCE: list[Any] = []
+
+
+def _snapshot(when: str) -> None:
+    """Ceilings (CPU, and CUDA when present) and load, stored as ``when`` ("before"/"after")."""
+    import torch
+
+    from gansuite.engine.ceilings import measure_ceilings, sample_load
+
+    load = sample_load(since=_LOAD_SINCE[0] if _LOAD_SINCE else None)
+    _LOAD_SINCE.append(load)
+    _MACHINE_STATE["load"][when] = load.as_dict()
+    _MACHINE_STATE["ceilings"][when] = measure_ceilings("cpu").as_dict()
+    if torch.cuda.is_available():
+        _MACHINE_STATE.setdefault("cuda_ceilings", {})[when] = measure_ceilings("cuda").as_dict()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """Measure the ceilings and the load before the first benchmark and after the last."""
+    measure = not session.config.option.collectonly and bool(session.items)
+    if measure:
+        _snapshot("before")
+    yield
+    if measure:
+        _snapshot("after")
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    """Record the hardware id, the mode and the versions with the report."""
+    """Record the hardware id, the mode, the versions, the ceilings and the load with the report."""
     import torch
 
     import gansuite
@@ -78,9 +111,11 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         "machine": machine_id(details),
         "quick": QUICK,
         "torch": torch.__version__,
+        "cuda": torch.version.cuda,
         "gansuite": gansuite.__version__,
         "threads": torch.get_num_threads(),
         **details,
+        **{k: dict(v) for k, v in _MACHINE_STATE.items()},
     }
 
 
@@ -114,7 +149,8 @@ def device(request: pytest.FixtureRequest) -> Any:
 def record_throughput(benchmark: Any) -> Callable[..., None]:
     """After ``benchmark.pedantic(...)``: put items/s (from the median round) and context in
     ``benchmark.extra_info``. Call as ``record_throughput(items=..., unit="images/s", device=...,
-    dtype="float32", batch_size=..., spec=registered_spec, **more)``."""
+    dtype="float32", batch_size=..., spec=registered_spec, gflop_per_call=... | bytes_per_call=...,
+    **more)``; ``family="evaluation"`` (say) names the history figure it belongs to."""
     import torch
 
     import gansuite
@@ -127,6 +163,8 @@ def record_throughput(benchmark: Any) -> Callable[..., None]:
         dtype: str,
         batch_size: int | None = None,
         spec: Any = None,
+        gflop_per_call: float | None = None,
+        bytes_per_call: float | None = None,
         **more: Any,
     ) -> None:
         median = float(benchmark.stats.stats.median)
@@ -147,6 +185,12 @@ def record_throughput(benchmark: Any) -> Callable[..., None]:
             info["plugin"] = plugin.name
             info["plugin_distribution"] = plugin.distribution
             info["plugin_version"] = plugin.version
+        if gflop_per_call:  # GEMM- or convolution-bound: read against the GEMM rate
+            info["gflop_per_item"] = gflop_per_call / items
+            info["bound"] = "gemm"
+        if bytes_per_call:  # streaming: read against the memory bandwidth
+            info["bytes_per_item"] = bytes_per_call / items
+            info["bound"] = "bandwidth"
         info.update(more)
 
     return record

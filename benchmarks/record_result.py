@@ -22,6 +22,7 @@ from typing import Any
 
 from gansuite import GansuiteError, RunError, atomic_write_json
 from gansuite.report.bench import load_report, machine_id
+from gansuite.report.bench_runs import run_ceilings, run_load
 
 
 def rows(report: dict[str, Any], columns: list[str] | None) -> list[dict[str, Any]]:
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.report is None) == (args.run is None):
         print("Error: give a pytest-benchmark report or --run RUN_DIR (one of them).", file=sys.stderr)
         return 2
+    ceilings: dict[str, float] = {}
     try:
         if args.run is not None:
             full = run_rows(args.run, args.eval, None)
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             report = load_report(args.report)
             found = rows(report, args.column or None)
             commit = ((report.get("commit_info") or {}).get("id") or "")[:10]
+            ceilings = {**(run_ceilings(report) or {}), **(run_load(report) or {})}
             date, source = str(report.get("datetime", ""))[:10], "pytest-benchmark report"
     except (GansuiteError, OSError, json.JSONDecodeError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {"title": args.title, "command": args.command, "machine": machine_id(), "date": date,
               "source": f"{source} of commit {commit}" if commit else source,
               "notes": args.note, "rows": found}
+    if ceilings:  # the machine's ceilings and load, measured in the same benchmark run
+        record["ceilings"] = ceilings
     atomic_write_json(args.out, record)
     print(f"Wrote {args.out} ({len(record['rows'])} rows)")
     return 0

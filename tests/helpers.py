@@ -4,6 +4,7 @@ dataset plugins, and the context and probe builders of the probe tests."""
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -239,3 +240,32 @@ def kill_after_first_checkpoint(run_dir: Path, args: list[str], env: dict[str, s
             proc.wait()
     assert proc.returncode == -signal.SIGKILL, log.read_text()
     return ckpt.list_checkpoints(run_dir / "checkpoints")[-1][0]
+
+
+# -- stored benchmark runs (gansuite bench) --------------------------------------------------
+BENCH_MACHINE = "linux-x86_64-test-cpu-2cpu"
+
+
+def make_report(speeds: dict[str, float], *, when: str = "2024-05-01T10:00:00+00:00", commit: str = "a" * 40,
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pytest-benchmark report: ``speeds`` maps a benchmark name to images/s (batch 16)."""
+    benchmarks = []
+    for name, ips in speeds.items():
+        median = 16 / ips
+        stats = {"min": median * 0.9, "max": median * 1.1, "mean": median, "stddev": 0.0, "median": median,
+                 "iqr": 0.0, "ops": 1 / median, "rounds": 3}
+        info = {"items_per_s": ips, "unit": "images/s", "device": "cpu", "batch_size": 16, **(extra or {})}
+        benchmarks.append({"name": name, "fullname": f"bench_registry.py::{name}", "group": None,
+                           "stats": stats, "extra_info": info})
+    return {"machine_info": {"node": "somehost"}, "commit_info": {"id": commit, "dirty": False},
+            "benchmarks": benchmarks, "datetime": when, "version": "5.0"}
+
+
+def store_report(root: Path, number: int, report: dict[str, Any], *, machine: str = BENCH_MACHINE, quick: bool = True) -> Path:
+    """A report where pytest-benchmark's --benchmark-autosave puts it."""
+    from gansuite.report import bench
+
+    path = bench.storage_dir(root, machine, quick) / "Linux-CPython-3.11-64bit" / f"{number:04d}_x.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report))
+    return path

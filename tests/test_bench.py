@@ -14,35 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import BENCH_MACHINE as MACHINE
+from helpers import make_report
+from helpers import store_report as store
 
 from gansuite.contract.errors import OptionError
-from gansuite.report import bench, bench_history, benchdoc
+from gansuite.report import bench, bench_figures, bench_history, benchdoc
 
-MACHINE = "linux-x86_64-test-cpu-2cpu"
 REPO = Path(__file__).resolve().parents[1]
-
-
-def make_report(speeds: dict[str, float], *, when: str = "2024-05-01T10:00:00+00:00", commit: str = "a" * 40,
-                extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A pytest-benchmark report: ``speeds`` maps a benchmark name to images/s (batch 16)."""
-    benchmarks = []
-    for name, ips in speeds.items():
-        median = 16 / ips
-        stats = {"min": median * 0.9, "max": median * 1.1, "mean": median, "stddev": 0.0, "median": median,
-                 "iqr": 0.0, "ops": 1 / median, "rounds": 3}
-        info = {"items_per_s": ips, "unit": "images/s", "device": "cpu", "batch_size": 16, **(extra or {})}
-        benchmarks.append({"name": name, "fullname": f"bench_registry.py::{name}", "group": None,
-                           "stats": stats, "extra_info": info})
-    return {"machine_info": {"node": "somehost"}, "commit_info": {"id": commit, "dirty": False},
-            "benchmarks": benchmarks, "datetime": when, "version": "5.0"}
-
-
-def store(root: Path, number: int, report: dict[str, Any], *, machine: str = MACHINE, quick: bool = True) -> Path:
-    """A report where pytest-benchmark's --benchmark-autosave puts it."""
-    path = bench.storage_dir(root, machine, quick) / "Linux-CPython-3.11-64bit" / f"{number:04d}_x.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report))
-    return path
 
 
 def test_machine_id_is_sanitized_and_hostname_free() -> None:
@@ -79,7 +58,7 @@ def test_storage_is_one_folder_per_hardware_and_mode(tmp_path: Path) -> None:
 
 def test_history_table_and_plot(tmp_path: Path) -> None:
     for day, ips in ((1, 100.0), (2, 90.0), (3, 120.0)):
-        report = make_report({"test_g[cpu-dcgan]": ips, "test_d[cpu-dcgan]": 2 * ips},
+        report = make_report({"test_generator_forward[cpu-dcgan]": ips, "test_discriminator_forward[cpu-dcgan]": 2 * ips},
                              when=f"2024-05-0{day}T10:00:00+00:00", commit=str(day) * 40)
         store(tmp_path, day, report)
     frame = bench_history.history_table(tmp_path, MACHINE)
@@ -87,10 +66,11 @@ def test_history_table_and_plot(tmp_path: Path) -> None:
     assert set(frame["mode"]) == {"quick"}
     wide = bench_history.history_pivot(frame, last=2)
     assert list(wide.columns[-2:]) == ["2024-05-02 10:00 22222222", "2024-05-03 10:00 33333333"]
-    row = wide[wide["benchmark"] == "test_g[cpu-dcgan]"].iloc[0]
+    row = wide[wide["benchmark"] == "test_generator_forward[cpu-dcgan]"].iloc[0]
     assert row.iloc[-1] == pytest.approx(120.0) and row.iloc[-2] == pytest.approx(90.0)
-    png = bench_history.plot_history(frame, tmp_path / "h.png")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pngs = bench_figures.plot_families(frame, tmp_path / "h")
+    assert [p.name for p in pngs] == ["h-generation.png", "h-features.png"]  # test_g / test_d: by name
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
 def test_cli_drives_pytest_benchmark_storage_and_compare(tmp_path: Path, cli: Any, monkeypatch) -> None:
@@ -118,11 +98,11 @@ def test_cli_drives_pytest_benchmark_storage_and_compare(tmp_path: Path, cli: An
     assert res.returncode == 0 and "nothing to compare with" in res.stderr  # nothing stored yet
     assert not any(a.startswith("--benchmark-compare") for a in calls[1])
 
-    store(hist, 1, make_report({"t": 1.0}))
+    stored = store(hist, 1, make_report({"t": 1.0}))
     res = cli("bench", "--quick", "--compare", "--compare-fail", "min:5%", "--history-dir", str(hist),
               "--json", report)
     assert res.returncode == 1 and "regressed against the stored run" in res.stderr
-    assert calls[2][-2:] == ["--benchmark-compare", "--benchmark-compare-fail=min:5%"]
+    assert calls[2][-2:] == [f"--benchmark-compare={stored.resolve()}", "--benchmark-compare-fail=min:5%"]
 
     res = cli("bench", "--history-dir", str(hist), "--json", report, "nothing-matches")
     assert res.returncode == 2 and "No benchmark matches" in res.stderr
@@ -134,11 +114,13 @@ def test_cli_history(tmp_path: Path, cli: Any) -> None:
     hist = tmp_path / "history"
     store(hist, 1, make_report({"test_g[cpu-slow]": 100.0}, commit="1" * 40))
     store(hist, 2, make_report({"test_g[cpu-slow]": 60.0}, when="2024-05-02T10:00:00+00:00", commit="2" * 40))
-    res = cli("bench", "history", "--machine", MACHINE, "--history-dir", str(hist), "--plot", str(tmp_path / "h.png"))
+    res = cli("bench", "history", "--machine", MACHINE, "--history-dir", str(hist), "--plot", str(tmp_path / "h.html"))
     assert res.returncode == 0, res.stderr
     line = next(line for line in res.stdout.splitlines() if "test_g[cpu-slow]" in line)
     assert line.split()[-2:] == ["100", "60"]
-    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "h-other.png").read_bytes()[:4] == b"\x89PNG"
+    page = (tmp_path / "h.html").read_text()
+    assert "data:image/png;base64," in page and "<img" in page and "src='h-" not in page  # self-contained
     res = cli("bench", "history", "--machine", "nowhere", "--history-dir", str(hist))
     assert res.returncode == 2 and MACHINE in res.stderr
 
@@ -160,8 +142,8 @@ def test_report_page_from_stored_runs_and_records(tmp_path: Path, cli: Any) -> N
               "--results-dir", str(results))
     assert res.returncode == 0, res.stderr
     page = (tmp_path / "b.md").read_text()
-    assert f"| {MACHINE} | quick | dcgan 32x32 | cpu | 3 | 0.9 / 1.1 / 1.3 | 0.85 | 65 | 50 |" in page
-    assert "| test_other | 8 | images/s | 3 |" in page
+    assert f"| {MACHINE} | quick | dcgan 32x32 | cpu | 3 | 0 | 0.9 / 1.1 / 1.3 | 0.85 | 65 | 50 |" in page
+    assert "| test_other | other | 8 | images/s |  |  |  | 3 |" in page
     assert "### An SVM run" in page and "`gansuite run --model dcgan`" in page and "- features: 7,168" in page
     assert "| x-svm | accuracy | 0.679 |" in page and "| x-svm |  | 0.609 |" in page
     (results / "bad.json").write_text("[]")

@@ -35,6 +35,23 @@ def test_report_becomes_a_record_the_benchmark_page_shows(tmp_path: Path) -> Non
     assert record["source"].endswith("abcdef1234") and record["date"] == "2026-12-02"
     page = benchdoc.render(tmp_path / "history", results)
     assert "SVM vs LinearSVC" in page and "7.25" in page
+    assert "ceilings" not in record  # the report measured none
+
+
+def test_a_record_carries_the_ceilings_and_load_of_its_run(tmp_path: Path) -> None:
+    ceilings = {w: {"gemm_fp32_gflops": g, "memory_gb_s": 12.0} for w, g in (("before", 300.0), ("after", 280.0))}
+    load = {w: {"loadavg": [3.0, 2.0, 1.0], "ncpu": 2, "steal_fraction": 0.0} for w in ("before", "after")}
+    report = {"datetime": "2026-12-02T07:00:00", "commit_info": {"id": "abcdef1234567890"},
+              "machine_info": {"gansuite": {"ceilings": ceilings, "load": load}},
+              "benchmarks": [{"name": "test_solver", "stats": {"median": 2.5, "rounds": 3}, "extra_info": {}}]}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    out = tmp_path / "results" / "r.json"
+    assert _module().main([str(tmp_path / "r.json"), "--out", str(out), "--title", "T", "--command", "c"]) == 0
+    record = json.loads(out.read_text())
+    assert record["ceilings"] == {"gemm_fp32_gflops": 300.0, "gemm_fp32_low": 280.0, "memory_gb_s": 12.0,
+                                  "load_max": 3.0, "ncpu": 2.0, "steal_max": 0.0}
+    page = benchdoc.render(tmp_path / "history", out.parent)
+    assert "Ceilings and load measured in the run: gemm_fp32_gflops 300," in page
 
 
 def test_unreadable_report_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:

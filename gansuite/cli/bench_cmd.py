@@ -96,17 +96,26 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
         return
     from gansuite.contract.errors import RunError
     from gansuite.report import bench
+    from gansuite.report.bench_runs import load_runs
 
     root, machine = _history_root(history_dir), bench.machine_id()
     storage = bench.storage_dir(root, machine, quick)
-    if compare and not bench.saved_reports(root, machine, bench.mode_name(quick)):
-        click.echo(f"No stored {bench.mode_name(quick)} run for {machine} under {storage}: nothing to "
+    stored = load_runs(root, machine, bench.mode_name(quick)) if compare else []  # checks every stored file
+    compare_to = next((r for r in reversed(stored) if not r.flagged), None)
+    if compare and compare_to is None:
+        what = "unflagged " if stored else ""
+        click.echo(f"No stored {what}{bench.mode_name(quick)} run for {machine} under {storage}: nothing to "
                    "compare with (store one with --save).", err=True)
         compare = False
+    elif compare_to is not None:
+        skipped = sum(r.flagged for r in stored if r.when > compare_to.when)
+        note = f" ({skipped} later run(s) flagged as starved left out)" if skipped else ""
+        click.echo(f"Comparing with {compare_to.path.name}{note}.", err=True)
     json_path = json_path or bench.benchmarks_dir() / "reports" / "latest.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     args = bench.pytest_args(ctx.meta.get("bench.pattern"), storage=storage, json_path=json_path, save=save,
-                             compare_fail=(compare_fail or bench.DEFAULT_COMPARE_FAIL) if compare else None)
+                             compare_fail=(compare_fail or bench.DEFAULT_COMPARE_FAIL) if compare else None,
+                             compare_to=compare_to.path if compare_to is not None else None)
     code = bench.run_benchmarks(args, quick=quick)
     if code == 1:
         click.echo("Error: a benchmark failed" + (" or regressed against the stored run" if compare else "")
@@ -116,35 +125,59 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
         raise RunError(f"The benchmark run stopped with pytest exit status {code} (see above).")
 
 
+_INCLUDE_FLAGGED = click.option(
+    "--include-flagged", is_flag=True,
+    help="Keep runs flagged as taken on a starved machine in the trends (lines, spreads).")
+
+
 @bench_cmd.command("history")
-@click.option("--machine", default=None, help="A hardware id, or 'all' [this machine].")
+@click.option("--machine", default="all", show_default=True,
+              help="A hardware id, 'this' (this machine's), or 'all' (fractions of the ceiling line up across ids).")
 @click.option("--last", default=6, show_default=True, type=click.IntRange(min=1),
-              help="How many stored runs the table shows (the PNG shows all).")
+              help="How many stored runs the table shows (the figures show all).")
 @click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the PNG [benchmarks/reports/history-<machine>.png].")
+              help="The HTML page to write; one PNG per benchmark family goes beside it, named after it "
+                   "[benchmarks/reports/history-<machine>.html].")
+@click.option("--value", type=click.Choice(["throughput", "fraction", "achieved"]), default="throughput",
+              show_default=True, help="What the table shows: throughput, fraction of the ceiling, or the "
+                                      "achieved GFLOP/s or GB/s.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True,
-              help="table: throughput per benchmark and run; csv: every stored result, one per row.")
+              help="table: the value per benchmark and run, then the runs; csv: every stored result, one per row.")
+@_INCLUDE_FLAGGED
 @_HISTORY_DIR
-def history_cmd(machine: str | None, last: int, plot: Path | None, fmt: str, history_dir: Path | None) -> None:
-    """Stored benchmark runs as a table, and a PNG of throughput over commits per benchmark."""
+def history_cmd(machine: str | None, last: int, plot: Path | None, value: str, fmt: str, include_flagged: bool,
+                history_dir: Path | None) -> None:
+    """Stored benchmark runs: a table per benchmark and run, each run's ceilings, load and flags,
+    and one figure per benchmark family (throughput and fraction of the ceiling over commits)."""
     from gansuite.contract.errors import OptionError
-    from gansuite.report import bench, bench_history
+    from gansuite.report import bench, bench_figures, bench_history
     from gansuite.report.texttable import frame_table
 
     root = _history_root(history_dir)
-    wanted = None if machine == "all" else (machine or bench.machine_id())
+    wanted = None if machine == "all" else (bench.machine_id() if machine == "this" else machine)
     frame = bench_history.history_table(root, wanted)
     if frame.empty:
         known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         hint = f" Stored machines: {', '.join(known)} (pass --machine ID or --machine all)." if known else ""
         raise OptionError(f"No stored benchmark runs for {wanted or 'any machine'} under {root}; "
                           f"run 'gansuite bench --quick --save' first.{hint}")
+    runs = bench_history.runs_table(frame)
     if fmt == "csv":
         click.echo(frame.to_csv(index=False).rstrip("\n"))
     else:
-        click.echo(frame_table(bench_history.history_pivot(frame, last), float_format=".4g"))
-    png = plot or bench.benchmarks_dir() / "reports" / f"history-{wanted or 'all'}.png"
-    click.echo(f"Wrote {bench_history.plot_history(frame, png)}", err=True)
+        click.echo(frame_table(bench_history.history_pivot(frame, last, value), float_format=".4g"))
+        click.echo("")
+        click.echo(frame_table(runs, float_format=".3g"))
+    flagged = runs[runs["flags"] != "-"]
+    if len(flagged):
+        click.echo(f"{len(flagged)} of {len(runs)} stored runs flagged as taken on a starved machine"
+                   f"{'' if include_flagged else ' (left out of the trends; --include-flagged keeps them)'}.",
+                   err=True)
+    page = plot or bench.benchmarks_dir() / "reports" / f"history-{wanted or 'all'}.html"
+    page = page.with_suffix(".html")
+    pngs = bench_figures.plot_families(frame, page.with_suffix(""), include_flagged=include_flagged)
+    bench_figures.write_html(page, pngs, runs, source=f"{root} ({wanted or 'all machines'})")
+    click.echo(f"Wrote {page} and {len(pngs)} figures beside it ({', '.join(p.name for p in pngs)})", err=True)
 
 
 @bench_cmd.command("report")
@@ -152,12 +185,13 @@ def history_cmd(machine: str | None, last: int, plot: Path | None, fmt: str, his
               help="Where to write the page [docs/benchmarks.md].")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The recorded runs [benchmarks/results].")
+@_INCLUDE_FLAGGED
 @_HISTORY_DIR
-def report_cmd(out: Path | None, results_dir: Path | None, history_dir: Path | None) -> None:
+def report_cmd(out: Path | None, results_dir: Path | None, include_flagged: bool, history_dir: Path | None) -> None:
     """Regenerate docs/benchmarks.md from the stored runs and the recorded results."""
     from gansuite.report import bench, benchdoc
 
     root = bench.benchmarks_dir()
     page = benchdoc.write(out or root.parent / "docs" / "benchmarks.md", _history_root(history_dir),
-                          results_dir or root / "results")
+                          results_dir or root / "results", include_flagged=include_flagged)
     click.echo(f"Wrote {page}", err=True)

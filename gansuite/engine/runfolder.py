@@ -130,18 +130,33 @@ class RunFolder:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def read_metrics(self) -> list[dict[str, Any]]:
+    def read_metrics(self, strict: bool = False) -> list[dict[str, Any]]:
+        """The rows of ``metrics.jsonl``. A last line torn by a kill is ignored. Other lines
+        gansuite did not write (not JSON, not an object, a ``step`` that is not an integer) are
+        ignored too, or with ``strict`` refused: :class:`CheckpointError` names the line."""
         if not self.metrics_path.is_file():
             return []
         rows = []
-        for line in self.metrics_path.read_text(errors="replace").splitlines():
+        lines = self.metrics_path.read_text(errors="replace").splitlines()
+        for number, line in enumerate(lines, 1):
             try:
                 row = json.loads(line)
             except ValueError:  # a line torn by a kill: ignore it
+                if strict and number < len(lines) and line.strip():
+                    self._bad_metrics_line(number, "not JSON")
                 continue
-            if isinstance(row, dict) and (isinstance(row.get("step"), int) or "step" not in row):
-                rows.append(row)  # anything else is not a row gansuite wrote: ignore it too
+            step = row.get("step") if isinstance(row, dict) else None
+            if isinstance(row, dict) and ("step" not in row or (isinstance(step, int) and not isinstance(step, bool))):
+                rows.append(row)
+            elif strict:  # anything else is not a row gansuite wrote
+                what = f"a JSON {type(row).__name__}, not an object" if not isinstance(row, dict) else \
+                    f"a row with step {step!r}, not an integer"
+                self._bad_metrics_line(number, what)
         return rows
+
+    def _bad_metrics_line(self, number: int, what: str) -> None:
+        raise CheckpointError(f"{self.metrics_path} line {number} is {what}: gansuite did not write it "
+                              "(fix or delete that line, then rerun).")
 
     def truncate_metrics(self, last_step: int) -> None:
         """Keep only rows with ``step <= last_step`` (used when resuming from a checkpoint)."""

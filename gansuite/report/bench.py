@@ -38,6 +38,7 @@ __all__ = [
     "storage_dir",
     "saved_reports",
     "load_report",
+    "check_reports",
     "report_time",
     "benchmark_rows",
     "pytest_args",
@@ -128,56 +129,107 @@ def saved_reports(history_root: Path, machine: str | None = None, mode: str | No
     return sorted(root.glob(pattern), key=lambda p: (p.parents[2].name, p.parents[1].name, p.name))
 
 
+def _report_problem(report: Any) -> str | None:
+    """What makes ``report`` unreadable as a pytest-benchmark report (None when it is fine)."""
+    if not isinstance(report, dict):
+        return f"it holds a JSON {type(report).__name__}, not an object"
+    if not isinstance(report.get("benchmarks"), list):
+        return "it has no 'benchmarks' list"
+    for i, bench in enumerate(report["benchmarks"]):
+        where = f"benchmark {i + 1}"
+        if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
+            return f"{where} is not an object with a 'name'"
+        stats = bench.get("stats")
+        if not isinstance(stats, dict):
+            return f"{where} ({bench['name']}) has no 'stats'"
+        median, rounds = stats.get("median"), stats.get("rounds")
+        if isinstance(median, bool) or not isinstance(median, (int, float)) or not median >= 0 \
+                or not math.isfinite(median):
+            return f"{where} ({bench['name']}) has median {median!r}, not a time in seconds"
+        if rounds is not None and (isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1):
+            return f"{where} ({bench['name']}) has rounds {rounds!r}, not a positive count"
+        if not isinstance(bench.get("extra_info") or {}, dict):
+            return f"{where} ({bench['name']}) has an 'extra_info' that is not an object"
+    for key in ("machine_info", "commit_info"):
+        if not isinstance(report.get(key) or {}, dict):
+            return f"its '{key}' is not an object"
+    return None
+
+
 def load_report(path: Path) -> dict[str, Any]:
+    """A stored pytest-benchmark report, checked: a :class:`RunError` names the file, what is
+    wrong with it and what to do, instead of a traceback later."""
+    path = Path(path)
+    fix = f"move it out of {path.parent} (or delete it) and rerun"
     try:
-        return dict(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"Cannot read the saved benchmark report {path}: {exc}.") from None
+        report = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunError(f"Cannot read the stored benchmark run {path} ({text}); {fix}.") from None
+    problem = _report_problem(report)
+    if problem:
+        raise RunError(f"The stored benchmark run {path} is not a pytest-benchmark report: {problem}; {fix}.")
+    return dict(report)
+
+
+def check_reports(paths: Sequence[Path]) -> None:
+    """Read every stored report in ``paths`` (raises on the first unreadable one)."""
+    for path in paths:
+        load_report(path)
 
 
 def report_time(report: dict[str, Any]) -> datetime:
     try:
-        return datetime.fromisoformat(str(report["datetime"]))
+        when = datetime.fromisoformat(str(report["datetime"]))
     except (KeyError, ValueError):
         return datetime.fromtimestamp(0, tz=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _throughput(bench: dict[str, Any]) -> float:
     value = (bench.get("extra_info") or {}).get("items_per_s")
-    if isinstance(value, (int, float)) and value > 0:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value):
         return float(value)
     median = float(bench["stats"]["median"])
     return 1.0 / median if median > 0 else math.nan
 
 
-def benchmark_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per benchmark of a report: name, throughput and unit, median time, rounds,
-    then everything the benchmark put in ``extra_info``."""
+def benchmark_rows(report: dict[str, Any], path: Path | None = None) -> list[dict[str, Any]]:
+    """One flat row per benchmark of a report (checked as :func:`load_report` does; ``path``
+    names it in the error): name, file, throughput and unit, median time, rounds, then
+    everything the benchmark put in ``extra_info``."""
+    problem = _report_problem(report)
+    if problem:
+        raise RunError(f"The benchmark report {path or ''} is not a pytest-benchmark report: {problem}.")
     rows = []
-    for bench in report.get("benchmarks", []):
+    for bench in report["benchmarks"]:
         extra = dict(bench.get("extra_info") or {})
+        fullname = str(bench.get("fullname") or bench["name"])
         rows.append({
             **extra,
-            "benchmark": bench.get("fullname", bench["name"]).split("::")[-1],
+            "benchmark": fullname.split("::")[-1],
+            "file_name": Path(fullname.split("::")[0]).name if "::" in fullname else None,
             "throughput": _throughput(bench),
             "unit": extra.get("unit", "items/s") if "items_per_s" in extra else "calls/s",
             "median_s": float(bench["stats"]["median"]),
-            "rounds": int(bench["stats"]["rounds"]),
+            "rounds": bench["stats"].get("rounds"),
         })
     return rows
 
 
 # -- running ------------------------------------------------------------------------------------
 def pytest_args(pattern: str | None, *, storage: Path, json_path: Path, save: bool = False,
-                compare_fail: str | None = None) -> list[str]:
-    """The pytest command line of one benchmark run (after ``python -m pytest benchmarks``)."""
+                compare_fail: str | None = None, compare_to: Path | None = None) -> list[str]:
+    """The pytest command line of one benchmark run (after ``python -m pytest benchmarks``);
+    ``compare_to``: the stored run to compare with (default: pytest-benchmark's latest)."""
     args = ["-p", "no:cacheprovider", "-q", f"--benchmark-storage=file://{Path(storage).resolve()}",
             f"--benchmark-json={json_path}", "--benchmark-sort=fullname",
             "--benchmark-columns=min,median,iqr,ops,rounds"]
     if save:
         args.append("--benchmark-autosave")
     if compare_fail:
-        args += ["--benchmark-compare", f"--benchmark-compare-fail={compare_fail}"]
+        target = f"={Path(compare_to).resolve()}" if compare_to is not None else ""
+        args += [f"--benchmark-compare{target}", f"--benchmark-compare-fail={compare_fail}"]
     if pattern:
         args += ["-k", pattern]
     return args

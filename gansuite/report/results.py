@@ -110,7 +110,7 @@ def _scalar(value: Any) -> bool:
 
 def _train_rows(folder: RunFolder) -> list[dict[str, Any]]:
     """Rows summarising ``metrics.jsonl``: steps, last losses, median images/s."""
-    metrics = folder.read_metrics()
+    metrics = folder.read_metrics(strict=True)
     if not metrics:
         return []
     last = metrics[-1]
@@ -182,13 +182,25 @@ def results_table(paths: Iterable[Path | str], *, train: bool = True,
 
     runs = find_runs(paths)
     rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    first: list[str] = []
     for run, name in zip(runs, _run_names(runs), strict=True):
         try:
-            rows.extend(run_rows(run, name=name, train=train, warn=warn))
+            rows.extend(run_rows(run, name=name, train=train, warn=problems.append if warn else None))
         except CheckpointError as exc:
             if warn is None:
                 raise
-            warn(f"{exc} Skipping {run}.")
+            first.append(str(exc))
+            problems.append(f"{exc} Skipping {run}.")
+    where = ", ".join(str(p) for p in paths)
+    if not rows and problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise CheckpointError(f"No run under {where} could be read: {(first or problems)[0]}{more}")
+    if not rows:
+        raise OptionError(f"The runs under {where} have no results rows yet (no metrics.jsonl rows, no "
+                          "results.json); train with 'gansuite run' or evaluate with 'gansuite eval'.")
+    for problem in problems:
+        warn(problem)  # type: ignore[misc]  # problems only collects with warn given
     extras = sorted({k for r in rows for k in r} - set(COLUMNS))
     frame = pd.DataFrame(rows, columns=[*COLUMNS, *extras])
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
