@@ -161,10 +161,10 @@ def probe_ctx(tmp_path: Path, data: dict[str, ImageData], model: object, eval_na
 
 
 def build_probe(name: str, **overrides: object) -> Any:
-    """The reference probe ``name`` with its first digits eval's parameters (else its first eval's)
-    and ``overrides``."""
+    """The reference probe ``name`` with its first eval's parameters (the folder-vs-folder evals,
+    which turn the real control off, last) and ``overrides``."""
     spec = next(p for p in PROBES if p.name == name)
-    evals = sorted((e for e in EVALS if e.probe == name), key=lambda e: e.dataset != "digits")
+    evals = sorted((e for e in EVALS if e.probe == name), key=lambda e: e.dataset == "imagefolder")
     params = dict(evals[0].params) if evals else {}
     return spec.load_factory()(build_config(spec, {**params, **overrides}))
 

@@ -90,7 +90,8 @@ def test_run_table_shows_probe_details(capsys):
         {"eval": "cifar10-svm", "probe": "svm", "metric": "accuracy", "value": 0.6035, "variant": "random",
          "feature_dim": 14336, "C": 1e-3, "time_s": 196.6},
     ])
-    header, _, trained, random_d = capsys.readouterr().out.splitlines()
+    header, _, trained, random_d, provenance = capsys.readouterr().out.splitlines()
+    assert provenance.startswith("Provenance: ") and "commit not recorded" in provenance
     assert header.split() == ["eval", "metric", "variant", "value", "features", "C", "time_s"]
     assert trained.split() == ["cifar10-svm", "accuracy", "trained", "0.6645", "14336", "0.0001", "219.8"]
     assert random_d.split()[2] == "random"
