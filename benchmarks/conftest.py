@@ -119,6 +119,19 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     }
 
 
+_MEASURED = ("ceilings", "load", "cuda_ceilings")  # measured per run: they differ between any two runs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_benchmark_compare_machine_info(machine_info: dict[str, Any], compared_benchmark: dict[str, Any]) -> None:
+    """Compare machines without the per-run measurements (ceilings, load), which always differ;
+    runs before pytest-benchmark's own comparison, which sees the trimmed records."""
+    for info in (machine_info, compared_benchmark.get("machine_info") or {}):
+        ours = info.get("gansuite")
+        if isinstance(ours, dict):
+            info["gansuite"] = {k: v for k, v in ours.items() if k not in _MEASURED}
+
+
 @pytest.fixture(scope="session")
 def quick() -> bool:
     """True in the quick pass (``GANSUITE_BENCH_QUICK=1``)."""

@@ -101,15 +101,16 @@ def bench_cmd(ctx: click.Context, quick: bool, save: bool, compare: bool, compar
     root, machine = _history_root(history_dir), bench.machine_id()
     storage = bench.storage_dir(root, machine, quick)
     stored = load_runs(root, machine, bench.mode_name(quick)) if compare else []  # checks every stored file
-    compare_to = next((r for r in reversed(stored) if not r.flagged), None)
+    # the latest run not flagged as starved; when every stored run is flagged, the latest one (said so)
+    compare_to = next((r for r in reversed(stored) if not r.flagged), stored[-1] if stored else None)
     if compare and compare_to is None:
-        what = "unflagged " if stored else ""
-        click.echo(f"No stored {what}{bench.mode_name(quick)} run for {machine} under {storage}: nothing to "
+        click.echo(f"No stored {bench.mode_name(quick)} run for {machine} under {storage}: nothing to "
                    "compare with (store one with --save).", err=True)
         compare = False
     elif compare_to is not None:
         skipped = sum(r.flagged for r in stored if r.when > compare_to.when)
-        note = f" ({skipped} later run(s) flagged as starved left out)" if skipped else ""
+        note = (" (flagged as starved, like every stored run: read a regression with care)" if compare_to.flagged
+                else f" ({skipped} later run(s) flagged as starved left out)" if skipped else "")
         click.echo(f"Comparing with {compare_to.path.name}{note}.", err=True)
     json_path = json_path or bench.benchmarks_dir() / "reports" / "latest.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,8 @@ add a record, then rerun the command.
   adds time, and where most stored runs were starved the median is starved too). Flagged runs
   stay in every table, marked, and are left out of trends: the gate's spread and the lines of
   `gansuite bench history`'s figures (unless `--include-flagged` is given), and the run
-  `gansuite bench --compare` compares with (the latest stored run that is not flagged).
+  `gansuite bench --compare` compares with (the latest stored run that is not flagged, or the latest
+  run when every stored one is flagged).
 - **Figures.** `gansuite bench history` writes one PNG per benchmark family (throughput and
   fraction of the ceiling over commits, flagged runs marked with a cross) and one self-contained
   HTML page beside them (`benchmarks/reports/history-all.html` by default).
