@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 
-from gansuite import GANModel, OptionError, ProbeContext
+from gansuite import GANModel, ProbeContext
 from gansuite_probes.common import Timer, balanced_labels, generate
 from gansuite_probes.config import CASScoreConfig
-from gansuite_probes.gan_test import binomial_ci95, check_conditional, real_classifier
+from gansuite_probes.gan_test import binomial_ci95, check_conditional, labelled_splits, real_classifier
 from gansuite_probes.resampling import paired_gain
-from gansuite_probes.svm import labelled, subset
+from gansuite_probes.svm import subset
 
 __all__ = ["CASScoreProbe", "build"]
 
@@ -42,12 +42,7 @@ class CASScoreProbe:
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         cfg = self.config
         self.check_model(ctx.model)
-        train, test = ctx.load_split(ctx.eval.train_split), ctx.load_split(ctx.eval.test_split)
-        y_train, y_test = labelled(train, ctx.eval.train_split), labelled(test, ctx.eval.test_split)
-        k = max(len(train.classes), int(y_train.max()) + 1)
-        if ctx.model.num_classes > k:
-            raise OptionError(f"The model conditions on {ctx.model.num_classes} classes but the eval's "
-                              f"dataset has {k}; evaluate it on the dataset it was trained on.")
+        train, test, y_train, y_test, k = labelled_splits(ctx)
         t_idx = subset(len(test), cfg.max_test, torch.Generator().manual_seed(ctx.seed)).sort().values
         x_test, y_test = test.images[t_idx], y_test[t_idx]
         n_test = int(t_idx.numel())

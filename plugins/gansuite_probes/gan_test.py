@@ -34,7 +34,7 @@ from gansuite_probes.config import GANTestConfig
 from gansuite_probes.resampling import paired_gain
 from gansuite_probes.svm import labelled, subset
 
-__all__ = ["GANTestProbe", "build", "build_deprecated_cas", "SmallCNN", "train_classifier", "predict",
+__all__ = ["GANTestProbe", "build", "build_deprecated_cas", "labelled_splits", "SmallCNN", "train_classifier", "predict",
            "binomial_ci95", "real_classifier"]
 
 
@@ -51,6 +51,18 @@ def build_deprecated_cas(config: GANTestConfig) -> GANTestProbe:
                   "'gan-test' / '*-gan-test'; the old names will be removed. The Classification Accuracy Score "
                   "(train on generated, test on real) is 'cas-score' / '*-cas-score'.", FutureWarning, stacklevel=2)
     return GANTestProbe(config)
+
+
+def labelled_splits(ctx: ProbeContext) -> tuple[Any, Any, torch.Tensor, torch.Tensor, int]:
+    """The eval's train and test splits, their labels and the class count; refused in one line
+    when the model conditions on more classes than the dataset has."""
+    train, test = ctx.load_split(ctx.eval.train_split), ctx.load_split(ctx.eval.test_split)
+    y_train, y_test = labelled(train, ctx.eval.train_split), labelled(test, ctx.eval.test_split)
+    k = max(len(train.classes), int(y_train.max()) + 1)
+    if ctx.model.num_classes > k:
+        raise OptionError(f"The model conditions on {ctx.model.num_classes} classes but the eval's "
+                          f"dataset has {k}; evaluate it on the dataset it was trained on.")
+    return train, test, y_train, y_test, k
 
 
 class SmallCNN(nn.Module):
@@ -159,12 +171,7 @@ class GANTestProbe:
     def run(self, ctx: ProbeContext) -> list[dict[str, Any]]:
         cfg = self.config
         self.check_model(ctx.model)
-        train, test = ctx.load_split(ctx.eval.train_split), ctx.load_split(ctx.eval.test_split)
-        y_train, y_test = labelled(train, ctx.eval.train_split), labelled(test, ctx.eval.test_split)
-        k = max(len(train.classes), int(y_train.max()) + 1)
-        if ctx.model.num_classes > k:
-            raise OptionError(f"The model conditions on {ctx.model.num_classes} classes but the eval's "
-                              f"dataset has {k}; evaluate it on the dataset it was trained on.")
+        train, test, y_train, y_test, k = labelled_splits(ctx)
         gen = torch.Generator().manual_seed(cfg.classifier_seed)
         idx = subset(len(train), cfg.n_train, gen)
         with Timer(ctx.device) as t_fit:

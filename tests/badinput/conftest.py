@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+from .badplug_source import install_badplug
 from .helpers import TINY, gs
 
 
@@ -40,3 +42,13 @@ def trained(_trained: Path, tmp_path: Path) -> Path:
 def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def badplug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The deliberately misbehaving plugin package installed for one test, beside the example."""
+    folder = install_badplug(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,gansuite-example,badplug")
+    yield folder
+    sys.modules.pop("badplug", None)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import pytest
 
-from .badplug_source import install_badplug
 from .helpers import TINY, gs, one_line, tree, write_cifar
 
 RUN_CIFAR = ("--dataset", "cifar10", "--allow-unverified", "--batch-size", "8", "--max-steps", "1",
@@ -56,15 +54,6 @@ def test_data_info_counts_only_the_labels_present(tmp_path):
     assert res.code == 0, res.err
     classes = json.loads(res.out)["splits"]["test"]["classes"]
     assert len(classes) == 10 and sum(classes.values()) == 8
-
-
-@pytest.fixture
-def badplug(tmp_path, monkeypatch):
-    folder = install_badplug(tmp_path / "site")
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,gansuite-example,badplug")
-    yield folder
-    sys.modules.pop("badplug", None)
 
 
 def test_data_info_on_a_dataset_without_info(badplug):

@@ -5,7 +5,6 @@ ctx.next_batch() count as seen images and epochs."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,9 @@ from gansuite import PluginError
 from gansuite.engine.checks import RESERVED_ROW_KEYS
 from gansuite.evaluation.evaluate import PROVENANCE_KEYS
 
-from .badplug_source import install_badplug
 from .helpers import gs, one_line, tree
 
 DATA = ("--dataset", "fake", "-o", "fake.n=32", "--batch-size", "8", "--device", "cpu", "--no-progress")
-
-
-@pytest.fixture
-def badplug(tmp_path, monkeypatch):
-    folder = install_badplug(tmp_path / "site")
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,gansuite-example,badplug")
-    yield folder
-    sys.modules.pop("badplug", None)
 
 
 def _checkpoints(run):

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from .badplug_source import install_badplug
 from .helpers import gs, one_line
 
 TINY_DATA = ("--dataset", "fake", "-o", "fake.n=32", "--batch-size", "8", "--device", "cpu", "--no-progress")
-
-
-@pytest.fixture
-def badplug(tmp_path, monkeypatch):
-    folder = install_badplug(tmp_path / "site")
-    monkeypatch.syspath_prepend(str(folder))
-    monkeypatch.setenv("GANSUITE_LOAD_PLUGINS", "gansuite,gansuite-example,badplug")
-    yield folder
-    sys.modules.pop("badplug", None)
 
 
 @pytest.mark.parametrize("mode", ["exit", "kbi", "raise"])
