@@ -86,6 +86,18 @@ def test_fraction_of_the_ceiling_by_bound() -> None:
                                      "gflop_per_item": 1.0}, None)["fraction"] is None
 
 
+def test_evaluation_cases_get_a_fraction_from_what_they_measured() -> None:
+    c = {"gemm_fp32_gflops": 200.0}
+    row = {"benchmark": "test_inception_embedding", "file_name": "bench_eval.py", "unit": "images/s"}
+    per_image = bench_runs.with_fraction({**row, "throughput": 10.0, "gflop_per_image": 11.0}, c)
+    assert per_image["family"] == "evaluation" and per_image["fraction"] == pytest.approx(0.55)
+    measured = bench_runs.with_fraction({**row, "unit": "calls/s", "achieved_gflops": 80.0}, c)
+    assert measured["fraction"] == pytest.approx(0.4)
+    whole = bench_runs.with_fraction({**row, "throughput": 3.0, "ratio_paired": 0.5, "gemm_gflops": 180.0}, c)
+    assert whole["achieved"] == pytest.approx(90.0) and whole["fraction"] == pytest.approx(0.45)
+    assert bench_runs.with_fraction({**row, "throughput": 3.0}, c)["fraction"] is None
+
+
 def test_ceiling_load_and_steal_rules(tmp_path: Path) -> None:
     days = iter(range(1, 10))
 

@@ -162,8 +162,8 @@ def with_fraction(row: dict[str, Any], ceilings: dict[str, float] | None) -> dic
     throughput = _num(row.get("throughput")) if row.get("unit") != "calls/s" else None
     achieved = unit = None
     if bound == "gemm":
-        per_item = _num(row.get("gflop_per_item"))
-        achieved = throughput * per_item if throughput and per_item else _num(row.get("engine_gflop_s"))
+        per_item = _num(row.get("gflop_per_item")) or _num(row.get("gflop_per_image"))
+        achieved = throughput * per_item if throughput and per_item else _measured_gflops(row)
         unit = "GFLOP/s"
     elif bound == "bandwidth":
         per_item = _num(row.get("bytes_per_item"))
@@ -177,6 +177,17 @@ def with_fraction(row: dict[str, Any], ceilings: dict[str, float] | None) -> dic
     fraction = achieved / ceiling if achieved is not None and ceiling else None
     return {**row, "family": fam, "bound": bound, "achieved": achieved, "achieved_unit": unit,
             "ceiling": ceiling, "fraction": fraction}
+
+
+def _measured_gflops(row: dict[str, Any]) -> float | None:
+    """GFLOP/s a benchmark measured itself when it stores no per-item count: the training
+    comparison's ``engine_gflop_s``, the evaluation cases' ``achieved_gflops``, or their paired
+    ratio times the GEMM rate beside it (a whole eval: ideal seconds over wall seconds)."""
+    for key in ("engine_gflop_s", "achieved_gflops"):
+        if _num(row.get(key)) is not None:
+            return _num(row.get(key))
+    ratio, gemm = _num(row.get("ratio_paired")), _num(row.get("gemm_gflops"))
+    return ratio * gemm if ratio is not None and gemm is not None else None
 
 
 def _median(values: Iterable[float]) -> float | None:
