@@ -108,14 +108,14 @@ def write_npz(root: Path) -> None:
 # Fast settings of every reference probe (tests/test_probes.py checks they cover the registry).
 FAST: dict[str, dict[str, object]] = {
     "svm": {"n_draws": 3, "val_size": 200},
-    "latent-walk": {"n_walks": 4, "n_points": 3, "steps": 4, "n_reference": 50, "copy_bank": 200, "n_boot": 50},
+    "latent-walk": {"n_walks": 4, "n_points": 3, "steps": 4, "n_reference": 50, "copy_bank": 200, "n_boot": 100},
     "arithmetic": {"n_classifier": 600, "n_pool": 400, "max_pairs": 6, "targets_per_pair": 4, "min_trials": 24,
-                   "grid_pairs": 2, "n_neighbours": 4, "copy_bank": 300, "n_boot": 50},
+                   "grid_pairs": 2, "n_neighbours": 4, "copy_bank": 300, "n_boot": 100},
     "fid": {},  # fid, kid, prdc, is: tests/test_fid.py
     "kid": {"n_samples": 60, "n_reference": 60, "subset_size": 20, "subsets": 5, "input_size": 32},
     "prdc": {"n_samples": 60, "n_reference": 60},
     "is": {"n_samples": 60},
-    "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600, "copy_bank": 200, "n_boot": 50},
+    "memorization": {"n_samples": 100, "n_holdout": 100, "max_train": 600, "copy_bank": 200, "n_boot": 100},
     "guided-backprop": {"n_images": 300, "n_channels": 8, "top_k": 4, "n_boot": 200},
     "forgetting": {"n_classifier": 600, "n_pool": 200, "n_random_draws": 3, "n_boot": 100, "max_iter": 50},
     "gan-test": {"n_train": 600, "epochs": 2, "width": 8, "n_samples": 100, "max_test": 200},

@@ -260,13 +260,20 @@ def test_kid_rows(tiny_extractor: Path, tmp_path: Path) -> None:
     cfg = tiny(tiny_extractor, n_samples=60, n_reference=60, subset_size=20, subsets=5)
     model = CopyGAN(data["train"].images)
     rows = build_probe("kid", **cfg).run(probe_ctx(tmp_path, data, model, "digits-kid"))
-    by = {r["variant"]: r for r in rows}
+    by = {r["variant"]: r for r in rows if r["metric"] == "kid"}
     assert set(by) == {"real", "trained", "random"}
-    for r in rows:
-        assert r["metric"] == "kid" and math.isfinite(r["value"]) and r["std"] >= 0 and r["subsets"] == 5
+    for r in by.values():
+        assert math.isfinite(r["value"]) and r["std"] >= 0 and r["subsets"] == 5
         assert r["subset_size"] == 20 and r["n_reference"] == 60
     assert by["real"]["n_samples"] == 40 and by["trained"]["n_samples"] == 60
     assert by["random"]["value"] > max(by["real"]["value"], by["trained"]["value"])
+    # the paired differences, trained minus each control (positive: the trained G is closer)
+    gains = {r["variant"]: r for r in rows if r["metric"].startswith("gain_over_")}
+    assert set(gains) == {"trained-real", "trained-random"} and len(rows) == 5
+    assert gains["trained-random"]["metric"] == "gain_over_random" and gains["trained-random"]["ci95_low"] > 0
+    assert gains["trained-random"]["paired"] and not gains["trained-real"]["paired"]
+    for r in gains.values():
+        assert r["ci95_low"] <= r["value"] <= r["ci95_high"] and r["n_boot"] == 1000 and r["n_reference"] == 60
     with pytest.raises(OptionError, match="subset_size"):
         build_probe("kid", **{**cfg, "subset_size": 80}).run(probe_ctx(tmp_path, data, model, "digits-kid"))
 

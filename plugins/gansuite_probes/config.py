@@ -41,6 +41,11 @@ def _positive(**values: float | int | None) -> None:
             raise ValueError(f"{name} must be positive, got {value}")
 
 
+def _enough_resamples(n_boot: int) -> None:
+    if n_boot < 100:
+        raise ValueError(f"n_boot must be at least 100 for a 95% percentile interval, got {n_boot}")
+
+
 @dataclass(frozen=True)
 class SVMConfig:
     """L2-SVM (squared hinge, one-vs-rest) on frozen discriminator features.
@@ -108,13 +113,13 @@ class LatentWalkConfig:
     random_control: bool = option(True, "also walk a randomly initialised generator")
     copying_control: bool = option(True, "also walk a generator that returns training images")
     copy_bank: int = option(2000, "training images the copying generator returns")
-    n_boot: int = option(1000, "bootstrap resamples for the 95% CI")
+    n_boot: int = option(1000, "bootstrap resamples for the 95% CIs and the paired differences (at least 100)")
     batch_size: int = option(256, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_walks=self.n_walks, steps=self.steps, batch_size=self.batch_size,
-                  n_reference=self.n_reference, n_strips=self.n_strips, copy_bank=self.copy_bank,
-                  n_boot=self.n_boot)
+                  n_reference=self.n_reference, n_strips=self.n_strips, copy_bank=self.copy_bank)
+        _enough_resamples(self.n_boot)
         if self.n_points < 2:
             raise ValueError(f"n_points must be at least 2, got {self.n_points}")
         bad = [m for m in self.modes if m not in ("linear", "slerp")]
@@ -147,14 +152,16 @@ class ArithmeticConfig:
     random_control: bool = option(True, "also test a randomly initialised generator")
     copying_control: bool = option(True, "also test a generator that returns training images")
     copy_bank: int = option(2000, "training images the copying generator returns")
-    n_boot: int = option(1000, "bootstrap resamples (over pairs) for the 95% CI")
+    n_boot: int = option(1000, "bootstrap resamples (over pairs) for the 95% CIs and the paired differences "
+                               "(at least 100)")
     batch_size: int = option(256, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_classifier=self.n_classifier, classifier_c=self.classifier_c, n_pool=self.n_pool,
                   exemplars=self.exemplars, max_pairs=self.max_pairs, min_trials=self.min_trials,
                   targets_per_pair=self.targets_per_pair, batch_size=self.batch_size,
-                  copy_bank=self.copy_bank, n_boot=self.n_boot)
+                  copy_bank=self.copy_bank)
+        _enough_resamples(self.n_boot)
         if self.noise < 0 or self.n_neighbours < 0 or self.grid_pairs < 0:
             raise ValueError("noise, n_neighbours and grid_pairs must not be negative")
         if self.max_pairs * self.targets_per_pair < self.min_trials:
@@ -244,10 +251,17 @@ class KIDConfig(ReferenceConfig):
     features: str = option("inception", "feature space: 'inception' (the extractor above) or 'fixed' (the seeded "
                                         "FixedFeatures net of docs/probes.md: fast on a CPU, no weights; its numbers "
                                         "are not comparable with published KIDs)")
+    n_boot: int = option(1000, "bootstrap resamples (of generated and reference images) for the paired "
+                               "differences trained G minus each control")
+    gain_max_images: int = option(2000, "at most this many generated and reference images (the first samples, a "
+                                        "seeded selection of the reference) in the kernel matrices of the paired "
+                                        "differences; sets within it also read the subsets off those matrices")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(subsets=self.subsets, subset_size=self.subset_size)
+        _positive(subsets=self.subsets, subset_size=self.subset_size, gain_max_images=self.gain_max_images)
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")
         if self.features not in ("inception", "fixed"):
             raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
         if self.subset_size < 2:
@@ -312,13 +326,13 @@ class MemorizationConfig:
     random_control: bool = option(True, "also test a randomly initialised generator")
     copying_control: bool = option(True, "also test a generator that returns training images")
     copy_bank: int = option(2000, "searched training images the copying generator returns")
-    n_boot: int = option(1000, "bootstrap resamples for the 95% CI")
+    n_boot: int = option(1000, "bootstrap resamples for the 95% CIs and the paired differences (at least 100)")
     batch_size: int = option(500, "images per G / feature-network forward pass")
 
     def __post_init__(self) -> None:
         _positive(n_samples=self.n_samples, max_train=self.max_train, n_holdout=self.n_holdout,
-                  n_pairs=self.n_pairs, batch_size=self.batch_size, n_boot=self.n_boot,
-                  copy_bank=self.copy_bank)
+                  n_pairs=self.n_pairs, batch_size=self.batch_size, copy_bank=self.copy_bank)
+        _enough_resamples(self.n_boot)
         if self.n_holdout < 4:
             raise ValueError(f"n_holdout must be at least 4 (two halves of two), got {self.n_holdout}")
         if not 0 < self.quantile < 1:

@@ -5,7 +5,10 @@
   (symmetric, so one ``eigvalsh``; ``sqrt(C1)`` of the reference is computed once).
 - :func:`fid_infinity`: Chong & Forsyth 2020 -- FID of random subsets of N samples is fitted
   against 1/N and extrapolated to 1/N = 0.
-- :func:`kid_subsets`: the unbiased cubic-kernel MMD of Binkowski et al. 2018 over random subsets.
+- :func:`kid_subsets`: the unbiased cubic-kernel MMD of Binkowski et al. 2018 over random subsets;
+  :func:`kid_subsets_from_grams`: the same subsets read off precomputed kernel matrices
+  (:func:`poly_kernel`), and :func:`kid_score`: the full-set unbiased MMD as a function of
+  bootstrap resamples of both sets (for the paired differences of the kid probe).
 - :func:`prdc`: precision and recall (Kynkaanniemi et al. 2019), density and coverage (Naeem et
   al. 2020), from k-nearest-neighbour balls, as the authors' ``prdc`` package computes them.
 - :func:`inception_score`: exp(E KL(p(y|x) || p(y))) over splits (Salimans et al. 2016).
@@ -18,7 +21,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["moments", "psd_sqrt", "frechet_distance", "fid_infinity", "linear_fit", "kid_subsets", "kid_subset_size", "poly_mmd2", "prdc",
+__all__ = ["moments", "psd_sqrt", "frechet_distance", "fid_infinity", "linear_fit", "kid_subsets", "kid_subset_size", "poly_mmd2",
+           "poly_kernel", "kid_subsets_from_grams", "kid_score", "prdc",
            "inception_score", "binomial_se"]
 
 
@@ -116,6 +120,63 @@ def poly_mmd2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     kxy = (a @ b.T / d + 1) ** 3
     within = (kxx.sum() - kxx.diagonal().sum() + kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
     return within - 2 * kxy.mean()
+
+
+def poly_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The KID kernel matrix ``(a.b / D + 1)^3`` of the rows of ``a`` and ``b`` (float64)."""
+    return (a.double() @ b.double().T / a.shape[1] + 1) ** 3
+
+
+def kid_subsets_from_grams(k_xx: torch.Tensor, k_yy: torch.Tensor, k_xy: torch.Tensor, subsets: int,
+                           subset_size: int, generator: torch.Generator) -> torch.Tensor:
+    """:func:`kid_subsets` read off the kernel matrices of the whole sets (``poly_kernel(x, x)``,
+    ``(y, y)``, ``(x, y)``): the same subsets for the same ``generator`` state, the same values up
+    to rounding, without recomputing a kernel per subset."""
+    n_x, n_y = int(k_xx.shape[0]), int(k_yy.shape[0])
+    m = kid_subset_size(subset_size, n_x, n_y)
+    values = []
+    for _ in range(subsets):
+        a = torch.randperm(n_x, generator=generator)[:m].to(k_xx.device)
+        b = torch.randperm(n_y, generator=generator)[:m].to(k_yy.device)
+        kxx, kyy, kxy = k_xx[a][:, a], k_yy[b][:, b], k_xy[a][:, b]
+        within = (kxx.sum() - kxx.diagonal().sum() + kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+        values.append(within - 2 * kxy.mean())
+    return torch.stack(values).cpu()
+
+
+def _counts(idx: torch.Tensor, n: int) -> torch.Tensor:
+    """How often each of ``n`` units occurs in each row of ``idx`` ``(b, draws)`` (float64 ``(b, n)``)."""
+    return torch.zeros(idx.shape[0], n, dtype=torch.float64).scatter_add_(
+        1, idx, torch.ones(idx.shape, dtype=torch.float64))
+
+
+def kid_score(k_xx: torch.Tensor, k_xy: torch.Tensor) -> Any:
+    """Minus the unbiased MMD^2 of a generated set against the reference, as a function of
+    resamples, less the term that depends on the reference alone (``k_xx``: the set's kernel
+    matrix with itself, ``k_xy``: with the reference).
+
+    ``score(idx, ref_idx)``: ``idx`` ``(b, n)`` and ``ref_idx`` ``(b, m)`` index the resampled
+    generated and reference images (with replacement); returns ``(b,)``. The within-set term is
+    the U-statistic over pairs of distinct images (pairs of one image drawn twice are left out,
+    as the unbiased estimator leaves out the diagonal), the cross term the mean over all pairs.
+    The reference-only term is the same for two generated sets scored on one reference resample,
+    so the difference of two scores is the difference of their MMD^2 (control minus model: higher
+    is better for the model).
+    """
+    k_xx, k_xy = k_xx.double().cpu(), k_xy.double().cpu()
+    n, m = k_xy.shape
+    diag = k_xx.diagonal()
+
+    def score(idx: torch.Tensor, ref_idx: torch.Tensor | None) -> torch.Tensor:
+        w = _counts(idx, n)
+        v = _counts(ref_idx, m) if ref_idx is not None else torch.ones(idx.shape[0], m, dtype=torch.float64)
+        sq = w * w
+        pairs = w.sum(1) ** 2 - sq.sum(1)
+        within = (((w @ k_xx) * w).sum(1) - sq @ diag) / pairs
+        cross = ((w @ k_xy) * v).sum(1) / (w.sum(1) * v.sum(1))
+        return -(within - 2 * cross)
+
+    return score
 
 
 def _pairwise(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

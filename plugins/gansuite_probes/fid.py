@@ -31,10 +31,20 @@ import torch
 from gansuite import OptionError, ProbeContext
 from gansuite_probes.common import SAMPLE_STD_N, FixedScaler, fixed_features, sample_std
 from gansuite_probes.config import FIDConfig, KIDConfig
-from gansuite_probes.distances import fid_infinity, frechet_distance, kid_subset_size, kid_subsets, moments
+from gansuite_probes.distances import (
+    fid_infinity,
+    frechet_distance,
+    kid_score,
+    kid_subset_size,
+    kid_subsets,
+    kid_subsets_from_grams,
+    moments,
+    poly_kernel,
+)
 from gansuite_probes.inception import InceptionFeatures, bundled_weights, sha256
 from gansuite_probes.quality import Subject, extractor_for, generated_batches, subjects
 from gansuite_probes.refstats import Reference, reference
+from gansuite_probes.resampling import bootstrap_gain, gain_labels
 
 __all__ = ["FIDProbe", "KIDProbe", "build_fid", "build_kid", "reference_for", "fit_sizes", "FID_MIN_SAMPLES",
            "InceptionFeatures", "bundled_weights", "sha256"]
@@ -142,17 +152,65 @@ class KIDProbe:
             common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, **extractor.describe(),
                       **ref.describe()}
             scored = subjects(ctx, extractor, cfg, cfg.n_samples)
-        rows = []
+        cap = cfg.gain_max_images
+        pick = (torch.arange(real.shape[0]) if real.shape[0] <= cap
+                else torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(ctx.seed))[:cap])
+        ref = real[pick.to(real.device)]
+        k_yy = poly_kernel(ref, ref) if real.shape[0] <= cap else None  # subsets read off the kernels
+        rows, gains = [], _Gains(cfg, ctx.seed, int(ref.shape[0]), common)
         for subject in scored:
+            feats = subject.features
+            head = feats[:cap]
+            k_xx, k_xy = poly_kernel(head, head), poly_kernel(head, ref)
             gen = torch.Generator().manual_seed(ctx.seed)  # the same subset draws for every subject
-            values = kid_subsets(subject.features, real, cfg.subsets, cfg.subset_size, gen)
+            if k_yy is not None and feats.shape[0] <= cap:
+                values = kid_subsets_from_grams(k_xx, k_yy, k_xy, cfg.subsets, cfg.subset_size, gen)
+            else:
+                values = kid_subsets(feats, real, cfg.subsets, cfg.subset_size, gen)
             std = float(values.std()) if values.numel() > 1 else 0.0
             rows.append({"metric": "kid", "variant": subject.variant, "value": float(values.mean()), "std": std,
-                         "subset_size": kid_subset_size(cfg.subset_size, int(subject.features.shape[0]),
-                                                        int(real.shape[0])),
+                         "subset_size": kid_subset_size(cfg.subset_size, int(feats.shape[0]), int(real.shape[0])),
                          **subject.info, **common})
-        return rows
+            gains.add(subject.variant, kid_score(k_xx, k_xy), int(head.shape[0]))
+            del k_xx, k_xy
+        return rows + gains.rows
 
+
+class _Gains:
+    """The paired differences ``KID(control) - KID(trained)`` (higher: the trained G is closer to the
+    reference), each computed as soon as both sides are scored so that at most three sets of
+    kernel matrices are held (the real control comes before the trained G)."""
+
+    def __init__(self, cfg: KIDConfig, seed: int, n_ref: int, common: dict[str, Any]) -> None:
+        self.cfg, self.seed, self.n_ref, self.common = cfg, seed, n_ref, common
+        self.trained: tuple[Any, int] | None = None
+        self.waiting: list[tuple[str, Any, int]] = []
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, variant: str, score: Any, n: int) -> None:
+        if variant == "trained":
+            self.trained = (score, n)
+        else:
+            self.waiting.append((variant, score, n))
+        if self.trained is not None:
+            for control in self.waiting:
+                self.rows.append(self._row(*control))
+            self.waiting = []
+
+    def _row(self, variant: str, score: Any, n: int) -> dict[str, Any]:
+        assert self.trained is not None
+        model, n_model = self.trained
+        generated = variant != "real"  # the generators drew from the same latents, index by index
+        fields = bootstrap_gain(model, score, n_model, n, n_shared=self.n_ref, paired=generated and n == n_model,
+                                n_boot=self.cfg.n_boot, seed=self.seed,
+                                unit="generated samples (paired by latent index)" if generated else "samples",
+                                control_unit="held-out real images", shared_unit="reference images")
+        floor = " (below 0: farther from the reference than held-out real images, the floor)" if not generated else ""
+        return {**gain_labels(variant), **fields, "n_samples": n_model, "n_reference": self.n_ref,
+                "estimator": f"unbiased MMD^2 of all {n_model:,} samples against all {self.n_ref:,} reference images "
+                             "(cubic kernel, as the kid rows; the reference-only term cancels in the difference)",
+                "better": f"higher: the control's KID minus the trained G's{floor}",
+                **{k: v for k, v in self.common.items() if k not in ("subsets", "n_reference")}}
 
 def fixed_space(ctx: ProbeContext, cfg: KIDConfig) -> tuple[torch.Tensor, Iterator[Subject], dict[str, Any]]:
     """KID's inputs in the fixed feature space (``-o features=fixed``): the reference images'
