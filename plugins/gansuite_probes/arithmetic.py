@@ -10,7 +10,10 @@ generator that draws one class only). Next to each success rate: the same trials
 offset of the same norm, and ``lift`` = success - random-offset success (0 when z has no linear
 class structure; higher is better). Controls: a randomly initialised generator (``random``) and
 a generator that returns training images (``copying``: its z has no structure, lift about 0).
-CIs: percentile bootstrap over pairs. Grids show, per row: A's exemplars, B's exemplars, the
+CIs: percentile bootstrap over pairs. For each control a ``gain_over_<control>`` row (variant
+``trained-<control>``) gives the trained G's lift minus the control's, paired pair by pair (the
+same class pairs, pool z and random directions for every generator), its interval resampling
+pairs, and ``gain_trials``: the difference counted in trials (lift difference x trials). Grids show, per row: A's exemplars, B's exemplars, the
 target, the result, the same arithmetic in pixel space, and neighbours of the result with
 +-``noise`` uniform noise.
 """
@@ -36,6 +39,7 @@ from gansuite_probes.common import (
 )
 from gansuite_probes.config import ArithmeticConfig
 from gansuite_probes.l2svm import SVMFit, accuracy, fit_l2svm
+from gansuite_probes.resampling import bootstrap_gain, gain_labels
 from gansuite_probes.svm import labelled, subset
 
 __all__ = ["ArithmeticProbe", "build", "Classifier"]
@@ -106,10 +110,31 @@ class ArithmeticProbe:
             bank = train.images[subset(len(train), cfg.copy_bank, gen)]
         rows = []
         variants = generator_variants(ctx, bank, cfg.random_control)
+        lifts: dict[str, torch.Tensor] = {}  # per pair, the same pairs for every generator
         for variant in variants:
             hits, base, info = self._trials(variant, clf, pairs, ctx)
             rows += self._rows(variant.name, hits, base, info, ctx.seed)
-        return [*with_sample_std(rows, variants, ctx), clf_row]
+            lifts[variant.name] = (hits - base) / cfg.targets_per_pair
+        return [*with_sample_std(rows, variants, ctx), *self._gains(lifts, ctx.seed), clf_row]
+
+    def _gains(self, lifts: dict[str, torch.Tensor], seed: int) -> list[dict[str, Any]]:
+        """The trained G's lift minus each control's, paired pair by pair."""
+        cfg, rows = self.config, []
+        trained = lifts["trained"]
+        n = int(trained.numel())
+
+        def score(lift: torch.Tensor) -> Any:
+            return lambda idx, _: lift[idx].mean(1)
+
+        for control, lift in lifts.items():
+            if control == "trained":
+                continue
+            gain = bootstrap_gain(score(trained), score(lift), n, n, n_boot=cfg.n_boot, seed=seed,
+                                  unit="class pairs (the same pairs, z and directions for both sides)")
+            rows.append({**gain_labels(control), **gain, "n_pairs": n, "n_trials": n * cfg.targets_per_pair,
+                         "gain_trials": gain["value"] * n * cfg.targets_per_pair,
+                         "better": "higher: the trained G's lift minus the control's"})
+        return rows
 
     def _trials(self, variant: GeneratorVariant, clf: Classifier, pairs: list[tuple[int, int]],
                 ctx: ProbeContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:

@@ -17,8 +17,13 @@ Closer to 1 is better; ``log_gap = |ln path_length|`` ranks. Each row carries ``
 (mean squared distance between the walk's consecutive points relative to real pairs) and
 ``detour = path_length / diversity`` (1 for a straight walk, large when the walk jumps).
 
-Controls, each on the same z: a randomly initialised generator (``random``) and a generator that
-returns training images (``copying``). CIs: percentile bootstrap over walks and real pairs.
+Controls, each on the same z: a randomly initialised generator (``random``), the run's early
+checkpoint and a Gaussian fit of the training pixels (``early``, ``gaussian-fit``, when the host
+provides them) and a generator that returns training images (``copying``). CIs: percentile
+bootstrap over walks and real pairs. For each control a ``gain_over_<control>`` row (variant
+``trained-<control>``) gives the paired difference ``|ln path_length(control)| - |ln
+path_length(trained)|`` (higher: the trained G is closer to 1), its interval resampling the walks
+(the same walks, on the same z, for both sides) and the real pairs (once for both).
 """
 
 from __future__ import annotations
@@ -42,8 +47,9 @@ from gansuite_probes.common import (
     with_sample_std,
 )
 from gansuite_probes.config import LatentWalkConfig
+from gansuite_probes.resampling import bootstrap_gain, gain_labels
 
-__all__ = ["LatentWalkProbe", "build", "interpolate", "slerp", "path_length"]
+__all__ = ["LatentWalkProbe", "build", "interpolate", "slerp", "path_length", "walk_gain"]
 
 
 def build(config: LatentWalkConfig) -> LatentWalkProbe:
@@ -107,6 +113,27 @@ def path_length(walk: torch.Tensor, real_a: torch.Tensor, real_b: torch.Tensor, 
             "real_pair_sq_distance": float(real.mean())}
 
 
+def _log_gap_score(per_walk: torch.Tensor, real: torch.Tensor) -> Any:
+    """``-|ln path_length|`` of resampled walks (``per_walk``: each walk's mean ``(d / eps)^2``) and
+    resampled real pairs (``real``: their squared distances)."""
+
+    def score(idx: torch.Tensor, pairs: torch.Tensor | None) -> torch.Tensor:
+        ref = real.mean().expand(idx.shape[0]) if pairs is None else real[pairs].mean(1)
+        return -(per_walk[idx].mean(1) / ref.clamp_min(1e-30)).clamp_min(1e-12).log().abs()
+
+    return score
+
+
+def walk_gain(trained: torch.Tensor, control: torch.Tensor, real: torch.Tensor, n_boot: int,
+              seed: int) -> dict[str, Any]:
+    """The paired difference ``|ln PL(control)| - |ln PL(trained)|`` of two generators walked on the
+    same z (``trained``, ``control``: per-walk mean ``(d / eps)^2``, walk by walk; ``real``: the
+    real pairs' squared distances), resampling walks and real pairs."""
+    return bootstrap_gain(_log_gap_score(trained, real), _log_gap_score(control, real), int(trained.numel()),
+                          int(control.numel()), n_shared=int(real.numel()), n_boot=n_boot, seed=seed,
+                          unit="walks (the same z for both sides)", shared_unit="real pairs")
+
+
 class LatentWalkProbe:
     """Normalised path length of latent walks of the trained, a random and a copying generator."""
 
@@ -129,6 +156,9 @@ class LatentWalkProbe:
         scaler.apply_(real_f)
         real_px = to_float(real, ctx.device)
         rows: list[dict[str, Any]] = []
+        per_walk: dict[tuple[str, str, str], torch.Tensor] = {}  # (variant, mode, space) -> (walks,)
+        reals = {space: (ref[:n_ref].flatten(1).double() - ref[n_ref:].flatten(1).double()).square().sum(-1)
+                 for space, ref in (("fixed", real_f), ("pixel", real_px))}
         variants = generator_variants(ctx, bank, cfg.random_control)
         for variant in variants:
             for mode in cfg.modes:
@@ -144,6 +174,7 @@ class LatentWalkProbe:
                 spaces = (("fixed", f, real_f), ("pixel", x, real_px))
                 for space, walk, ref in spaces:
                     stats = path_length(walk, ref[:n_ref], ref[n_ref:], cfg.steps, cfg.n_boot, ctx.seed)
+                    per_walk[variant.name, mode, space] = (_sq_steps(walk) * cfg.steps**2).mean(1).cpu()
                     rows.append({
                         "metric": "path_length", "variant": variant.name, "space": space, "mode": mode,
                         **stats, "n_walks": walks, "n_points": cfg.n_points, "steps_per_segment": cfg.steps,
@@ -151,7 +182,22 @@ class LatentWalkProbe:
                         "feature_space": fingerprint if space == "fixed" else "pixels in [-1, 1]",
                         "figure": figure,
                     })
-        return with_sample_std(rows, variants, ctx)
+        return [*with_sample_std(rows, variants, ctx), *self._gains(per_walk, reals, variants, ctx.seed)]
+
+    def _gains(self, per_walk: dict[tuple[str, str, str], torch.Tensor], reals: dict[str, torch.Tensor],
+               variants: list[GeneratorVariant], seed: int) -> list[dict[str, Any]]:
+        """The trained G against each control, per mode and space (:func:`walk_gain`)."""
+        cfg, rows = self.config, []
+        for mode in cfg.modes:
+            for space, real in reals.items():
+                trained = per_walk["trained", mode, space]
+                for control in (v.name for v in variants if v.name != "trained"):
+                    gain = walk_gain(trained, per_walk[control, mode, space], real.cpu(), cfg.n_boot, seed)
+                    rows.append({**gain_labels(control), **gain, "space": space, "mode": mode,
+                                 "n_walks": int(trained.numel()), "n_real_pairs": int(real.numel()),
+                                 "better": "higher: |ln path_length| of the control minus the trained G's "
+                                           "(closer to 1 is better)"})
+        return rows
 
     def _strip(self, variant: GeneratorVariant, x: torch.Tensor, mode: str, ctx: ProbeContext) -> str:
         shown = x[: self.config.n_strips]

@@ -13,6 +13,13 @@ for samples far from every training image (a randomly initialised generator: the
 control). ``copy_fraction`` is the share of samples closer than the ``quantile`` of the held-out
 distances (real data: about ``quantile``; a copier: 1). CIs: percentile bootstrap over samples
 and held-out images. A PNG per space shows the trained generator's closest pairs.
+
+For each control (``random``, ``early``, ``gaussian-fit``, ``copying``, ``real``) a
+``gain_over_<control>`` row (variant ``trained-<control>``) gives ``|ln ratio(control)| - |ln
+ratio(trained)|`` (higher: the trained G is closer to 1), its interval resampling the samples (the
+generators' paired by latent: all draw from the same z; the held-out real images of the ``real``
+control are not paired with the samples, so that row resamples both sets independently) and the
+held-out scale images (once for both sides).
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from gansuite_probes.common import (
     with_sample_std,
 )
 from gansuite_probes.config import MemorizationConfig
+from gansuite_probes.resampling import bootstrap_gain, gain_labels
 
-__all__ = ["MemorizationProbe", "build", "nearest", "ratio_stats"]
+__all__ = ["MemorizationProbe", "build", "nearest", "ratio_stats", "ratio_gain"]
 
 
 def build(config: MemorizationConfig) -> MemorizationProbe:
@@ -75,6 +83,28 @@ def ratio_stats(d_gen: torch.Tensor, d_ref: torch.Tensor, quantile: float, n_boo
         "copy_fraction": float((d_gen < threshold).double().mean()), "expected_copy_fraction": quantile,
         "median_nn": float(d_gen.median()), "median_nn_holdout": scale, "min_nn": float(d_gen.min()),
     }
+
+
+def _log_gap_score(d_gen: torch.Tensor, d_ref: torch.Tensor) -> Any:
+    """``-|ln median ratio|`` of resampled samples and resampled held-out scale images."""
+
+    def score(idx: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+        scale = d_ref.median().expand(idx.shape[0]) if ref is None else d_ref[ref].median(1).values
+        return -(d_gen[idx].median(1).values / scale.clamp_min(1e-30)).clamp_min(1e-6).log().abs()
+
+    return score
+
+
+def ratio_gain(trained: torch.Tensor, control: torch.Tensor, d_ref: torch.Tensor, *, paired: bool, n_boot: int,
+               seed: int) -> dict[str, Any]:
+    """``|ln ratio(control)| - |ln ratio(trained)|`` from the nearest-neighbour distances of each
+    side's samples and of the held-out scale images, resampling samples (``paired``: the same
+    indices for both sides) and scale images."""
+    trained, control, d_ref = trained.double().cpu(), control.double().cpu(), d_ref.double().cpu()
+    return bootstrap_gain(_log_gap_score(trained, d_ref), _log_gap_score(control, d_ref), int(trained.numel()),
+                          int(control.numel()), n_shared=int(d_ref.numel()), paired=paired, n_boot=n_boot,
+                          seed=seed, unit="samples (paired by latent)" if paired else "samples",
+                          control_unit="held-out real images", shared_unit="held-out scale images")
 
 
 class MemorizationProbe:
@@ -115,9 +145,11 @@ class MemorizationProbe:
         samples: list[tuple[str, torch.Tensor]] = [(v.name, generate(v, z, cfg.batch_size)) for v in variants]
         samples.append(("real", to_float(real_set, ctx.device)))
         rows = []
+        dists: dict[tuple[str, str], torch.Tensor] = {}
         for variant, images in samples:
             for space, x in embed(images).items():
                 d_gen, nn_idx = nearest(x, bases[space])
+                dists[variant, space] = d_gen
                 row = {"metric": "nn_ratio", "variant": variant, "space": space,
                        **ratio_stats(d_gen, d_ref[space], cfg.quantile, cfg.n_boot, ctx.seed),
                        "n_samples": int(x.shape[0]), "n_train_searched": int(search.shape[0]),
@@ -130,7 +162,15 @@ class MemorizationProbe:
         for row in rows:
             if row["variant"] == "real":
                 row["sample_std"] = round(real_std, 5)
-        return with_sample_std(rows, variants, ctx)
+        gains = []
+        for space, d_ref_space in d_ref.items():
+            for control, _ in samples[1:]:
+                gain = ratio_gain(dists["trained", space], dists[control, space], d_ref_space,
+                                  paired=control != "real", n_boot=cfg.n_boot, seed=ctx.seed)
+                gains.append({**gain_labels(control), **gain, "space": space,
+                              "better": "higher: |ln nn_ratio| of the control minus the trained G's "
+                                        "(closer to 1 is better)"})
+        return [*with_sample_std(rows, variants, ctx), *gains]
 
     def _pairs(self, images: torch.Tensor, search: torch.Tensor, d_gen: torch.Tensor, nn_idx: torch.Tensor,
                space: str, ctx: ProbeContext) -> str:
