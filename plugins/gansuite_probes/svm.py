@@ -17,7 +17,7 @@ from gansuite import DataError, GANModel, ImageData, OptionError, ProbeContext, 
 from gansuite_probes.common import Timer, extract_features, feature_layout, mean_ci
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import RowSpan, Standardizer, SVMFit, accuracy, fit_l2svm
-from gansuite_probes.resampling import paired_gain, resample_means
+from gansuite_probes.resampling import gain_labels, paired_gain, resample_means
 
 __all__ = ["SVMProbe", "build", "labelled", "subset", "select_c", "gain_row", "fit_fields", "folds"]
 
@@ -111,18 +111,19 @@ def folds(n: int, k: int, generator: torch.Generator) -> list[torch.Tensor]:
     return [f.sort().values for f in torch.randperm(n, generator=generator).chunk(k)]
 
 
-def gain_row(trained: dict[str, Any], random: dict[str, Any], seed: int, n_boot: int = 2000) -> dict[str, Any]:
-    """The trained D's lead over the random D, paired: both scored on the same test images (and
-    the same label draws), the interval from :func:`gansuite_probes.resampling.paired_gain`
-    (accuracy gain in ``full``; error of the random D minus error of the trained D in
-    ``few-label``, so higher is better in both)."""
-    ours = torch.as_tensor(trained.pop("_correct"), dtype=torch.float64).reshape(-1, trained["n_test"])
-    theirs = torch.as_tensor(random.pop("_correct"), dtype=torch.float64).reshape(-1, random["n_test"])
+def gain_row(trained: dict[str, Any], control: dict[str, Any], seed: int, n_boot: int = 2000,
+             name: str = "random") -> dict[str, Any]:
+    """The trained D's lead over a control D (``name``: random or early), paired: both scored on
+    the same test images (and the same label draws), the interval from
+    :func:`gansuite_probes.resampling.paired_gain` (accuracy gain in ``full``; error of the control
+    D minus error of the trained D in ``few-label``, so higher is better in both)."""
+    ours = torch.as_tensor(trained["_correct"], dtype=torch.float64).reshape(-1, trained["n_test"])
+    theirs = torch.as_tensor(control["_correct"], dtype=torch.float64).reshape(-1, control["n_test"])
     gain = paired_gain(ours, theirs, n_boot=n_boot, seed=seed)
-    row = {"metric": "gain_over_random", "variant": "trained-random", **gain, "protocol": trained["protocol"],
-           "better": "higher (0: D learned nothing a random D lacks)"}
-    split = trained.pop("_test_split", None)
-    random.pop("_test_split", None)
+    lacks = "a random D lacks" if name == "random" else f"the {name} D lacks"
+    row = {**gain_labels(name), **gain, "protocol": trained["protocol"],
+           "better": f"higher (0: D learned nothing {lacks})"}
+    split = trained.get("_test_split")
     if split is not None and 0 < int(split.sum()) < split.numel():  # cross-fit: the held-out split alone too
         part = paired_gain(ours[:, split], theirs[:, split], n_boot=n_boot, seed=seed)
         row.update({f"test_split_{k}": part[k] for k in ("value", "ci95_low", "ci95_high", "n_test", "note")})
@@ -174,8 +175,9 @@ class SVMProbe:
             row["time_s"] = round(row["time_features_s"] + row["time_svm_s"], 2)
             rows.append(row)
         by = {row["variant"]: row for row in rows}
-        if "random" in by:
-            rows.append(gain_row(by["trained"], by["random"], ctx.seed, cfg.n_boot))
+        for name in ("random", "early"):  # the trained D against each control D, paired
+            if name in by:
+                rows.append(gain_row(by["trained"], by[name], ctx.seed, cfg.n_boot, name))
         for row in rows:
             row.pop("_correct", None)
             row.pop("_test_split", None)
