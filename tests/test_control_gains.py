@@ -173,3 +173,19 @@ def test_arithmetic_of_the_random_g_itself_gains_nothing(digits: dict[str, Image
     same = _gains(rows)["gain_over_random"]
     assert same["value"] == 0 and same["note"] == NOT_DISTINGUISHABLE
     assert NOT_DISTINGUISHABLE in _table_line(rows, "trained-random", "arithmetic")
+
+
+# -- svm: the early D -----------------------------------------------------------------------------
+def test_svm_gain_over_the_early_d_of_the_same_weights_is_not_distinguishable(
+        digits: dict[str, ImageData], tmp_path: Path) -> None:
+    from gansuite_probes.testing import build_tiny
+
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = probe_ctx(tmp_path, digits, model, "digits-svm")
+    ctx.make_early_model = lambda: model  # type: ignore[attr-defined]  # an "early" D that is the trained D
+    rows = build_probe("svm", protocol="full", c_grid=(1e-2,), random_control=False, max_train=500,
+                       max_test=100).run(ctx)
+    assert [r["variant"] for r in rows] == ["trained", "early", "trained-early"]
+    gain = rows[2]
+    assert gain["metric"] == "gain_over_early" and gain["value"] == 0 and gain["note"] == NOT_DISTINGUISHABLE
+    assert "the early D lacks" in gain["better"] and "100 test images" in gain["ci_method"]
