@@ -61,9 +61,9 @@ VARIANTS = ("trained", "early", "gaussian-fit", "random", "copying", "real")
 CONTROLS = ("early", "gaussian-fit", "random")
 # a generator whose samples vary less than this fraction of the real images' is degenerate
 MIN_STD_FRACTION = 0.25
-ROW_KEYS = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
+ROW_KEYS = ("probe", "metric", "variant", "space", "mode", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
             "feature_space", "model", "device", "better", "eval", "sample_std", "control_step", "commit",
-            "machine", "data_verified", "data_provenance")
+            "machine", "data_verified", "data_provenance", "distinguishable", "ci_method")
 
 
 def evaluate(run: Path, dataset: str, work: Path, data_root: Path | None, allow_unverified: bool,
@@ -163,6 +163,38 @@ def std_checks(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
             for variant, std in sample_stds(rows).items() if variant in ("trained", "early", "random")]
 
 
+def _gain_cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return ""
+    digits = 4 if abs(row["value"]) < 10 else 1
+    cell = f"{row['value']:.{digits}f} [{row['ci95_low']:.{digits}f}, {row['ci95_high']:.{digits}f}]"
+    return cell if row.get("distinguishable", True) else cell + " n.d."
+
+
+def gain_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The probes' paired differences (``gain_over_<control>`` rows) as one table: a line per probe
+    and space (and walk mode), a column per control."""
+    gains = [r for r in rows if str(r.get("metric", "")).startswith("gain_over_") and r.get("probe") in PROBES]
+    if not gains:
+        return []
+    controls = [v for v in VARIANTS[1:] if any(r["metric"] == f"gain_over_{v}" for r in gains)]
+    lines = ["", "Paired differences, trained minus each control, each signed so that positive means the trained "
+             "model is better (value [95% interval]; n.d.: not distinguishable from 0; what each resampled: its "
+             "`ci_method`, docs/probes.md):", "",
+             "| probe | difference of | space | " + " | ".join(controls) + " |",
+             "|---|---|---|" + "---|" * len(controls)]
+    for probe in PROBES:
+        mine = [r for r in gains if r.get("probe") == probe]
+        for space, mode in sorted({(r.get("space") or "", r.get("mode") or "") for r in mine}):
+            by = {r["metric"].removeprefix("gain_over_"): r for r in mine
+                  if (r.get("space") or "", r.get("mode") or "") == (space, mode)}
+            what = {"svm": "accuracy (error)", "kid": "KID", "latent-walk": "abs ln path_length",
+                    "memorization": "abs ln nn_ratio", "arithmetic": "lift"}[probe]
+            where = f"{space} ({mode})" if mode else space
+            lines.append(f"| {probe} | {what} | {where} | " + " | ".join(_gain_cell(by.get(c)) for c in controls) + " |")
+    return lines
+
+
 def render(results: dict[str, tuple[Path, list[dict[str, Any]]]], preamble: str = "") -> str:
     """The markdown page."""
     lines = ["# Probe calibration", "",
@@ -193,7 +225,7 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]], preamble: str 
                 cells = " | ".join(_cell(by.get(v)) for v in VARIANTS)
                 lines.append(f"| {probe} | {any_row['metric']} | {space} | {cells} | {any_row.get('better', '')} |")
             gain = next((r for r in rows if r.get("probe") == probe and r["metric"] == "gain_over_random"), None)
-            if gain is not None:
+            if gain is not None and probe == "svm":  # every probe's differences: the table below
                 blank = " | ".join("" for _ in VARIANTS[1:])
                 lines.append(f"| {probe} | gain_over_random |  | {_cell(gain)} | {blank} | {gain['better']} |")
         stds = sample_stds(rows)
@@ -202,6 +234,7 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]], preamble: str 
             cells = " | ".join(f"{stds[v]:.3f}" if v in stds else (f"{real:.3f}" if v == "real" and real else "")
                                for v in VARIANTS)
             lines.append(f"| all | sample_std |  | {cells} | per-pixel std across samples, [0, 1] |")
+        lines += gain_table(rows)
         lines += ["", "Trained model against each control (every check is one a bad generator fails):", ""]
         for what, ok in std_checks(rows):
             lines.append(f"- samples: {what}: {'yes' if ok else '**no**'}")

@@ -262,3 +262,21 @@ def test_calibration_checks_each_side() -> None:
     assert ("| latent-walk | path_length | fixed | 2.0000 ± 0.0100 | 4.0000 ± 0.0100 | 0.3000 ± 0.0100 | "
             "0.0001 ± 0.0100 | 20.0 ± 0.0 |") in page
     assert "**no**" not in page and "Provenance:" in page
+
+
+def test_calibration_page_tables_every_paired_difference() -> None:
+    cal = _calibration()
+
+    def gain(probe: str, control: str, value: float, low: float, high: float, space: str | None = None) -> dict:
+        return {"probe": probe, "metric": f"gain_over_{control}", "variant": f"trained-{control}", "value": value,
+                "ci95_low": low, "ci95_high": high, "distinguishable": low > 0 or high < 0, "space": space}
+
+    rows = [gain("kid", "random", 0.2, 0.1, 0.3), gain("kid", "early", 0.001, -0.002, 0.004),
+            {**gain("latent-walk", "copying", 2.0, 1.5, 2.5, "fixed"), "mode": "linear"},
+            gain("svm", "random", 0.003, -0.001, 0.007)]
+    lines = cal.gain_table(rows)
+    kid = next(line for line in lines if line.startswith("| kid |"))
+    assert "0.2000 [0.1000, 0.3000] |" in kid and "0.0010 [-0.0020, 0.0040] n.d." in kid
+    assert any(line.startswith("| latent-walk | abs ln path_length | fixed (linear) |") for line in lines)
+    assert any(line.startswith("| svm |") and "n.d." in line for line in lines)
+    assert cal.gain_table([r for r in rows if r["metric"] == "kid"]) == []
