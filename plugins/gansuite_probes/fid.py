@@ -155,13 +155,13 @@ class KIDProbe:
         cap = cfg.gain_max_images
         pick = (torch.arange(real.shape[0]) if real.shape[0] <= cap
                 else torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(ctx.seed))[:cap])
-        ref = real[pick.to(real.device)]
-        k_yy = poly_kernel(ref, ref) if real.shape[0] <= cap else None  # subsets read off the kernels
-        rows, gains = [], _Gains(cfg, ctx.seed, int(ref.shape[0]), common)
+        ref_feats = real[pick.to(real.device)]
+        k_yy = poly_kernel(ref_feats, ref_feats) if real.shape[0] <= cap else None  # subsets read off the kernels
+        rows, gains = [], _Gains(cfg, ctx.seed, int(ref_feats.shape[0]), common)
         for subject in scored:
             feats = subject.features
             head = feats[:cap]
-            k_xx, k_xy = poly_kernel(head, head), poly_kernel(head, ref)
+            k_xx, k_xy = poly_kernel(head, head), poly_kernel(head, ref_feats)
             gen = torch.Generator().manual_seed(ctx.seed)  # the same subset draws for every subject
             if k_yy is not None and feats.shape[0] <= cap:
                 values = kid_subsets_from_grams(k_xx, k_yy, k_xy, cfg.subsets, cfg.subset_size, gen)
