@@ -18,7 +18,11 @@ row: what a perfect generator scores with these counts):
 - ``kid``: mean and standard deviation over random subsets (unbiased MMD, cubic kernel), each
   drawn without replacement; ``subset_size`` must be below ``n_samples``, and a set (the
   held-out real control, a small reference) not larger than it is subsampled by halves instead,
-  so no two subsets are forced to be the whole set (the row's ``subset_size`` says what was used).
+  so no two subsets are forced to be the whole set (the row's ``subset_size`` says what was used);
+- ``gain_over_<control>`` (variant ``trained-<control>``): KID(control) - KID(trained) with the
+  unbiased MMD^2 of the whole sets and a bootstrap interval over generated samples (paired by
+  latent for a generated control, apart for the held-out real images) and reference images,
+  computed from kernel matrices made once (:class:`_Gains`, docs/probes.md).
 """
 
 from __future__ import annotations
