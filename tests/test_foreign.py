@@ -188,7 +188,7 @@ def test_a_folder_and_an_npz_of_the_same_images_score_the_same(cli: Any, tmp_pat
         res = cli("eval", "--images", str(src), "--eval", "digits-kid", "--out", str(tmp_path / out), "--no-progress",
                   "--json", "-o", f"weights={tiny_extractor}", *KID)
         assert res.returncode == 0, res.stderr
-        rows = {r["variant"]: r for r in json.loads(res.stdout)}
+        rows = {r["variant"]: r for r in json.loads(res.stdout) if r["metric"] == "kid"}
         assert set(rows) == {"real", "trained", "random", "gaussian-fit"}  # no early checkpoint for samples
         assert "data-fitted" in rows["random"]["random_control"]
         scores.append(rows["trained"]["value"])
@@ -235,7 +235,8 @@ def test_evaluating_again_appends_and_another_model_is_refused(cli: Any, tmp_pat
     args = ("--eval", "digits-kid", "--no-progress", "-o", f"weights={tiny_extractor}", *KID)
     assert cli("eval", "--images", str(folder), "--out", str(tmp_path / "o"), *args).returncode == 0
     assert cli("eval", "--images", str(folder), "--out", str(tmp_path / "o"), *args).returncode == 0
-    assert len(json.loads((tmp_path / "o" / "results.json").read_text())) == 8  # 2 x (real, trained, random, fit)
+    # 2 x (real, trained, random, fit, and the trained G's difference with each of the three controls)
+    assert len(json.loads((tmp_path / "o" / "results.json").read_text())) == 14
     other = _write_pngs(_digits(300, "train"), tmp_path / "other")
     assert "another model" in _one_error_line(cli("eval", "--images", str(other), "--out", str(tmp_path / "o"), *args))
 
@@ -418,6 +419,6 @@ def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extract
     assert first.returncode == 0, first.stderr
     for cell in ("their-g-digits-seed0", "their-samples-digits-seed0"):
         rows = json.loads((tmp_path / "st" / "runs" / cell / "results.json").read_text())
-        assert {r["variant"] for r in rows} == {"real", "trained", "random", "gaussian-fit"}
+        assert {r["variant"] for r in rows if r["metric"] == "kid"} == {"real", "trained", "random", "gaussian-fit"}
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert again.returncode == 0 and "2 cells (2 finished)" in again.stdout, again.stdout + again.stderr
