@@ -58,7 +58,8 @@ class ClassInZGAN(TinyGAN):
 
 
 def _gains(rows: list[dict[str, Any]], **where: str) -> dict[str, dict[str, Any]]:
-    return {r["metric"]: r for r in rows if r["metric"].startswith("gain_over_")
+    """The trained G's difference rows, by control."""
+    return {r["control"]: r for r in rows if r["variant"].startswith("trained-")
             and all(r.get(k) == v for k, v in where.items())}
 
 
@@ -99,15 +100,15 @@ def test_kid_real_images_beat_a_random_g(digits: dict[str, ImageData], tmp_path:
     ctx = probe_ctx(tmp_path, digits, model, "digits-kid-fixed", random_model=dcgan_like_random)
     rows = build_probe("kid", **KID).run(ctx)
     gains = _gains(rows)
-    assert set(gains) == {"gain_over_random", "gain_over_real"}
-    random = gains["gain_over_random"]
-    assert random["variant"] == "trained-random" and random["ci95_low"] > 0 and random["note"] == "above 0"
+    assert set(gains) == {"random", "real"}
+    random = gains["random"]
+    assert (random["metric"], random["variant"]) == ("kid_gain", "trained-random") and random["ci95_low"] > 0 and random["note"] == "above 0"
     assert random["paired"] and "120 generated samples (paired by latent index)" in random["ci_method"]
     assert "300 reference images" in random["ci_method"]
     kid = {r["variant"]: r for r in rows if r["metric"] == "kid"}
     # the full-set difference and the difference of the subset means estimate the same thing
     assert random["value"] == pytest.approx(kid["random"]["value"] - kid["trained"]["value"], rel=0.2)
-    real = gains["gain_over_real"]  # real digits against real digits: no difference to find
+    real = gains["real"]  # real digits against real digits: no difference to find
     assert not real["paired"] and "359 held-out real images" in real["ci_method"]
     assert real["ci95_low"] <= 0 <= real["ci95_high"] and real["note"] == NOT_DISTINGUISHABLE
     assert NOT_DISTINGUISHABLE in _table_line(rows, "trained-real", "kid")
@@ -118,11 +119,11 @@ def test_kid_a_bad_generator_does_not_beat_its_control(digits: dict[str, ImageDa
     ctx = probe_ctx(tmp_path, digits, dcgan_like_random(1), "digits-kid-fixed",
                     random_model=lambda seed: DataLikeGAN(digits["train"].images))
     gains = _gains(build_probe("kid", **{**KID, "real_control": False}).run(ctx))
-    assert gains["gain_over_random"]["ci95_high"] < 0 and gains["gain_over_random"]["note"] == "below 0"
+    assert gains["random"]["ci95_high"] < 0 and gains["random"]["note"] == "below 0"
     # the control itself as the "trained" G: exactly 0, not distinguishable, and the table says so
     ctx = probe_ctx(tmp_path, digits, dcgan_like_random(1), "digits-kid-fixed", random_model=dcgan_like_random)
     rows = build_probe("kid", **{**KID, "real_control": False}).run(ctx)
-    same = _gains(rows)["gain_over_random"]
+    same = _gains(rows)["random"]
     assert same["value"] == 0 and not same["distinguishable"]
     assert NOT_DISTINGUISHABLE in _table_line(rows, "trained-random", "kid")
 
@@ -134,9 +135,9 @@ def test_latent_walk_of_the_random_g_itself_gains_nothing(digits: dict[str, Imag
     rows = build_probe("latent-walk", **cfg).run(ctx)
     for space in ("fixed", "pixel"):
         gains = _gains(rows, space=space, mode="linear")
-        assert gains["gain_over_random"]["value"] == 0 and gains["gain_over_random"]["note"] == NOT_DISTINGUISHABLE
+        assert gains["random"]["value"] == 0 and gains["random"]["note"] == NOT_DISTINGUISHABLE
         # a G that barely moves is farther from 1 than the copier's jumps: below 0
-        assert gains["gain_over_copying"]["ci95_high"] < 0
+        assert gains["copying"]["ci95_high"] < 0
     assert NOT_DISTINGUISHABLE in _table_line(rows, "trained-random", "latent-walk")
 
 
@@ -149,8 +150,8 @@ def test_memorization_new_real_images_beat_random_and_copying(digits: dict[str, 
     for space in ("fixed", "pixel"):
         gains = _gains(rows, space=space)
         for control in ("random", "copying"):
-            assert gains[f"gain_over_{control}"]["ci95_low"] > 0, (space, control)
-        assert gains["gain_over_real"]["ci95_low"] <= 0.5  # as close to 1 as held-out training images
+            assert gains[control]["ci95_low"] > 0, (space, control)
+        assert gains["real"]["ci95_low"] <= 0.5  # as close to 1 as held-out training images
 
 
 # -- arithmetic -----------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ def test_arithmetic_class_structure_in_z_beats_a_random_g(digits: dict[str, Imag
     ctx = probe_ctx(tmp_path, digits, model, "digits-arithmetic", random_model=dcgan_like_random)
     rows = build_probe("arithmetic", **cfg).run(ctx)
     gains = _gains(rows)
-    random = gains["gain_over_random"]
+    random = gains["random"]
     assert random["ci95_low"] > 0 and random["paired"] and "10 class pairs" in random["ci_method"]
     assert random["gain_trials"] == pytest.approx(random["value"] * 40) and random["n_trials"] == 40
     lifts = {r["variant"]: r["value"] for r in rows if r["metric"] == "lift"}
@@ -170,7 +171,7 @@ def test_arithmetic_class_structure_in_z_beats_a_random_g(digits: dict[str, Imag
 def test_arithmetic_of_the_random_g_itself_gains_nothing(digits: dict[str, ImageData], tmp_path: Path) -> None:
     ctx = probe_ctx(tmp_path, digits, dcgan_like_random(1), "digits-arithmetic", random_model=dcgan_like_random)
     rows = build_probe("arithmetic", **{**FAST["arithmetic"], "copying_control": False}).run(ctx)
-    same = _gains(rows)["gain_over_random"]
+    same = _gains(rows)["random"]
     assert same["value"] == 0 and same["note"] == NOT_DISTINGUISHABLE
     assert NOT_DISTINGUISHABLE in _table_line(rows, "trained-random", "arithmetic")
 

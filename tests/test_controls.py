@@ -151,7 +151,7 @@ def test_calibration_checks_say_no_for_a_bad_generator(tmp_path: Path, digits16:
         rows = [{**r, "probe": name} for r in build_probe(name, **FAST[name]).run(ctx)]
         assert {r["variant"] for r in rows} >= {"trained", "random", "gaussian-fit"}
         assert all(r.get("sample_std") is not None for r in rows
-                   if r["variant"] != "copying" and not r["metric"].startswith("gain_over_"))
+                   if r["variant"] != "copying" and not r["variant"].startswith("trained-"))
         answers += cal.checks(rows, name) + cal.std_checks(rows)
     assert answers and any(not ok for _, ok in answers), answers
 
@@ -169,9 +169,9 @@ def test_kid_in_the_fixed_space_ranks_the_controls(tmp_path: Path, digits16: dic
     # held-out digits are the floor; the Gaussian fit of the digits sits between them and an untrained G
     assert by["real"]["value"] < by["gaussian-fit"]["value"] < by["trained"]["value"]
     # and the paired differences say so: the untrained G loses to both, beyond their intervals
-    gains = {r["metric"]: r for r in rows if r["metric"].startswith("gain_over_")}
-    assert set(gains) == {"gain_over_real", "gain_over_random", "gain_over_gaussian-fit"}
-    assert gains["gain_over_gaussian-fit"]["ci95_high"] < 0 and gains["gain_over_real"]["ci95_high"] < 0
+    gains = {r["control"]: r for r in rows if r["metric"] == "kid_gain"}
+    assert set(gains) == {"real", "random", "gaussian-fit"}
+    assert gains["gaussian-fit"]["ci95_high"] < 0 and gains["real"]["ci95_high"] < 0
 
 
 def test_every_record_says_where_its_numbers_came_from() -> None:

@@ -108,7 +108,7 @@ def test_latent_walk_ranks_data_like_between_random_and_copying(digits: dict[str
     # the data-like G beats both controls, paired walk by walk: intervals above 0
     for space in ("fixed", "pixel"):
         for control in ("random", "copying"):
-            gain = _by(rows, f"gain_over_{control}", space)[f"trained-{control}"]
+            gain = _by(rows, "path_length_gain", space)[f"trained-{control}"]
             assert gain["ci95_low"] > 0 and gain["distinguishable"] and gain["paired"]
             by = _by(rows, "path_length", space)
             assert gain["value"] == pytest.approx(by[control]["log_gap"] - by["trained"]["log_gap"])
@@ -154,13 +154,13 @@ def test_memorization_is_two_sided_with_real_and_copying_controls(digits: dict[s
     assert {(r["variant"], r["space"]) for r in rows if r["metric"] == "nn_ratio"} == {
         (v, s) for v in ("trained", "random", "copying", "real") for s in ("fixed", "pixel")}
     for space in ("fixed", "pixel"):
-        gains = {r["metric"]: r for r in rows if r.get("space") == space and r["metric"].startswith("gain_over_")}
-        assert set(gains) == {"gain_over_random", "gain_over_copying", "gain_over_real"}
+        gains = {r["control"]: r for r in rows if r.get("space") == space and r["metric"] == "nn_ratio_gain"}
+        assert set(gains) == {"random", "copying", "real"}
         # noise is farther from 1 than new real data: a difference below 0, its sets resampled apart
-        real = gains["gain_over_real"]
+        real = gains["real"]
         assert real["ci95_high"] < 0 and real["note"] == "below 0" and not real["paired"]
         assert "unpaired" in real["ci_method"] and real["n_control_units"] == 100
-        assert gains["gain_over_random"]["paired"] and "samples (paired by latent)" in gains["gain_over_random"]["ci_method"]
+        assert gains["random"]["paired"] and "samples (paired by latent)" in gains["random"]["ci_method"]
     for space in ("fixed", "pixel"):
         by = _by(rows, "nn_ratio", space)
         # exact copies (float rounding of the batched feature network leaves a trace)

@@ -10,7 +10,7 @@ generator that draws one class only). Next to each success rate: the same trials
 offset of the same norm, and ``lift`` = success - random-offset success (0 when z has no linear
 class structure; higher is better). Controls: a randomly initialised generator (``random``) and
 a generator that returns training images (``copying``: its z has no structure, lift about 0).
-CIs: percentile bootstrap over pairs. For each control a ``gain_over_<control>`` row (variant
+CIs: percentile bootstrap over pairs. For each control a ``lift_gain`` row (variant
 ``trained-<control>``) gives the trained G's lift minus the control's, paired pair by pair (the
 same class pairs, pool z and random directions for every generator), its interval resampling
 pairs, and ``gain_trials``: the difference counted in trials (lift difference x trials). Grids show, per row: A's exemplars, B's exemplars, the
@@ -131,7 +131,7 @@ class ArithmeticProbe:
                 continue
             gain = bootstrap_gain(score(trained), score(lift), n, n, n_boot=cfg.n_boot, seed=seed,
                                   unit="class pairs (the same pairs, z and directions for both sides)")
-            rows.append({**gain_labels(control), **gain, "n_pairs": n, "n_trials": n * cfg.targets_per_pair,
+            rows.append({**gain_labels(control, "lift"), **gain, "n_pairs": n, "n_trials": n * cfg.targets_per_pair,
                          "gain_trials": gain["value"] * n * cfg.targets_per_pair,
                          "better": "higher: the trained G's lift minus the control's"})
         return rows

@@ -243,7 +243,7 @@ class KIDConfig(ReferenceConfig):
     Defaults follow StyleGAN2-ADA's kid50k_full: 50,000 samples against the whole reference split,
     100 subsets of 1,000. Rows: trained, random and held-out real (the floor), with the std over
     subsets, and for each control the paired difference KID(control) - KID(trained) with a
-    bootstrap interval over generated and reference images (``gain_over_<control>``).
+    bootstrap interval over generated and reference images (``kid_gain``, variant ``trained-<control>``).
     """
 
     subsets: int = option(100, "random subsets the MMD is averaged over")

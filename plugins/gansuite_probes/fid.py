@@ -19,7 +19,7 @@ row: what a perfect generator scores with these counts):
   drawn without replacement; ``subset_size`` must be below ``n_samples``, and a set (the
   held-out real control, a small reference) not larger than it is subsampled by halves instead,
   so no two subsets are forced to be the whole set (the row's ``subset_size`` says what was used);
-- ``gain_over_<control>`` (variant ``trained-<control>``): KID(control) - KID(trained) with the
+- ``kid_gain`` (variant ``trained-<control>``): KID(control) - KID(trained) with the
   unbiased MMD^2 of the whole sets and a bootstrap interval over generated samples (paired by
   latent for a generated control, apart for the held-out real images) and reference images,
   computed from kernel matrices made once (:class:`_Gains`, docs/probes.md).
@@ -210,7 +210,7 @@ class _Gains:
                                 unit="generated samples (paired by latent index)" if generated else "samples",
                                 control_unit="held-out real images", shared_unit="reference images")
         floor = " (below 0: farther from the reference than held-out real images, the floor)" if not generated else ""
-        return {**gain_labels(variant), **fields, "n_samples": n_model, "n_reference": self.n_ref,
+        return {**gain_labels(variant, "kid"), **fields, "n_samples": n_model, "n_reference": self.n_ref,
                 "estimator": f"unbiased MMD^2 of all {n_model:,} samples against all {self.n_ref:,} reference images "
                              "(cubic kernel, as the kid rows; the reference-only term cancels in the difference)",
                 "better": f"higher: the control's KID minus the trained G's{floor}",

@@ -20,7 +20,7 @@ Closer to 1 is better; ``log_gap = |ln path_length|`` ranks. Each row carries ``
 Controls, each on the same z: a randomly initialised generator (``random``), the run's early
 checkpoint and a Gaussian fit of the training pixels (``early``, ``gaussian-fit``, when the host
 provides them) and a generator that returns training images (``copying``). CIs: percentile
-bootstrap over walks and real pairs. For each control a ``gain_over_<control>`` row (variant
+bootstrap over walks and real pairs. For each control a ``path_length_gain`` row (variant
 ``trained-<control>``) gives the paired difference ``|ln path_length(control)| - |ln
 path_length(trained)|`` (higher: the trained G is closer to 1), its interval resampling the walks
 (the same walks, on the same z, for both sides) and the real pairs (once for both).
@@ -193,7 +193,7 @@ class LatentWalkProbe:
                 trained = per_walk["trained", mode, space]
                 for control in (v.name for v in variants if v.name != "trained"):
                     gain = walk_gain(trained, per_walk[control, mode, space], real.cpu(), cfg.n_boot, seed)
-                    rows.append({**gain_labels(control), **gain, "space": space, "mode": mode,
+                    rows.append({**gain_labels(control, "path_length"), **gain, "space": space, "mode": mode,
                                  "n_walks": int(trained.numel()), "n_real_pairs": int(real.numel()),
                                  "better": "higher: |ln path_length| of the control minus the trained G's "
                                            "(closer to 1 is better)"})

@@ -15,7 +15,7 @@ distances (real data: about ``quantile``; a copier: 1). CIs: percentile bootstra
 and held-out images. A PNG per space shows the trained generator's closest pairs.
 
 For each control (``random``, ``early``, ``gaussian-fit``, ``copying``, ``real``) a
-``gain_over_<control>`` row (variant ``trained-<control>``) gives ``|ln ratio(control)| - |ln
+``nn_ratio_gain`` row (variant ``trained-<control>``) gives ``|ln ratio(control)| - |ln
 ratio(trained)|`` (higher: the trained G is closer to 1), its interval resampling the samples (the
 generators' paired by latent: all draw from the same z; the held-out real images of the ``real``
 control are not paired with the samples, so that row resamples both sets independently) and the
@@ -167,7 +167,7 @@ class MemorizationProbe:
             for control, _ in samples[1:]:
                 gain = ratio_gain(dists["trained", space], dists[control, space], d_ref_space,
                                   paired=control != "real", n_boot=cfg.n_boot, seed=ctx.seed)
-                gains.append({**gain_labels(control), **gain, "space": space,
+                gains.append({**gain_labels(control, "nn_ratio"), **gain, "space": space,
                               "better": "higher: |ln nn_ratio| of the control minus the trained G's "
                                         "(closer to 1 is better)"})
         return [*with_sample_std(rows, variants, ctx), *gains]

@@ -21,8 +21,8 @@ the same indices when they are paired (both generators drew from the same z) and
 when they are not (say, generated samples against held-out real images), and units both sides
 share (the real images a statistic is normalised by, a reference set) are resampled once per
 resample for both. Its rows say in ``ci_method`` which of the two designs was used.
-:func:`gain_labels` names such a row: metric ``gain_over_<control>``, variant
-``trained-<control>``, the names the svm probe's ``gain_over_random`` row set.
+:func:`gain_labels` names such a row: metric ``<metric>_gain`` (``kid_gain``, ``lift_gain``...),
+variant ``trained-<control>`` and ``control``, as the prdc probe's rows.
 """
 
 from __future__ import annotations
@@ -115,9 +115,10 @@ def interval_fields(value: float, draws: torch.Tensor, method: str) -> dict[str,
             "ci_method": method, "n_boot": int(draws.numel()), "distinguishable": ok, "note": note}
 
 
-def gain_labels(control: str) -> dict[str, str]:
-    """``metric`` and ``variant`` of the trained model's difference over ``control``."""
-    return {"metric": f"gain_over_{control}", "variant": f"trained-{control}"}
+def gain_labels(control: str, metric: str) -> dict[str, str]:
+    """``metric`` (``<metric>_gain``), ``variant`` (``trained-<control>``) and ``control`` of the
+    trained model's difference over ``control`` on ``metric``."""
+    return {"metric": f"{metric}_gain", "variant": f"trained-{control}", "control": control}
 
 
 def bootstrap_gain(model: Score, control: Score, n_model: int, n_control: int, *, n_shared: int = 0,

@@ -17,7 +17,7 @@ from gansuite import DataError, GANModel, ImageData, OptionError, ProbeContext, 
 from gansuite_probes.common import Timer, extract_features, feature_layout, mean_ci
 from gansuite_probes.config import SVMConfig
 from gansuite_probes.l2svm import RowSpan, Standardizer, SVMFit, accuracy, fit_l2svm
-from gansuite_probes.resampling import gain_labels, paired_gain, resample_means
+from gansuite_probes.resampling import paired_gain, resample_means
 
 __all__ = ["SVMProbe", "build", "labelled", "subset", "select_c", "gain_row", "fit_fields", "folds"]
 
@@ -121,7 +121,8 @@ def gain_row(trained: dict[str, Any], control: dict[str, Any], seed: int, n_boot
     theirs = torch.as_tensor(control["_correct"], dtype=torch.float64).reshape(-1, control["n_test"])
     gain = paired_gain(ours, theirs, n_boot=n_boot, seed=seed)
     lacks = "a random D lacks" if name == "random" else f"the {name} D lacks"
-    row = {**gain_labels(name), **gain, "protocol": trained["protocol"],
+    row = {"metric": f"gain_over_{name}", "variant": f"trained-{name}", "control": name, **gain,
+           "protocol": trained["protocol"],
            "better": f"higher (0: D learned nothing {lacks})"}
     split = trained.get("_test_split")
     if split is not None and 0 < int(split.sum()) < split.numel():  # cross-fit: the held-out split alone too
