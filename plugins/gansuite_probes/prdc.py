@@ -29,8 +29,8 @@ from gansuite import ProbeContext
 from gansuite_probes.config import PRDCConfig
 from gansuite_probes.distances import prdc
 from gansuite_probes.fid import fixed_space, reference_for
-from gansuite_probes.resampling import paired_gain
 from gansuite_probes.quality import extractor_for, subjects
+from gansuite_probes.resampling import paired_gain
 
 __all__ = ["PRDCProbe", "build", "gain_rows"]
 
