@@ -255,6 +255,7 @@ def test_calibration_checks_each_side() -> None:
     assert walk["closer to 1 than random (fixed)"] and not walk["closer to 1 than gaussian-fit (fixed)"]
     worse = [{**r, "value": 0.25} if (r["probe"], r["variant"]) == ("kid", "trained") else r for r in good]
     assert dict(cal.checks(worse, "kid")) == {"KID below early": False, "KID below random": True}
+
     # a collapsed generator fails the spread check
     stds = [{**good[0], "sample_std": 0.2, "variant": "real"}, {**good[0], "sample_std": 0.01}]
     assert [ok for _, ok in cal.std_checks(stds)] == [False]
@@ -264,19 +265,29 @@ def test_calibration_checks_each_side() -> None:
     assert "**no**" not in page and "Provenance:" in page
 
 
-def test_calibration_page_tables_every_paired_difference() -> None:
+def test_calibration_reads_paired_gain_rows() -> None:
+    """A trained G above a control whose paired interval holds 0 fails the gain check, and the page
+    puts each difference in its control's column with the 'not distinguishable' note."""
     cal = _calibration()
 
-    def gain(probe: str, control: str, value: float, low: float, high: float, space: str | None = None) -> dict:
-        return {"probe": probe, "metric": f"gain_over_{control}", "variant": f"trained-{control}", "value": value,
-                "ci95_low": low, "ci95_high": high, "distinguishable": low > 0 or high < 0, "space": space}
+    def row(metric: str, variant: str, value: float, low: float | None = None) -> dict:
+        out = {"probe": "prdc", "metric": metric, "variant": variant, "value": value, "ci95": 0.01}
+        if low is not None:
+            out.update(ci95_low=low, ci95_high=2 * value - low, distinguishable=low > 0)
+        return out
 
-    rows = [gain("kid", "random", 0.2, 0.1, 0.3), gain("kid", "early", 0.001, -0.002, 0.004),
-            {**gain("latent-walk", "copying", 2.0, 1.5, 2.5, "fixed"), "mode": "linear"},
-            gain("svm", "random", 0.003, -0.001, 0.007)]
-    lines = cal.gain_table(rows)
-    kid = next(line for line in lines if line.startswith("| kid |"))
-    assert "0.2000 [0.1000, 0.3000] |" in kid and "0.0010 [-0.0020, 0.0040] n.d." in kid
-    assert any(line.startswith("| latent-walk | abs ln path_length | fixed (linear) |") for line in lines)
-    assert any(line.startswith("| svm |") and "n.d." in line for line in lines)
-    assert cal.gain_table([r for r in rows if r["metric"] == "kid"]) == []
+    rows = [row("precision", "trained", 0.48), row("precision", "gaussian-fit", 0.16), row("precision", "random", 0.0),
+            row("precision_gain", "trained-gaussian-fit", 0.32, 0.26), row("precision_gain", "trained-random", 0.48, 0.43),
+            row("recall", "trained", 0.77), row("recall", "gaussian-fit", 0.78),
+            row("recall_gain", "trained-gaussian-fit", -0.01, -0.04)]
+    got = dict(cal.checks(rows, "prdc"))
+    assert got == {"precision above gaussian-fit": True, "precision above random": True,
+                   "recall above gaussian-fit": False,
+                   "precision_gain over gaussian-fit: paired CI above 0": True,
+                   "precision_gain over random: paired CI above 0": True,
+                   "recall_gain over gaussian-fit: paired CI above 0": False}
+    page = cal.render({"run": (Path("r"), [{**r, "model": "m", "step": 1, "seed": 0} for r in rows])})
+    line = next(x for x in page.splitlines() if x.startswith("| prdc | recall_gain |"))
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[3 + cal.VARIANTS.index("gaussian-fit")].endswith("(not distinguishable from 0)")
+    assert cells[3 + cal.VARIANTS.index("trained")] == ""
