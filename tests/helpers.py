@@ -125,6 +125,39 @@ FAST: dict[str, dict[str, object]] = {
 
 
 # -- probes -----------------------------------------------------------------------------------------
+class DataLikeGAN(TinyGAN):
+    """``G(z) = mean + sqrt(3 / z_dim) * sum_k z_k (r_k - mean)``: real images mixed linearly.
+
+    With uniform z in [-1, 1] two samples differ, in pixels, as much as two real images do on
+    average, and a linear walk is a straight line: its normalised pixel path length is about 1.
+    """
+
+    def __init__(self, images: torch.Tensor) -> None:
+        torch.manual_seed(0)
+        super().__init__(TinyConfig(), 16, 3)
+        real = images[: self.z_dim].float() / 127.5 - 1
+        mean = (images.float() / 127.5 - 1).mean(0)
+        basis = (real - mean).flatten(1) * (3.0 / self.z_dim) ** 0.5
+
+        class _Mix(torch.nn.Module):
+            def forward(self, z: torch.Tensor) -> torch.Tensor:
+                return (mean + (z @ basis).view(-1, *mean.shape)).clamp(-1, 1)
+
+        self.generator = _Mix()
+
+
+def dcgan_like_random(seed: int) -> TinyGAN:
+    """The tiny model with DCGAN's initialisation (weights N(0, 0.02)): like a random DCGAN
+    generator, it draws almost the same image for every z."""
+    torch.manual_seed(1000 + seed)
+    model = build_tiny(TinyConfig(), image_size=16, channels=3)
+    for m in model.generator.modules():
+        if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d)):
+            torch.nn.init.normal_(m.weight, 0.0, 0.02)
+            torch.nn.init.zeros_(m.bias)
+    return model
+
+
 class CopyGAN(TinyGAN):
     """A generator that returns stored real images: z picks one by a fixed random projection."""
 

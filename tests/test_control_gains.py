@@ -17,13 +17,13 @@ from gansuite_probes.common import CopyingGenerator
 from gansuite_probes.distances import kid_score, kid_subsets, kid_subsets_from_grams, poly_kernel
 from gansuite_probes.resampling import NOT_DISTINGUISHABLE, bootstrap_gain
 from gansuite_probes.testing import TinyConfig, TinyGAN
-from helpers import FAST, build_probe, load_digits, probe_ctx
-from test_probe_controls import SIZE, DataLikeGAN, dcgan_like_random
+from helpers import FAST, DataLikeGAN, build_probe, dcgan_like_random, load_digits, probe_ctx
 
 from gansuite._host.manager import build_catalog
 from gansuite.contract.protocols import ImageData
 from gansuite.report.texttable import result_rows_table
 
+SIZE = 16
 KID = {"n_samples": 120, "n_reference": 300, "subset_size": 50, "subsets": 5, "features": "fixed", "n_boot": 300}
 
 
