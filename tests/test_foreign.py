@@ -191,6 +191,7 @@ def test_a_folder_and_an_npz_of_the_same_images_score_the_same(cli: Any, tmp_pat
         rows = {r["variant"]: r for r in json.loads(res.stdout)}
         assert set(rows) == {"real", "trained", "random", "gaussian-fit"}  # no early checkpoint for samples
         assert "data-fitted" in rows["random"]["random_control"]
+        assert "top 64 principal directions" in rows["random"]["random_control"]  # the run-side fit's rank
         scores.append(rows["trained"]["value"])
     assert scores[0] == pytest.approx(scores[1], rel=1e-5, abs=1e-9)  # float sums in another order
     from gansuite.evaluation.sources import read_images
@@ -216,6 +217,27 @@ def test_samples_of_the_data_score_better_than_the_data_fitted_control(cli: Any,
         values[name] = {r["variant"]: r["value"] for r in json.loads(res.stdout)}
     assert values["real"]["trained"] < values["real"]["random"]
     assert values["noise"]["trained"] > values["noise"]["random"]
+
+
+def test_the_data_fit_of_a_sample_bank_reads_the_noise_after_the_image_index() -> None:
+    """A folder's latents start with an image index; its Gaussian fit (the run-side control class)
+    reads only the standard normal entries after it, and says what it is."""
+    from gansuite.evaluation.controls import GaussianFitModel
+    from gansuite.evaluation.foreign_model import SampleBank
+
+    images = _digits(200, "train")
+    bank = SampleBank(images, "folder")
+    fit = GaussianFitModel(images, bank.z_dim, rank=16, offset=1, max_images=150)
+    z = bank.sample_z(64, generator=torch.Generator().manual_seed(0))
+    moved = z.clone()
+    moved[:, 0] = torch.flip(moved[:, 0], [0])  # other images picked, the same noise
+    assert torch.equal(fit.generate(z), fit.generate(moved))
+    noisier = z.clone()
+    noisier[:, 1:] *= 2
+    assert not torch.equal(fit.generate(z), fit.generate(noisier))
+    assert fit.generator.proj.shape == (bank.z_dim - 1, 16)
+    text = fit.describe()
+    assert "data-fitted Gaussian generator" in text and "top 16 principal" in text and "150 real" in text
 
 
 def test_samples_refuse_probes_that_need_a_network(cli: Any, tmp_path: Path) -> None:

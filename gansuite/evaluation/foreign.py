@@ -7,8 +7,9 @@ sha256, and how its control is made. :class:`ForeignSession` is the eval session
 probe that control as ``ctx.make_random_model``:
 
 - a registered architecture (``--model``): the architecture freshly initialised, as for a run;
-- otherwise the data-fitted generator of :mod:`gansuite.evaluation.baseline`, fitted to the
-  eval's training split; a discriminator from a file gets, as its random control, the same
+- otherwise the Gaussian fit every run's probes also get as ``ctx.make_data_fit_model``
+  (:class:`~gansuite.evaluation.controls.GaussianFitModel`, fitted to the eval's training split;
+  the same fitted generator serves both); a discriminator from a file gets, as its random control, the same
   network with each weight tensor's entries shuffled (a seeded permutation: the same weight
   statistics, no learned structure).
 
@@ -28,7 +29,6 @@ from gansuite.contract.errors import CheckpointError, OptionError
 from gansuite.contract.model import GANModel
 from gansuite.contract.protocols import ImageData
 from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
-from gansuite.evaluation.baseline import data_fitted_control
 from gansuite.evaluation.evaluate import EvalSession
 from gansuite.evaluation.foreign_model import (
     FileModel,
@@ -248,33 +248,33 @@ class ForeignSession(EvalSession):
         return make
 
     def make_data_fit_model(self, seed: int, real: Any) -> Any:
-        """The Gaussian fit of the run's controls; a folder of samples has no latent prior (its
-        "latents" pick images), so the fit is driven by a standard normal there."""
-        if isinstance(getattr(self.foreign, "model", None), SampleBank):
-            from gansuite.evaluation.controls import GaussianFitModel
+        """The Gaussian fit of the run's controls, driven by the model's own latents. A folder of
+        samples has no latent prior (z's first entry picks an image): the fit reads the standard
+        normal entries after it."""
+        from gansuite.evaluation.controls import GaussianFitModel
 
-            data = real()
-            return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_device(self.model.discriminator))
-        return super().make_data_fit_model(seed, real)
+        bank = isinstance(getattr(self.foreign, "model", None), SampleBank)
+        data = real()
+        return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_device(self.model.discriminator),
+                                prior=None if bank else self.model.sample_z, offset=1 if bank else 0)
 
     def _fit_control(self, spec: EvalSpec, seed: int) -> tuple[GANModel, str]:
         if self.foreign is None:
             raise OptionError("No model trained elsewhere was loaded into this session.")
         model = self.foreign.model
-        train = self.load_split(spec.dataset, spec.train_split)
-        bank = isinstance(model, SampleBank)
-        latent = model.z_dim - 1 if bank else model.z_dim
-        prior = getattr(model, "z_prior", "normal")
-        net, text = data_fitted_control(train.images, latent_dim=latent, prior=prior, seed=seed,
-                                        offset=1 if bank else 0)
-        text = f"{text}; split '{spec.train_split}' of {spec.dataset}"
-        device = _device(model.discriminator)
+
+        def real() -> ImageData:
+            return self.load_split(spec.dataset, spec.train_split)
+
+        # the same fitted generator the probes get as the gaussian-fit control: one fit per seed and dataset
+        fit = self.control(("gaussian-fit", seed, spec.dataset), lambda: self.make_data_fit_model(seed, real))
+        text = (f"{fit.describe()}; split '{spec.train_split}' of {spec.dataset}; no architecture is known to "
+                "re-initialise")
         disc: torch.nn.Module = model.discriminator
         if self.foreign.discriminator_bytes is not None:
-            disc = _FileDiscriminator(_shuffled_copy(self.foreign.discriminator_bytes, device, seed))
+            disc = _FileDiscriminator(_shuffled_copy(self.foreign.discriminator_bytes, _device(disc), seed))
             text += "; D: the discriminator file's network with each weight tensor's entries shuffled (seeded)"
-        control = _Control(model, net.to(device).eval(), disc)
-        return control, text
+        return _Control(model, fit.eval_generator(), disc), text
 
     def extra_provenance(self) -> dict[str, Any]:
         fm = self.foreign
