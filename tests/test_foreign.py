@@ -443,3 +443,81 @@ def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extract
         assert {r["variant"] for r in rows} == {"real", "trained", "random", "gaussian-fit"}
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert again.returncode == 0 and "2 cells (2 finished)" in again.stdout, again.stdout + again.stderr
+
+
+# -- GAN-test on labelled samples --------------------------------------------------------------
+GAN_TEST = ("--eval", "digits-gan-test", "--no-progress", "--json", "-o", "n_samples=300", "-o", "n_train=800")
+
+
+def _labelled_digits(n: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    spec = get_catalog().registry("datasets").get("digits")
+    from gansuite._host.options import build_config
+
+    data = spec.load_factory()(build_config(spec, {}), root=Path(".")).load("train", image_size=32)
+    assert data.labels is not None
+    return data.images[:n], data.labels[:n]
+
+
+def _class_folders(images: torch.Tensor, labels: torch.Tensor, folder: Path) -> Path:
+    for i, (img, y) in enumerate(zip(images, labels, strict=True)):
+        (folder / str(int(y))).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / str(int(y)) / f"{i:05d}.png")
+    return folder
+
+
+@pytest.mark.slow  # three GAN-test evals through the CLI, one classifier (cached) between them
+def test_gan_test_scores_labelled_samples_and_shuffled_labels_fail(cli: Any, tmp_path: Path) -> None:
+    """Real digits filed under their own class score high; the same images under shuffled
+    classes score near chance: the score reads the labels the samples carry."""
+    images, labels = _labelled_digits()
+    cache = ("-o", f"cache_dir={tmp_path / 'classifiers'}")
+    shuffled = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))]
+    assert float((shuffled == labels).double().mean()) < 0.2
+    scores = {}
+    for name, y in (("true", labels), ("shuffled", shuffled)):
+        folder = _class_folders(images, y, tmp_path / name)
+        res = cli("eval", "--images", str(folder), "--out", str(tmp_path / f"o-{name}"), *GAN_TEST, *cache)
+        assert res.returncode == 0, res.stderr
+        rows = {(r["metric"], r["variant"]): r for r in json.loads(res.stdout)}
+        scores[name] = rows[("gan_test", "trained")]["value"]
+        assert rows[("gan_test", "real-test")]["value"] > 0.8  # the classifier itself works
+        assert rows[("gan_test", "random")]["value"] < 0.5  # the data-fitted control beside it
+    assert scores["true"] > 0.85
+    assert scores["shuffled"] < 0.3
+    # an .npz with images and labels reads the same
+    np.savez(tmp_path / "s.npz", images=images.permute(0, 2, 3, 1).numpy(), labels=labels.numpy())
+    res = cli("eval", "--images", str(tmp_path / "s.npz"), "--out", str(tmp_path / "o-npz"), *GAN_TEST, *cache)
+    assert res.returncode == 0, res.stderr
+    npz = {(r["metric"], r["variant"]): r["value"] for r in json.loads(res.stdout)}
+    assert npz[("gan_test", "trained")] == pytest.approx(scores["true"], abs=0.02)
+
+
+def test_gan_test_on_samples_without_fitting_labels_is_refused(cli: Any, tmp_path: Path) -> None:
+    images, labels = _labelled_digits(40)
+    flat = _write_pngs(images, tmp_path / "flat", nested=False)
+    line = _one_error_line(cli("eval", "--images", str(flat), "--out", str(tmp_path / "o"), *GAN_TEST))
+    assert "carries no class labels" in line and "subfolder" in line and "'labels'" in line
+    np.savez(tmp_path / "s.npz", images=images.permute(0, 2, 3, 1).numpy(), labels=labels.numpy() + 5)
+    line = _one_error_line(cli("eval", "--images", str(tmp_path / "s.npz"), "--out", str(tmp_path / "o"), *GAN_TEST))
+    assert "has 10 classes" in line
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+    # subfolder names are matched to the class names once the dataset is loaded: refused then
+    nested = _write_pngs(images, tmp_path / "nested")  # part0/part1/part2: not classes
+    line = _one_error_line(cli("eval", "--images", str(nested), "--out", str(tmp_path / "o"), *GAN_TEST))
+    assert "part0, part1, part2" in line and "class names" in line
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_class_subfolders_are_matched_by_name() -> None:
+    from gansuite.evaluation.foreign_model import SampleBank
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    bank = SampleBank(images, "s", labels=["cat", "dog", "cat", "ant"])
+    bank.use_labels(3, None)  # names are matched once the classes are known
+    assert bank.num_classes == 3 and bank.labels is None
+    bank.use_labels(3, ("ant", "cat", "dog"))
+    assert bank.labels is not None and bank.labels.tolist() == [1, 2, 1, 0]
+    z = torch.tensor([[3.0], [1.0]])
+    assert bank.labels_of(z).tolist() == [0, 2]
+    with pytest.raises(Exception, match="has 3 class subfolders and the dataset has 2"):
+        SampleBank(images, "s", labels=["cat", "dog", "cat", "ant"]).use_labels(2, None)

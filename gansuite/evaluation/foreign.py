@@ -38,9 +38,9 @@ from gansuite.evaluation.foreign_model import (
     load_network,
     load_program,
 )
-from gansuite.evaluation.sources import file_sha256, read_images
+from gansuite.evaluation.sources import file_sha256, read_images, read_labels
 
-__all__ = ["ForeignInputs", "ForeignModel", "ForeignSession", "load_foreign", "check_needs"]
+__all__ = ["ForeignInputs", "ForeignModel", "ForeignSession", "load_foreign", "check_needs", "check_labels"]
 
 _NEED_WORDS = {"samples": "generated images", "generator": "a generator (z -> image)",
                "discriminator": "a discriminator"}
@@ -88,6 +88,36 @@ def check_needs(inputs: ForeignInputs, evals: Sequence[EvalSpec], probes: Mappin
         given = "a folder of samples" if inputs.images is not None else "a generator without a discriminator"
         raise OptionError(f"Eval '{spec.name}' runs probe '{probe.name}', which needs {what}, and {given} was "
                           f"given; {fix}, or drop --eval {spec.name}.")
+
+
+def check_labels(fm: ForeignModel, evals: Sequence[EvalSpec], probes: Mapping[str, ProbeSpec],
+                 probe_configs: Mapping[str, Any], datasets: Mapping[str, Any]) -> None:
+    """Samples for an eval whose probe refuses an unconditional model (it scores samples against
+    their class, as GAN-test does) must carry labels that fit the dataset's classes: checked
+    before any work, in one line. Class names are matched when the dataset is loaded."""
+    bank = fm.model
+    if not isinstance(bank, SampleBank):
+        return
+    from gansuite.contract.protocols import ModelCheck
+    from gansuite.engine.build import plugin_call
+
+    for spec in evals:
+        probe = plugin_call(probes[spec.probe], "to build", probes[spec.probe].load_factory(), probe_configs[spec.name])
+        if not isinstance(probe, ModelCheck):
+            continue
+        kept, bank.num_classes = bank.num_classes, 0
+        try:
+            probe.check_model(bank)
+            continue  # it takes unconditional samples
+        except OptionError:
+            pass
+        finally:
+            bank.num_classes = kept
+        k = datasets[spec.dataset].num_classes
+        if not k:
+            raise OptionError(f"Eval '{spec.name}' scores samples against classes and dataset '{spec.dataset}' "
+                              "declares none; choose an eval on a labelled dataset.")
+        bank.use_labels(k, None, f"dataset '{spec.dataset}'")
 
 
 @dataclass
@@ -186,7 +216,7 @@ def load_foreign(inputs: ForeignInputs, device: Any, progress: bool = True) -> F
     inputs.check()
     if inputs.images is not None:
         images, source = read_images(inputs.images, image_size=inputs.image_size, progress=progress)
-        bank = SampleBank(images.to(device), str(inputs.images))
+        bank = SampleBank(images.to(device), str(inputs.images), labels=read_labels(inputs.images))
         spec = ModelSpec(name=f"samples:{Path(inputs.images).name}", summary="generated images from files")
         return ForeignModel(bank, spec.name, [source.record()], spec)
     return _load_file_model(inputs, device)
@@ -246,6 +276,15 @@ class ForeignSession(EvalSession):
 
         self._control_text = "none (the probe built no random control)"
         return make
+
+    def probe_context(self, spec: EvalSpec, out_dir: Path, load_split: Callable[[str], ImageData] | None = None) -> Any:
+        """As a run's; labelled samples whose subfolders are class names are matched to the
+        dataset's names here, where its split is loaded."""
+        bank = getattr(self.foreign, "model", None)
+        if isinstance(bank, SampleBank) and bank.num_classes and bank.labels is None:
+            train = (load_split or (lambda split: self.load_split(spec.dataset, split)))(spec.train_split)
+            bank.use_labels(bank.num_classes, tuple(train.classes), f"dataset '{spec.dataset}'")
+        return super().probe_context(spec, out_dir, load_split)
 
     def make_data_fit_model(self, seed: int, real: Any) -> Any:
         """The Gaussian fit of the run's controls, driven by the model's own latents. A folder of
