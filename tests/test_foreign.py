@@ -427,6 +427,23 @@ def test_a_study_lists_models_trained_elsewhere(cli: Any, tmp_path: Path, tiny_e
     assert "needs a label" in _one_error_line(cli("study", str(bad), "--dry-run"))
 
 
+def test_a_study_refuses_an_eval_its_foreign_model_cannot_run_before_any_cell(cli: Any, tmp_path: Path,
+                                                                                 tiny_extractor: Path) -> None:
+    spec = _study(tmp_path, tiny_extractor)
+    spec.write_text(spec.read_text().replace('evals = ["digits-kid"]', 'evals = ["digits-kid", "digits-svm"]'))
+    res = cli("study", str(spec), "--out", str(tmp_path / "st"))
+    line = _one_error_line(res)
+    assert "models[0]" in line and "cell their-g-digits-seed0" in line and "digits-svm" in line
+    assert "needs a discriminator" in line and 'discriminator = "D.pt"' in line
+    assert not (tmp_path / "st" / "runs").exists()  # no cell ran
+    samples_only = tmp_path / "samples.toml"
+    samples_only.write_text(spec.read_text().replace('evals = ["digits-kid", "digits-svm"]',
+                                                     'evals = ["digits-latent-walk"]'))
+    line = _one_error_line(cli("study", str(samples_only), "--dry-run"))
+    assert "cell their-g-digits-seed0" not in line  # a generator can walk
+    assert "cell their-samples-digits-seed0" in line and "needs a generator" in line
+
+
 @pytest.mark.slow  # two cells through 'python -m gansuite eval' subprocesses
 def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extractor: Path) -> None:
     import os
