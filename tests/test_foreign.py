@@ -161,6 +161,51 @@ def test_torchscript_generator_and_discriminator(cli: Any, tmp_path: Path) -> No
     assert walk[("trained", "fixed")]["value"] != walk[("random", "fixed")]["value"]
 
 
+class ScriptedExamplesD(torch.nn.Module):
+    """pytorch/examples' D as TorchScript, with the features(x) the svm and guided backprop read."""
+
+    def __init__(self, d: torch.nn.Module) -> None:
+        super().__init__()
+        self.main = d.main
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1)
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for m in self.main:
+            x = m(x)
+            if isinstance(m, torch.nn.LeakyReLU):
+                out.append(x)
+        return out
+
+
+def test_guided_backprop_on_a_torchscript_discriminator_matches_the_eager_network(tmp_path: Path) -> None:
+    """The same weights as an eager gansuite model and as a TorchScript file: the same guided
+    gradients, which differ from the plain gradient."""
+    from gansuite_probes.guided_backprop import guided_gradients
+
+    g_path, d_path, _, d = _save_pytorch_examples(tmp_path)
+    spec = get_catalog().registry("models").get("dcgan-pytorch-examples")
+    eager = load_foreign(ForeignInputs(generator=g_path, discriminator=d_path, model=spec), "cpu").model
+    scripted_d = _script(ScriptedExamplesD(d), tmp_path / "D.pt")
+    scripted = load_foreign(ForeignInputs(generator=_script(ScriptG(z_dim=100, size=64), tmp_path / "G.pt"),
+                                          discriminator=scripted_d), "cpu").model
+    images = torch.randint(0, 256, (6, 3, 64, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    channels = torch.tensor([0, 5, 17, 33, 48, 63])
+    ours = guided_gradients(eager, images, channels, batch_size=4)
+    theirs = [guided_gradients(scripted, images, channels, batch_size=4) for _ in range(3)]  # past JIT warm-up
+    scale = float(ours.abs().max())
+    assert scale > 0
+    for grads in theirs:
+        assert torch.allclose(grads, ours, atol=1e-5 * scale, rtol=1e-4)
+    x = images.float().div(127.5).sub(1).requires_grad_(True)
+    act = scripted.features(x)[-1]
+    (plain,) = torch.autograd.grad(act[torch.arange(6), channels].flatten(1).amax(1).sum(), x)
+    assert not torch.allclose(plain, ours, atol=1e-3 * scale)  # the guide changed the gradient
+
+
 def test_state_dict_in_the_models_own_key_names(tmp_path: Path) -> None:
     from gansuite._host.options import build_config
     from gansuite.engine.build import build_model
