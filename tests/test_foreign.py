@@ -206,6 +206,65 @@ def test_guided_backprop_on_a_torchscript_discriminator_matches_the_eager_networ
     assert not torch.allclose(plain, ours, atol=1e-3 * scale)  # the guide changed the gradient
 
 
+class ChainG(torch.nn.Module):
+    """pytorch/examples' G behind a forward that only runs its Sequential: its blocks can be named."""
+
+    def __init__(self, main: torch.nn.Module) -> None:
+        super().__init__()
+        self.main = main
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
+    torch.export.save(torch.export.export(module.eval(), (example,)), str(path))
+    return path
+
+
+FORGET = ("--eval", "digits-forgetting", "--no-progress", "--json", "-o", "classifier_features=pixels",
+          "-o", "n_classifier=600", "-o", "n_pool=300", "-o", "n_score=300", "-o", "max_eval=60",
+          "-o", "n_random_draws=3", "-o", "n_boot=100", "-o", "grid_samples=0")
+
+
+@pytest.mark.parametrize("kind", ["torchscript", "export"])
+def test_a_generator_file_whose_submodules_chain_names_its_blocks(tmp_path: Path, kind: str) -> None:
+    from gansuite.evaluation.file_blocks import BlockChain
+
+    g = trained_like(generator(nz=100, ngf=8), 0)
+    path = (_script(ChainG(g.main), tmp_path / "G.pt") if kind == "torchscript"
+            else _export(ChainG(g.main), torch.randn(4, 100, 1, 1), tmp_path / "G.pt2"))
+    fm = load_foreign(ForeignInputs(generator=path, z_dim=100), "cpu")
+    assert isinstance(fm.model.generator, BlockChain)
+    blocks = fm.model.generator_blocks()
+    assert [b.kind for b in blocks] == ["ReLU", "ReLU", "ReLU", "ReLU", "Tanh"]
+    shapes: list[tuple[int, ...]] = []
+    handle = blocks[-2].register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape)))
+    z = torch.randn(6, 100, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = fm.model.generate(z)
+        assert torch.equal(out, g.main(z[:, :, None, None]))  # the chain is the network, exactly
+    handle.remove()
+    assert shapes == [(6, 8, 32, 32)]  # the hook fired: the block below the image
+
+
+def test_forgetting_on_a_generator_file(cli: Any, tmp_path: Path) -> None:
+    g = trained_like(generator(nz=100, ngf=8), 0)
+    path = _script(ChainG(g.main), tmp_path / "G.pt")
+    res = cli("eval", "--generator", str(path), "--z-dim", "100", "--out", str(tmp_path / "o"), *FORGET)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    by_g = {str(r["variant"]).split(":")[0] for r in rows}
+    assert {"trained", "random"} <= by_g, sorted(r["variant"] for r in rows)
+    assert all("shuffled" in r["random_control"] and "chain of blocks" in r["random_control"] for r in rows)
+    assert all(r["n_maps"] == 8 for r in rows if "n_maps" in r)  # the ReLU below the image: ngf maps
+    assert any(r.get("block_type") == "ChainLayer" for r in rows)
+    # a generator whose forward does more than chain its submodules: refused, saying what is needed
+    line = _one_error_line(cli("eval", "--generator", str(_script(ScriptG(), tmp_path / "G2.pt")), "--out",
+                               str(tmp_path / "o2"), *FORGET))
+    assert "cannot be named" in line and "nn.Sequential" in line
+
+
 def test_state_dict_in_the_models_own_key_names(tmp_path: Path) -> None:
     from gansuite._host.options import build_config
     from gansuite.engine.build import build_model

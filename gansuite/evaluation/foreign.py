@@ -30,6 +30,7 @@ from gansuite.contract.model import GANModel
 from gansuite.contract.protocols import ImageData
 from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
 from gansuite.evaluation.evaluate import EvalSession
+from gansuite.evaluation.file_blocks import NO_BLOCKS, BlockChain, block_chain
 from gansuite.evaluation.foreign_model import (
     FileModel,
     SampleBank,
@@ -132,6 +133,7 @@ class ForeignModel:
     known_architecture: bool = False
     weights_source: str | None = None
     discriminator_bytes: bytes | None = None
+    generator_bytes: bytes | None = None  # kept when G's blocks chain: its control is G shuffled
 
 
 def _source(path: Path, role: str, kind: str) -> dict[str, Any]:
@@ -185,10 +187,14 @@ def _load_file_model(inputs: ForeignInputs, device: Any) -> ForeignModel:
     if d_net is not None:
         disc = _FileDiscriminator(d_net)
         _check_discriminator(disc, generator, z_dim, d_path)
-    model = FileModel(generator, disc, z_dim=z_dim, image_size=size, channels=channels, z_prior=prior)
+    chain = block_chain(g_net, generator.flat_z, z_dim, _device(generator))
+    model = FileModel(chain if chain is not None else generator, disc, z_dim=z_dim, image_size=size,
+                      channels=channels, z_prior=prior, blocks=chain.blocks() if chain is not None else None,
+                      no_blocks=f"the blocks of the generator {g_path} cannot be named: {NO_BLOCKS}")
     spec = ModelSpec(name=f"file:{g_path.name}", summary="a generator read from a file")
     return ForeignModel(model, spec.name, sources, spec,
-                        discriminator_bytes=d_path.read_bytes() if d_path is not None else None)
+                        discriminator_bytes=d_path.read_bytes() if d_path is not None else None,
+                        generator_bytes=g_path.read_bytes() if chain is not None else None)
 
 
 @torch.no_grad()
@@ -222,9 +228,8 @@ def load_foreign(inputs: ForeignInputs, device: Any, progress: bool = True) -> F
     return _load_file_model(inputs, device)
 
 
-def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
-    """The file's network again, each floating-point parameter's entries permuted (seeded)."""
-    _, net = load_program(data, device)
+def _shuffle(net: Any, seed: int) -> Any:
+    """Each floating-point parameter's entries of ``net`` permuted in place (seeded)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in net.parameters():
@@ -234,6 +239,17 @@ def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
     return net
 
 
+def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
+    """The file's network again, each floating-point parameter's entries permuted (seeded)."""
+    return _shuffle(load_program(data, device)[1], seed)
+
+
+def _shuffled_chain(data: bytes, like: BlockChain, z_dim: int, device: Any, seed: int) -> BlockChain | None:
+    """The generator file's chain of blocks again, its weights shuffled as :func:`_shuffled_copy` does."""
+    chain = block_chain(load_program(data, device)[1], like.flat_z, z_dim, device)
+    return _shuffle(chain, seed) if chain is not None else None
+
+
 class _Control(GANModel):
     """The control model beside a foreign one: a data-fitted G and, where D came from a file,
     D with shuffled weights."""
@@ -241,11 +257,17 @@ class _Control(GANModel):
     def __init__(self, like: GANModel, generator: torch.nn.Module, discriminator: torch.nn.Module) -> None:
         self.generator = generator
         self.discriminator = discriminator
+        self.blocks = generator.blocks() if isinstance(generator, BlockChain) else None
         self.z_dim, self.image_size, self.channels = like.z_dim, like.image_size, like.channels
         self._like = like
 
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         return self._like.sample_z(n, generator=generator, device=device)
+
+    def generator_blocks(self) -> list[torch.nn.Module]:
+        if self.blocks is None:
+            return list(self._like.generator_blocks())  # refused there, saying why
+        return self.blocks
 
     def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         feats: Any = getattr(self.discriminator, "features")  # noqa: B009 - a file D's method, checked by the probe
@@ -306,14 +328,22 @@ class ForeignSession(EvalSession):
             return self.load_split(spec.dataset, spec.train_split)
 
         # the same fitted generator the probes get as the gaussian-fit control: one fit per seed and dataset
-        fit = self.control(("gaussian-fit", seed, spec.dataset), lambda: self.make_data_fit_model(seed, real))
-        text = (f"{fit.describe()}; split '{spec.train_split}' of {spec.dataset}; no architecture is known to "
-                "re-initialise")
+        device = _device(model.discriminator)
+        generator: torch.nn.Module | None = None
+        if self.foreign.generator_bytes is not None and isinstance(model.generator, BlockChain):
+            generator = _shuffled_chain(self.foreign.generator_bytes, model.generator, model.z_dim, device, seed)
+            text = ("the generator file's network, run as its chain of blocks, with each weight tensor's entries "
+                    "shuffled (seeded; BatchNorm statistics as the file has them)")
+        if generator is None:
+            fit = self.control(("gaussian-fit", seed, spec.dataset), lambda: self.make_data_fit_model(seed, real))
+            generator = fit.eval_generator()
+            text = (f"{fit.describe()}; split '{spec.train_split}' of {spec.dataset}; no architecture is known to "
+                    "re-initialise")
         disc: torch.nn.Module = model.discriminator
         if self.foreign.discriminator_bytes is not None:
-            disc = _FileDiscriminator(_shuffled_copy(self.foreign.discriminator_bytes, _device(disc), seed))
+            disc = _FileDiscriminator(_shuffled_copy(self.foreign.discriminator_bytes, device, seed))
             text += "; D: the discriminator file's network with each weight tensor's entries shuffled (seeded)"
-        return _Control(model, fit.eval_generator(), disc), text
+        return _Control(model, generator, disc), text
 
     def extra_provenance(self) -> dict[str, Any]:
         fm = self.foreign

@@ -164,10 +164,15 @@ class _FileDiscriminator(FileNetwork):
 
 
 class FileModel(GANModel):
-    """A generator (and a discriminator) from TorchScript / ``torch.export`` files."""
+    """A generator (and a discriminator) from TorchScript / ``torch.export`` files. ``blocks``:
+    G's blocks where its submodules chain (see :mod:`gansuite.evaluation.file_blocks`; G is then
+    that chain), else None and ``no_blocks`` says why."""
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module | None, *, z_dim: int,
-                 image_size: int, channels: int, z_prior: str) -> None:
+                 image_size: int, channels: int, z_prior: str, blocks: list[torch.nn.Module] | None = None,
+                 no_blocks: str = "") -> None:
+        self.blocks = blocks
+        self.no_blocks = no_blocks
         self.generator = generator
         self.discriminator = discriminator if discriminator is not None else NoDiscriminator()
         self.z_dim = z_dim
@@ -185,6 +190,11 @@ class FileModel(GANModel):
         if feats is None:
             raise OptionError("This eval reads D's features and no discriminator was given; pass --discriminator D.pt.")
         return list(feats(x))
+
+    def generator_blocks(self) -> list[torch.nn.Module]:
+        if self.blocks is None:
+            raise OptionError(f"This eval hooks G's blocks, and {self.no_blocks}.")
+        return self.blocks
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "file", "z_dim": self.z_dim, "z_prior": self.z_prior, "image_size": self.image_size,
@@ -242,6 +252,7 @@ class _ExportedNet(torch.nn.Module):
     def __init__(self, program: Any, device: Any) -> None:
         super().__init__()
         self.net = program.module().to(device)
+        self.program = program  # its submodules come back through torch.export.unflatten
         args = (program.example_inputs or ((),))[0]
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
         self.batch = int(first.shape[0]) if first is not None and first.dim() >= 1 else 0
