@@ -106,19 +106,32 @@ def check_labels(fm: ForeignModel, evals: Sequence[EvalSpec], probes: Mapping[st
         probe = plugin_call(probes[spec.probe], "to build", probes[spec.probe].load_factory(), probe_configs[spec.name])
         if not isinstance(probe, ModelCheck):
             continue
-        kept, bank.num_classes = bank.num_classes, 0
-        try:
-            probe.check_model(bank)
-            continue  # it takes unconditional samples
-        except OptionError:
-            pass
-        finally:
-            bank.num_classes = kept
         k = datasets[spec.dataset].num_classes
+        if not _refuses_only_unconditional(probe, bank, k or 1):
+            continue  # it takes unconditional samples (or refuses them for another reason, saying so itself)
         if not k:
             raise OptionError(f"Eval '{spec.name}' scores samples against classes and dataset '{spec.dataset}' "
                               "declares none; choose an eval on a labelled dataset.")
         bank.use_labels(k, None, f"dataset '{spec.dataset}'")
+
+
+def _refuses_only_unconditional(probe: Any, bank: SampleBank, k: int) -> bool:
+    """Whether ``probe.check_model`` refuses the samples as unconditional and accepts them with ``k`` classes."""
+    kept = bank.num_classes
+    try:
+        for classes, accepted in ((0, False), (k, True)):
+            bank.num_classes = classes
+            try:
+                probe.check_model(bank)
+            except OptionError:
+                if accepted:
+                    return False
+                continue
+            if not accepted:
+                return False
+        return True
+    finally:
+        bank.num_classes = kept
 
 
 @dataclass
