@@ -11,9 +11,13 @@ before the runs: the trained G's sample_std (and each generated control's) is at
 of the real images'; on each probe's headline metric the trained model beats ``early``,
 ``gaussian-fit`` and ``random``:
 
-- svm: lower few-label error (higher accuracy) than the random and the early D, and the paired
-  gain over the random D with its CI above 0;
+- svm: lower few-label error (higher accuracy) than the random and the early D;
 - kid (in the fixed feature space, the ``-kid-fixed`` presets): lower KID;
+- prdc (in the fixed feature space, the ``-prdc-fixed`` presets): higher precision, density,
+  coverage and recall. Added after the rest, and after the prdc rows of one 800-step digits run
+  had been seen (the README's main job's training): the page says so;
+- every paired trained-minus-control row a probe reports (variant ``trained-<control>``; svm's
+  gain over the random D, prdc's gains): its 95% interval lies above 0;
 - latent-walk, memorization: closer to 1 (smaller |ln value|; both are two-sided);
 - arithmetic: higher lift.
 
@@ -46,15 +50,17 @@ from typing import Any
 from gansuite import atomic_write_bytes, atomic_write_json
 from gansuite.report.texttable import provenance_line
 
-PROBES = ("svm", "kid", "latent-walk", "memorization", "arithmetic")
-HEADLINE = {  # the metric of each probe the table and the checks use
+PROBES = ("svm", "prdc", "kid", "latent-walk", "memorization", "arithmetic")
+HEADLINE = {  # the metrics of each probe the table and the checks use
     "svm": ("error", "accuracy"),
+    "prdc": ("precision", "density", "coverage", "recall"),
     "kid": ("kid",),
     "latent-walk": ("path_length",),
     "memorization": ("nn_ratio",),
     "arithmetic": ("lift",),
 }
-EVAL_SUFFIX = {"kid": "kid-fixed"}  # KID in the fixed feature space: Inception's is hours on a CPU
+# KID and PRDC in the fixed feature space: Inception's is hours on a CPU
+EVAL_SUFFIX = {"kid": "kid-fixed", "prdc": "prdc-fixed"}
 VARIANTS = ("trained", "early", "gaussian-fit", "random", "copying", "real")
 # the controls a trained generator is checked against: each can beat a bad generator (the copier
 # is shown, not checked: almost any generator of varied images sits on the right side of it)
@@ -63,7 +69,7 @@ CONTROLS = ("early", "gaussian-fit", "random")
 MIN_STD_FRACTION = 0.25
 ROW_KEYS = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
             "feature_space", "model", "device", "better", "eval", "sample_std", "control_step", "commit",
-            "machine", "data_verified", "data_provenance")
+            "machine", "data_verified", "data_provenance", "control", "distinguishable", "note", "ci_method")
 
 
 def evaluate(run: Path, dataset: str, work: Path, data_root: Path | None, allow_unverified: bool,
@@ -91,7 +97,22 @@ def evaluate(run: Path, dataset: str, work: Path, data_root: Path | None, allow_
 
 
 def _headline(rows: list[dict[str, Any]], probe: str) -> list[dict[str, Any]]:
-    return [r for r in rows if r.get("probe") == probe and r["metric"] in HEADLINE[probe]]
+    return [r for r in rows if r.get("probe") == probe and r["metric"] in HEADLINE[probe]
+            and not str(r.get("variant", "")).startswith("trained-")]
+
+
+def _groups(rows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, dict[str, Any]]]]:
+    """(metric, space, rows by variant) in the order the metrics first appear."""
+    out: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault((r["metric"], r.get("space") or ""), {})[r["variant"]] = r
+    return [(m, sp, by) for (m, sp), by in sorted(out.items(), key=lambda kv: kv[0][1])]
+
+
+def _gains(rows: list[dict[str, Any]], probe: str) -> list[dict[str, Any]]:
+    """The probe's paired trained-minus-control rows (variant ``trained-<control>``, with an interval)."""
+    return [r for r in rows if r.get("probe") == probe and str(r.get("variant", "")).startswith("trained-")
+            and r.get("ci95_low") is not None]
 
 
 def _cell(row: dict[str, Any] | None) -> str:
@@ -102,6 +123,13 @@ def _cell(row: dict[str, Any] | None) -> str:
     if ci is None or not math.isfinite(ci):
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} ± {ci:.{digits}f}"
+
+
+def _gain_cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return ""
+    cell = _cell(row)
+    return cell + (" (not distinguishable from 0)" if row.get("distinguishable") is False else "")
 
 
 def _gap(row: dict[str, Any]) -> float:
@@ -126,29 +154,28 @@ def sample_stds(rows: list[dict[str, Any]]) -> dict[str, float]:
 def checks(rows: list[dict[str, Any]], probe: str) -> list[tuple[str, bool]]:
     """(what, holds) for the trained model against each control of one probe; every check is one
     that a bad model fails (a collapsed G, a G no better than its early checkpoint, a data fit or
-    a random network)."""
+    a random network). Where the probe reports a paired difference against a control, its
+    interval must lie above 0 too."""
     out: list[tuple[str, bool]] = []
-    head = _headline(rows, probe)
-    for space in sorted({r.get("space") or "" for r in head}):
-        by = {r["variant"]: r for r in head if (r.get("space") or "") == space}
+    for metric, space, by in _groups(_headline(rows, probe)):
         t = by.get("trained")
         if t is None:
             continue
         where = f" ({space})" if space else ""
         for name, c in ((v, by[v]) for v in CONTROLS if v in by):
             if probe == "svm":
-                ok = t["value"] < c["value"] if t["metric"] == "error" else t["value"] > c["value"]
+                ok = t["value"] < c["value"] if metric == "error" else t["value"] > c["value"]
                 out.append((f"trained D beats {name} D{where}", ok))
-            elif probe == "arithmetic":
-                out.append((f"lift above {name}{where}", t["value"] > c["value"]))
+            elif probe in ("arithmetic", "prdc"):
+                out.append((f"{metric} above {name}{where}", t["value"] > c["value"]))
             elif probe == "kid":
                 out.append((f"KID below {name}{where}", t["value"] < c["value"]))
             else:
                 out.append((f"closer to 1 than {name}{where}", _gap(t) < _gap(c)))
-    if probe == "svm":
-        gain = next((r for r in rows if r.get("probe") == "svm" and r["metric"] == "gain_over_random"), None)
-        if gain is not None:
-            out.append(("gain over random D: CI above 0", gain["ci95_low"] > 0))
+    for g in _gains(rows, probe):
+        where = f" ({g['space']})" if g.get("space") else ""
+        control = str(g["variant"])[len("trained-"):]
+        out.append((f"{g['metric']} over {control}{where}: paired CI above 0", g["ci95_low"] > 0))
     return out
 
 
@@ -186,16 +213,14 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]], preamble: str 
                   "| probe | metric | space | " + " | ".join(VARIANTS) + " | better |",
                   "|---|---|---|" + "---|" * len(VARIANTS) + "---|"]
         for probe in PROBES:
-            head = _headline(rows, probe)
-            for space in sorted({r.get("space") or "" for r in head}):
-                by = {r["variant"]: r for r in head if (r.get("space") or "") == space}
+            for metric, space, by in _groups(_headline(rows, probe)):
                 any_row = next(iter(by.values()))
                 cells = " | ".join(_cell(by.get(v)) for v in VARIANTS)
-                lines.append(f"| {probe} | {any_row['metric']} | {space} | {cells} | {any_row.get('better', '')} |")
-            gain = next((r for r in rows if r.get("probe") == probe and r["metric"] == "gain_over_random"), None)
-            if gain is not None:
-                blank = " | ".join("" for _ in VARIANTS[1:])
-                lines.append(f"| {probe} | gain_over_random |  | {_cell(gain)} | {blank} | {gain['better']} |")
+                lines.append(f"| {probe} | {metric} | {space} | {cells} | {any_row.get('better') or ''} |")
+            for metric, space, by in _groups(_gains(rows, probe)):  # trained minus control, in the control's column
+                cells = " | ".join(_gain_cell(by.get(f"trained-{v}")) for v in VARIANTS)
+                better = next(iter(by.values())).get("better") or "higher: trained minus control, paired"
+                lines.append(f"| {probe} | {metric} | {space} | {cells} | {better} |")
         stds = sample_stds(rows)
         real = real_std(rows)
         if stds:

@@ -169,6 +169,44 @@ def test_kid_in_the_fixed_space_ranks_the_controls(tmp_path: Path, digits16: dic
     assert by["real"]["value"] < by["gaussian-fit"]["value"] < by["trained"]["value"]
 
 
+def test_prdc_in_the_fixed_space_pairs_trained_and_controls(tmp_path: Path, digits16: dict[str, ImageData]) -> None:
+    """The gain rows are paired over the right units, and they can fail: an untrained G posing as
+    the trained one does not beat the Gaussian fit on precision, and scored against itself (its
+    own random control rebuilt with the same seed) its differences are not distinguishable from 0."""
+    torch.manual_seed(5)
+    model = build_tiny(TinyConfig(), image_size=SIZE, channels=3)
+    ctx = probe_ctx(tmp_path, digits16, model, "digits-latent-walk")
+    ctx.make_data_fit_model = lambda seed: GaussianFitModel(digits16["train"].images, model.z_dim, seed=seed,
+                                                            prior=model.sample_z)
+    ctx.make_random_model = lambda seed: model  # the control is the trained G itself
+    rows = build_probe("prdc", features="fixed", n_samples=120, batch_size=60, n_boot=500).run(ctx)
+    by = {(r["metric"], r["variant"]): r for r in rows}
+    for metric in ("precision", "recall", "density", "coverage"):
+        assert {(metric, v) for v in ("real", "trained", "random", "gaussian-fit")} <= set(by)
+        same = by[(f"{metric}_gain", "trained-random")]
+        assert same["value"] == 0 and not same["distinguishable"] and same["note"] == "not distinguishable from 0"
+        fit = by[(f"{metric}_gain", "trained-gaussian-fit")]
+        assert fit["value"] == pytest.approx(by[(metric, "trained")]["value"] - by[(metric, "gaussian-fit")]["value"])
+        assert fit["ci95_low"] <= fit["value"] <= fit["ci95_high"]
+        unit = "generated samples" if metric in ("precision", "density") else "reference images"
+        assert unit in fit["ci_method"] and fit["control"] == "gaussian-fit"
+    assert by[("precision_gain", "trained-gaussian-fit")]["ci95_high"] < 0.05  # untrained: no lead
+    assert by[("precision", "real")]["value"] > by[("precision", "gaussian-fit")]["value"]
+
+
+def test_prdc_per_unit_scores_average_to_the_metrics() -> None:
+    from gansuite_probes.distances import prdc
+
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(200, 5, generator=gen), torch.randn(150, 5, generator=gen) + 0.3
+    units: dict[str, torch.Tensor] = {}
+    scores = prdc(real, fake, k=5, units=units)
+    assert units["precision"].shape == units["density"].shape == (150,)
+    assert units["recall"].shape == units["coverage"].shape == (200,)
+    for metric, per in units.items():
+        assert float(per.mean()) == pytest.approx(scores[metric]["value"], abs=1e-12), metric
+
+
 def test_every_record_says_where_its_numbers_came_from() -> None:
     import json
 

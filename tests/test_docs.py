@@ -106,17 +106,20 @@ def test_the_public_names_in_the_import_block_exist() -> None:
     assert f'`"{gansuite.API_VERSION}"`' in DOCS
 
 
-def test_readme_main_job_is_the_fixed_feature_kid_with_its_controls() -> None:
-    """The README's main job runs the fixed-feature KID (seconds on a CPU, no download), whose
-    preset scores the early checkpoint and the Gaussian fit beside the random G."""
+def test_readme_main_job_is_fixed_feature_prdc_and_kid_with_their_controls() -> None:
+    """The README's main job runs precision/density/coverage and KID in the fixed feature space
+    (seconds on a CPU, no download), whose presets score the early checkpoint and the Gaussian fit
+    beside the random G."""
     from gansuite._host.manager import get_catalog
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     text = " ".join(readme.split())
-    job = re.search(r"gansuite run --model dcgan --eval digits-kid-fixed --max-steps (\d+)", readme)
+    job = re.search(r"gansuite run --model dcgan --eval digits-prdc-fixed --eval digits-kid-fixed "
+                    r"--max-steps (\d+) -o ngf=32 -o ndf=32", readme)
     assert job and int(job.group(1)) >= 20  # long enough to keep an early checkpoint
-    params = get_catalog().registry("evals").get("digits-kid-fixed").params
-    assert params["features"] == "fixed" and params.get("intermediate_controls", True)
+    for name in ("digits-prdc-fixed", "digits-kid-fixed"):
+        params = get_catalog().registry("evals").get(name).params
+        assert params["features"] == "fixed" and params.get("intermediate_controls", True), name
     svm = get_catalog().registry("evals").get("digits-svm").params
     assert f"cross-fitted over all 1,797 digits ({svm['cross_fit']} folds x {svm['n_draws']} draws)" in text
 

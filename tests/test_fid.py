@@ -294,13 +294,16 @@ def test_prdc_rows(tiny_extractor: Path, tmp_path: Path) -> None:
     rows = build_probe("prdc", **tiny(tiny_extractor, n_samples=300, n_reference=300)).run(
         probe_ctx(tmp_path, data, CopyGAN(data["train"].images), "digits-prdc"))
     by = {(r["metric"], r["variant"]): r for r in rows}
-    assert set(by) == {(m, v) for m in ("precision", "recall", "density", "coverage")
-                       for v in ("real", "trained", "random")}
+    metrics = ("precision", "recall", "density", "coverage")
+    assert set(by) == {(m, v) for m in metrics for v in ("real", "trained", "random")} | \
+        {(f"{m}_gain", "trained-random") for m in metrics}
     assert by[("precision", "trained")]["value"] > by[("precision", "random")]["value"]
+    assert by[("precision_gain", "trained-random")]["ci95_low"] > 0  # copies of training images beat a random G
     assert by[("coverage", "real")]["value"] > by[("coverage", "random")]["value"]
     assert 0.5 < by[("density", "real")]["value"] < 1.5
     for r in rows:
-        assert r["k"] == 5 and r["ci95"] == pytest.approx(1.96 * r["se"]) and r["n_reference"] == 300
+        assert r["k"] == 5 and r["n_reference"] == 300
+        assert r["ci95"] == pytest.approx(1.96 * r["se"]) if "se" in r else r["ci_method"].startswith("paired")
 
 
 def _fc(path: Path, classes: int, features: int) -> Path:

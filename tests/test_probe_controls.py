@@ -238,6 +238,7 @@ def test_calibration_checks_each_side() -> None:
     assert walk["closer to 1 than random (fixed)"] and not walk["closer to 1 than gaussian-fit (fixed)"]
     worse = [{**r, "value": 0.25} if (r["probe"], r["variant"]) == ("kid", "trained") else r for r in good]
     assert dict(cal.checks(worse, "kid")) == {"KID below early": False, "KID below random": True}
+
     # a collapsed generator fails the spread check
     stds = [{**good[0], "sample_std": 0.2, "variant": "real"}, {**good[0], "sample_std": 0.01}]
     assert [ok for _, ok in cal.std_checks(stds)] == [False]
@@ -245,3 +246,31 @@ def test_calibration_checks_each_side() -> None:
     assert ("| latent-walk | path_length | fixed | 2.0000 ± 0.0100 | 4.0000 ± 0.0100 | 0.3000 ± 0.0100 | "
             "0.0001 ± 0.0100 | 20.0 ± 0.0 |") in page
     assert "**no**" not in page and "Provenance:" in page
+
+
+def test_calibration_reads_paired_gain_rows() -> None:
+    """A trained G above a control whose paired interval holds 0 fails the gain check, and the page
+    puts each difference in its control's column with the 'not distinguishable' note."""
+    cal = _calibration()
+
+    def row(metric: str, variant: str, value: float, low: float | None = None) -> dict:
+        out = {"probe": "prdc", "metric": metric, "variant": variant, "value": value, "ci95": 0.01}
+        if low is not None:
+            out.update(ci95_low=low, ci95_high=2 * value - low, distinguishable=low > 0)
+        return out
+
+    rows = [row("precision", "trained", 0.48), row("precision", "gaussian-fit", 0.16), row("precision", "random", 0.0),
+            row("precision_gain", "trained-gaussian-fit", 0.32, 0.26), row("precision_gain", "trained-random", 0.48, 0.43),
+            row("recall", "trained", 0.77), row("recall", "gaussian-fit", 0.78),
+            row("recall_gain", "trained-gaussian-fit", -0.01, -0.04)]
+    got = dict(cal.checks(rows, "prdc"))
+    assert got == {"precision above gaussian-fit": True, "precision above random": True,
+                   "recall above gaussian-fit": False,
+                   "precision_gain over gaussian-fit: paired CI above 0": True,
+                   "precision_gain over random: paired CI above 0": True,
+                   "recall_gain over gaussian-fit: paired CI above 0": False}
+    page = cal.render({"run": (Path("r"), [{**r, "model": "m", "step": 1, "seed": 0} for r in rows])})
+    line = next(x for x in page.splitlines() if x.startswith("| prdc | recall_gain |"))
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[3 + cal.VARIANTS.index("gaussian-fit")].endswith("(not distinguishable from 0)")
+    assert cells[3 + cal.VARIANTS.index("trained")] == ""

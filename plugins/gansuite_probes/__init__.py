@@ -295,6 +295,16 @@ EVALS: tuple[EvalSpec, ...] = (
     _eval("digits-prdc", "digits", "prdc",
           "Precision/recall/density/coverage of 1,000 samples against 1,000 digits training images (k=5).",
           n_samples=1000, n_reference=1000),
+    _eval("digits-prdc-fixed", "digits", "prdc",
+          "Precision, recall, density and coverage (k=5) in the fixed feature space (no Inception network) of 500 "
+          "samples against the 1,438 digits training images, beside the early checkpoint, the Gaussian fit, the "
+          "random G and held-out digits, with paired trained-minus-control differences.",
+          n_samples=500, n_reference=None, features="fixed"),
+    _eval("cifar10-prdc-fixed", "cifar10", "prdc",
+          "Precision, recall, density and coverage (k=5) in the fixed feature space of 1,000 samples against 5,000 "
+          "CIFAR-10 training images, beside the early checkpoint, the Gaussian fit, the random G and held-out test "
+          "images, with paired trained-minus-control differences.",
+          n_samples=1000, n_reference=5000, features="fixed"),
     _eval("cifar10-is", "cifar10", "is", "Inception Score of 50,000 samples (10 splits); real control: "
           "the 10,000 test images."),
     _eval("digits-is", "digits", "is", "Inception Score of 1,000 digits samples (10 splits).", n_samples=1000),

@@ -269,10 +269,18 @@ class PRDCConfig(ReferenceConfig):
     n_reference: int | None = option(10000, _REF_HELP)
     k: int = option(5, "nearest neighbour defining each ball's radius")
     chunk: int = option(1024, "rows per pairwise-distance block")
+    features: str = option("inception", "feature space: 'inception' (the extractor above) or 'fixed' (the seeded "
+                                        "FixedFeatures net of docs/probes.md: fast on a CPU, no weights; its numbers "
+                                        "are not comparable with published PRDC)")
+    n_boot: int = option(2000, "bootstrap resamples of the paired trained-minus-control differences")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(k=self.k, chunk=self.chunk)
+        if self.features not in ("inception", "fixed"):
+            raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
+        if self.n_boot < 100:
+            raise ValueError(f"n_boot must be at least 100 for a 95% percentile interval, got {self.n_boot}")
 
 
 @dataclass(frozen=True)

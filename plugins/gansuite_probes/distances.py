@@ -135,11 +135,14 @@ def binomial_se(p: float, n: int) -> float:
     return math.sqrt(max(p * (1 - p), 0.0) / n)
 
 
-def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, chunk: int = 1024) -> dict[str, dict[str, float]]:
+def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, chunk: int = 1024,
+         units: dict[str, torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
     """Precision, recall, density, coverage of ``fake`` against ``real``, each with a standard error.
 
     Precision, recall and coverage are fractions (binomial standard error); density's error is
     the standard deviation of its per-sample counts over sqrt(N). Both hold the other set fixed.
+    ``units``, when given, receives each metric's per-unit scores (float64, CPU): precision and
+    density per generated sample, recall and coverage per real image; each metric is their mean.
     """
     if min(real.shape[0], fake.shape[0]) <= k:
         raise ValueError(f"need more than k={k} real and generated samples")
@@ -158,6 +161,9 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, chunk: int = 1024) 
     density_each = inside / k
     coverage = float((nearest < r_radius).double().mean())
     n_f, n_r = fake.shape[0], real.shape[0]
+    if units is not None:
+        units.update(precision=(inside > 0).double().cpu(), density=density_each.cpu(),
+                     recall=recalled.double().cpu(), coverage=(nearest < r_radius).double().cpu())
     return {
         "precision": {"value": precision, "se": binomial_se(precision, n_f)},
         "recall": {"value": recall, "se": binomial_se(recall, n_r)},

@@ -134,6 +134,7 @@ class KIDProbe:
                               f"-o kid.subset_size={max(2, cfg.n_samples // 2)}.")
         if cfg.features == "fixed":
             real, scored, common = fixed_space(ctx, cfg)
+            common["subsets"] = cfg.subsets
         else:
             extractor = extractor_for(cfg, ctx.device)
             ref = reference_for(ctx, extractor, cfg, cfg.subset_size + 1,
@@ -154,20 +155,25 @@ class KIDProbe:
         return rows
 
 
-def fixed_space(ctx: ProbeContext, cfg: KIDConfig) -> tuple[torch.Tensor, Iterator[Subject], dict[str, Any]]:
-    """KID's inputs in the fixed feature space (``-o features=fixed``): the reference images'
-    features (centred and scaled per layer on themselves, :class:`FixedScaler`), the subjects
-    (held-out real images, the trained G, its controls) through the same map, and the rows' fields."""
+def fixed_space(ctx: ProbeContext, cfg: Any, need: int | None = None,
+                fix: str = "") -> tuple[torch.Tensor, Iterator[Subject], dict[str, Any]]:
+    """A probe's inputs in the fixed feature space (``-o features=fixed``; KID's and PRDC's): the
+    reference images' features (centred and scaled per layer on themselves, :class:`FixedScaler`),
+    the subjects (held-out real images, the trained G, its controls) through the same map, and the
+    rows' fields. More than ``need`` reference images are required (default: KID's subset size);
+    ``fix`` says what to do when there are not."""
     data = ctx.load_split(cfg.reference_split)
     n_ref = len(data) if cfg.n_reference is None else min(cfg.n_reference, len(data))
-    if n_ref <= cfg.subset_size:
-        raise OptionError(f"KID subsets of {cfg.subset_size} need more than {n_ref:,} real images in "
-                          f"'{cfg.reference_split}'; lower -o kid.subset_size.")
+    if need is None:
+        need, fix = cfg.subset_size, f"KID subsets of {cfg.subset_size} need more; lower -o kid.subset_size"
+    if n_ref <= need:
+        raise OptionError(f"The probe needs more than {need:,} real images and '{cfg.reference_split}' has "
+                          f"{n_ref:,}; {fix}.")
     pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n_ref]
     real, fingerprint = fixed_features(data.images[pick], device=ctx.device, batch_size=cfg.batch_size)
     scaler = FixedScaler(real)
     scaler.apply_(real)
-    common = {"reference_split": cfg.reference_split, "subsets": cfg.subsets, "n_reference": n_ref,
+    common = {"reference_split": cfg.reference_split, "n_reference": n_ref,
               "feature_space": fingerprint}
 
     def embed(images: torch.Tensor) -> torch.Tensor:
