@@ -161,6 +161,110 @@ def test_torchscript_generator_and_discriminator(cli: Any, tmp_path: Path) -> No
     assert walk[("trained", "fixed")]["value"] != walk[("random", "fixed")]["value"]
 
 
+class ScriptedExamplesD(torch.nn.Module):
+    """pytorch/examples' D as TorchScript, with the features(x) the svm and guided backprop read."""
+
+    def __init__(self, d: torch.nn.Module) -> None:
+        super().__init__()
+        self.main = d.main
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1)
+
+    @torch.jit.export
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        for m in self.main:
+            x = m(x)
+            if isinstance(m, torch.nn.LeakyReLU):
+                out.append(x)
+        return out
+
+
+def test_guided_backprop_on_a_torchscript_discriminator_matches_the_eager_network(tmp_path: Path) -> None:
+    """The same weights as an eager gansuite model and as a TorchScript file: the same guided
+    gradients, which differ from the plain gradient."""
+    from gansuite_probes.guided_backprop import guided_gradients
+
+    g_path, d_path, _, d = _save_pytorch_examples(tmp_path)
+    spec = get_catalog().registry("models").get("dcgan-pytorch-examples")
+    eager = load_foreign(ForeignInputs(generator=g_path, discriminator=d_path, model=spec), "cpu").model
+    scripted_d = _script(ScriptedExamplesD(d), tmp_path / "D.pt")
+    scripted = load_foreign(ForeignInputs(generator=_script(ScriptG(z_dim=100, size=64), tmp_path / "G.pt"),
+                                          discriminator=scripted_d), "cpu").model
+    images = torch.randint(0, 256, (6, 3, 64, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    channels = torch.tensor([0, 5, 17, 33, 48, 63])
+    ours = guided_gradients(eager, images, channels, batch_size=4)
+    theirs = [guided_gradients(scripted, images, channels, batch_size=4) for _ in range(3)]  # past JIT warm-up
+    scale = float(ours.abs().max())
+    assert scale > 0
+    for grads in theirs:
+        assert torch.allclose(grads, ours, atol=1e-5 * scale, rtol=1e-4)
+    x = images.float().div(127.5).sub(1).requires_grad_(True)
+    act = scripted.features(x)[-1]
+    (plain,) = torch.autograd.grad(act[torch.arange(6), channels].flatten(1).amax(1).sum(), x)
+    assert not torch.allclose(plain, ours, atol=1e-3 * scale)  # the guide changed the gradient
+
+
+class ChainG(torch.nn.Module):
+    """pytorch/examples' G behind a forward that only runs its Sequential: its blocks can be named."""
+
+    def __init__(self, main: torch.nn.Module) -> None:
+        super().__init__()
+        self.main = main
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
+    torch.export.save(torch.export.export(module.eval(), (example,)), str(path))
+    return path
+
+
+FORGET = ("--eval", "digits-forgetting", "--no-progress", "--json", "-o", "classifier_features=pixels",
+          "-o", "n_classifier=600", "-o", "n_pool=300", "-o", "n_score=300", "-o", "max_eval=60",
+          "-o", "n_random_draws=3", "-o", "n_boot=100", "-o", "grid_samples=0")
+
+
+@pytest.mark.parametrize("kind", ["torchscript", "export"])
+def test_a_generator_file_whose_submodules_chain_names_its_blocks(tmp_path: Path, kind: str) -> None:
+    from gansuite.evaluation.file_blocks import BlockChain
+
+    g = trained_like(generator(nz=100, ngf=8), 0)
+    path = (_script(ChainG(g.main), tmp_path / "G.pt") if kind == "torchscript"
+            else _export(ChainG(g.main), torch.randn(4, 100, 1, 1), tmp_path / "G.pt2"))
+    fm = load_foreign(ForeignInputs(generator=path, z_dim=100), "cpu")
+    assert isinstance(fm.model.generator, BlockChain)
+    blocks = fm.model.generator_blocks()
+    assert [b.kind for b in blocks] == ["ReLU", "ReLU", "ReLU", "ReLU", "Tanh"]
+    shapes: list[tuple[int, ...]] = []
+    handle = blocks[-2].register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape)))
+    z = torch.randn(6, 100, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = fm.model.generate(z)
+        assert torch.equal(out, g.main(z[:, :, None, None]))  # the chain is the network, exactly
+    handle.remove()
+    assert shapes == [(6, 8, 32, 32)]  # the hook fired: the block below the image
+
+
+def test_forgetting_on_a_generator_file(cli: Any, tmp_path: Path) -> None:
+    g = trained_like(generator(nz=100, ngf=8), 0)
+    path = _script(ChainG(g.main), tmp_path / "G.pt")
+    res = cli("eval", "--generator", str(path), "--z-dim", "100", "--out", str(tmp_path / "o"), *FORGET)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    by_g = {str(r["variant"]).split(":")[0] for r in rows}
+    assert {"trained", "random"} <= by_g, sorted(r["variant"] for r in rows)
+    assert all("shuffled" in r["random_control"] and "chain of blocks" in r["random_control"] for r in rows)
+    assert all(r["n_maps"] == 8 for r in rows if "n_maps" in r)  # the ReLU below the image: ngf maps
+    assert any(r.get("block_type") == "ChainLayer" for r in rows)
+    # a generator whose forward does more than chain its submodules: refused, saying what is needed
+    line = _one_error_line(cli("eval", "--generator", str(_script(ScriptG(), tmp_path / "G2.pt")), "--out",
+                               str(tmp_path / "o2"), *FORGET))
+    assert "cannot be named" in line and "nn.Sequential" in line
+
+
 def test_state_dict_in_the_models_own_key_names(tmp_path: Path) -> None:
     from gansuite._host.options import build_config
     from gansuite.engine.build import build_model
@@ -191,6 +295,7 @@ def test_a_folder_and_an_npz_of_the_same_images_score_the_same(cli: Any, tmp_pat
         rows = {r["variant"]: r for r in json.loads(res.stdout) if r["metric"] == "kid"}
         assert set(rows) == {"real", "trained", "random", "gaussian-fit"}  # no early checkpoint for samples
         assert "data-fitted" in rows["random"]["random_control"]
+        assert "top 64 principal directions" in rows["random"]["random_control"]  # the run-side fit's rank
         scores.append(rows["trained"]["value"])
     assert scores[0] == pytest.approx(scores[1], rel=1e-5, abs=1e-9)  # float sums in another order
     from gansuite.evaluation.sources import read_images
@@ -216,6 +321,27 @@ def test_samples_of_the_data_score_better_than_the_data_fitted_control(cli: Any,
         values[name] = {r["variant"]: r["value"] for r in json.loads(res.stdout)}
     assert values["real"]["trained"] < values["real"]["random"]
     assert values["noise"]["trained"] > values["noise"]["random"]
+
+
+def test_the_data_fit_of_a_sample_bank_reads_the_noise_after_the_image_index() -> None:
+    """A folder's latents start with an image index; its Gaussian fit (the run-side control class)
+    reads only the standard normal entries after it, and says what it is."""
+    from gansuite.evaluation.controls import GaussianFitModel
+    from gansuite.evaluation.foreign_model import SampleBank
+
+    images = _digits(200, "train")
+    bank = SampleBank(images, "folder")
+    fit = GaussianFitModel(images, bank.z_dim, rank=16, offset=1, max_images=150)
+    z = bank.sample_z(64, generator=torch.Generator().manual_seed(0))
+    moved = z.clone()
+    moved[:, 0] = torch.flip(moved[:, 0], [0])  # other images picked, the same noise
+    assert torch.equal(fit.generate(z), fit.generate(moved))
+    noisier = z.clone()
+    noisier[:, 1:] *= 2
+    assert not torch.equal(fit.generate(z), fit.generate(noisier))
+    assert fit.generator.proj.shape == (bank.z_dim - 1, 16)
+    text = fit.describe()
+    assert "data-fitted Gaussian generator" in text and "top 16 principal" in text and "150 real" in text
 
 
 def test_samples_refuse_probes_that_need_a_network(cli: Any, tmp_path: Path) -> None:
@@ -406,6 +532,23 @@ def test_a_study_lists_models_trained_elsewhere(cli: Any, tmp_path: Path, tiny_e
     assert "needs a label" in _one_error_line(cli("study", str(bad), "--dry-run"))
 
 
+def test_a_study_refuses_an_eval_its_foreign_model_cannot_run_before_any_cell(cli: Any, tmp_path: Path,
+                                                                                 tiny_extractor: Path) -> None:
+    spec = _study(tmp_path, tiny_extractor)
+    spec.write_text(spec.read_text().replace('evals = ["digits-kid"]', 'evals = ["digits-kid", "digits-svm"]'))
+    res = cli("study", str(spec), "--out", str(tmp_path / "st"))
+    line = _one_error_line(res)
+    assert "models[0]" in line and "cell their-g-digits-seed0" in line and "digits-svm" in line
+    assert "needs a discriminator" in line and 'discriminator = "D.pt"' in line
+    assert not (tmp_path / "st" / "runs").exists()  # no cell ran
+    samples_only = tmp_path / "samples.toml"
+    samples_only.write_text(spec.read_text().replace('evals = ["digits-kid", "digits-svm"]',
+                                                     'evals = ["digits-latent-walk"]'))
+    line = _one_error_line(cli("study", str(samples_only), "--dry-run"))
+    assert "cell their-g-digits-seed0" not in line  # a generator can walk
+    assert "cell their-samples-digits-seed0" in line and "needs a generator" in line
+
+
 @pytest.mark.slow  # two cells through 'python -m gansuite eval' subprocesses
 def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extractor: Path) -> None:
     import os
@@ -422,3 +565,81 @@ def test_a_study_evaluates_models_trained_elsewhere(tmp_path: Path, tiny_extract
         assert {r["variant"] for r in rows if r["metric"] == "kid"} == {"real", "trained", "random", "gaussian-fit"}
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert again.returncode == 0 and "2 cells (2 finished)" in again.stdout, again.stdout + again.stderr
+
+
+# -- GAN-test on labelled samples --------------------------------------------------------------
+GAN_TEST = ("--eval", "digits-gan-test", "--no-progress", "--json", "-o", "n_samples=300", "-o", "n_train=800")
+
+
+def _labelled_digits(n: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    spec = get_catalog().registry("datasets").get("digits")
+    from gansuite._host.options import build_config
+
+    data = spec.load_factory()(build_config(spec, {}), root=Path(".")).load("train", image_size=32)
+    assert data.labels is not None
+    return data.images[:n], data.labels[:n]
+
+
+def _class_folders(images: torch.Tensor, labels: torch.Tensor, folder: Path) -> Path:
+    for i, (img, y) in enumerate(zip(images, labels, strict=True)):
+        (folder / str(int(y))).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(folder / str(int(y)) / f"{i:05d}.png")
+    return folder
+
+
+@pytest.mark.slow  # three GAN-test evals through the CLI, one classifier (cached) between them
+def test_gan_test_scores_labelled_samples_and_shuffled_labels_fail(cli: Any, tmp_path: Path) -> None:
+    """Real digits filed under their own class score high; the same images under shuffled
+    classes score near chance: the score reads the labels the samples carry."""
+    images, labels = _labelled_digits()
+    cache = ("-o", f"cache_dir={tmp_path / 'classifiers'}")
+    shuffled = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))]
+    assert float((shuffled == labels).double().mean()) < 0.2
+    scores = {}
+    for name, y in (("true", labels), ("shuffled", shuffled)):
+        folder = _class_folders(images, y, tmp_path / name)
+        res = cli("eval", "--images", str(folder), "--out", str(tmp_path / f"o-{name}"), *GAN_TEST, *cache)
+        assert res.returncode == 0, res.stderr
+        rows = {(r["metric"], r["variant"]): r for r in json.loads(res.stdout)}
+        scores[name] = rows[("gan_test", "trained")]["value"]
+        assert rows[("gan_test", "real-test")]["value"] > 0.8  # the classifier itself works
+        assert rows[("gan_test", "random")]["value"] < 0.5  # the data-fitted control beside it
+    assert scores["true"] > 0.85
+    assert scores["shuffled"] < 0.3
+    # an .npz with images and labels reads the same
+    np.savez(tmp_path / "s.npz", images=images.permute(0, 2, 3, 1).numpy(), labels=labels.numpy())
+    res = cli("eval", "--images", str(tmp_path / "s.npz"), "--out", str(tmp_path / "o-npz"), *GAN_TEST, *cache)
+    assert res.returncode == 0, res.stderr
+    npz = {(r["metric"], r["variant"]): r["value"] for r in json.loads(res.stdout)}
+    assert npz[("gan_test", "trained")] == pytest.approx(scores["true"], abs=0.02)
+
+
+def test_gan_test_on_samples_without_fitting_labels_is_refused(cli: Any, tmp_path: Path) -> None:
+    images, labels = _labelled_digits(40)
+    flat = _write_pngs(images, tmp_path / "flat", nested=False)
+    line = _one_error_line(cli("eval", "--images", str(flat), "--out", str(tmp_path / "o"), *GAN_TEST))
+    assert "carries no class labels" in line and "subfolder" in line and "'labels'" in line
+    np.savez(tmp_path / "s.npz", images=images.permute(0, 2, 3, 1).numpy(), labels=labels.numpy() + 5)
+    line = _one_error_line(cli("eval", "--images", str(tmp_path / "s.npz"), "--out", str(tmp_path / "o"), *GAN_TEST))
+    assert "has 10 classes" in line
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+    # subfolder names are matched to the class names once the dataset is loaded: refused then
+    nested = _write_pngs(images, tmp_path / "nested")  # part0/part1/part2: not classes
+    line = _one_error_line(cli("eval", "--images", str(nested), "--out", str(tmp_path / "o"), *GAN_TEST))
+    assert "part0, part1, part2" in line and "class names" in line
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_class_subfolders_are_matched_by_name() -> None:
+    from gansuite.evaluation.foreign_model import SampleBank
+
+    images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    bank = SampleBank(images, "s", labels=["cat", "dog", "cat", "ant"])
+    bank.use_labels(3, None)  # names are matched once the classes are known
+    assert bank.num_classes == 3 and bank.labels is None
+    bank.use_labels(3, ("ant", "cat", "dog"))
+    assert bank.labels is not None and bank.labels.tolist() == [1, 2, 1, 0]
+    z = torch.tensor([[3.0], [1.0]])
+    assert bank.labels_of(z).tolist() == [0, 2]
+    with pytest.raises(Exception, match="has 3 class subfolders and the dataset has 2"):
+        SampleBank(images, "s", labels=["cat", "dog", "cat", "ant"]).use_labels(2, None)

@@ -11,8 +11,10 @@
   pixel mean and (low-rank) pixel covariance and no other structure: samples have realistic
   brightness, contrast and large-scale correlations, but no strokes, objects or classes. It is a
   pure, smooth (linear) function of z, so latent-walk and arithmetic probes can use it too. It
-  needs nothing of the trained model but its latent size and image shape, so it also serves as
-  the control of a model the suite did not train.
+  needs nothing of the trained model but its latent size and image shape, so it is also the
+  control of a model the suite did not train (a generator file or a folder of samples), where no
+  architecture is known to re-initialise; :meth:`GaussianFitModel.describe` is the sentence those
+  rows carry to say what the control is.
 - :func:`sample_std`: the per-pixel standard deviation across samples (images in [0, 1]),
   averaged over pixels: about 0 for a generator that draws one image whatever z is.
 
@@ -105,7 +107,9 @@ class GaussianFitGenerator(nn.Module):
 
     ``P`` is a fixed seeded ``z_dim x rank`` matrix with orthonormal columns, so for ``z ~ N(0, I)``
     the coefficients are independent standard normals and the samples have the data's mean and
-    rank-``rank`` covariance (``rank <= z_dim``). Fit on uint8 images; works in G's range [-1, 1].
+    rank-``rank`` covariance (``rank <= z_dim``). Fit on uint8 images (a seeded subset of at most
+    ``max_images``); works in G's range [-1, 1]. ``offset`` skips leading z entries that another
+    generator reads (a sample bank's image index): it reads ``z[:, offset:]``.
     """
 
     mean: torch.Tensor
@@ -113,10 +117,12 @@ class GaussianFitGenerator(nn.Module):
     proj: torch.Tensor
 
     def __init__(self, images: torch.Tensor, z_dim: int, rank: int = 64, seed: int = 0,
-                 max_images: int = 5000, z_scale: float = 1.0) -> None:
+                 max_images: int = 5000, z_scale: float = 1.0, offset: int = 0) -> None:
         super().__init__()
         self.z_scale = float(z_scale)  # the std of the prior that drives it (a uniform [-1, 1] z: 0.577)
+        self.offset = int(offset)
         n = int(images.shape[0])
+        z_dim = int(z_dim) - self.offset
         gen = torch.Generator().manual_seed(seed)
         pick = torch.randperm(n, generator=gen)[:max_images]
         x = images[pick].float().div(127.5).sub(1.0)
@@ -131,11 +137,15 @@ class GaussianFitGenerator(nn.Module):
         scale = s[:rank] / max(flat.shape[0] - 1, 1) ** 0.5  # sqrt of the top eigenvalues
         q, _ = torch.linalg.qr(torch.randn(int(z_dim), rank, generator=gen, dtype=torch.float64))
         self.rank = rank
+        self.n_images = int(flat.shape[0])
+        total = float((flat - mean).square().sum())
+        self.explained = float(s[:rank].square().sum()) / max(total, 1e-30)  # of the pixel variance
         self.register_buffer("mean", mean.float())
         self.register_buffer("basis", (scale[:, None] * vh[:rank]).float())  # rank x pixels
         self.register_buffer("proj", q.float())  # z_dim x rank
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        z = z.reshape(z.shape[0], -1)[:, self.offset :] if self.offset else z
         coeff = (z.to(self.proj) @ self.proj) / self.z_scale
         x = self.mean + coeff @ self.basis
         return x.clamp(-1, 1).view(z.shape[0], *self.shape)
@@ -149,15 +159,18 @@ class GaussianFitModel:
     num_classes = 0
 
     def __init__(self, images: torch.Tensor, z_dim: int, rank: int = 64, seed: int = 0, device: Any = None,
-                 prior: Callable[..., torch.Tensor] | None = None) -> None:
+                 prior: Callable[..., torch.Tensor] | None = None, max_images: int = 5000, offset: int = 0) -> None:
         """``prior(n, generator=...)``: the latents that will drive it (default: standard normal);
         its coefficients are standardised by the prior's std, so a trained model's uniform z
-        gives the data's covariance too."""
+        gives the data's covariance too. ``max_images`` and ``offset``: see
+        :class:`GaussianFitGenerator`."""
         z_scale = 1.0
         if prior is not None:
-            z_scale = float(prior(4096, generator=torch.Generator().manual_seed(seed)).float().std())
+            z = prior(4096, generator=torch.Generator().manual_seed(seed)).float()
+            z_scale = float(z.reshape(z.shape[0], -1)[:, offset:].std())
         self.prior = prior
-        self.generator = GaussianFitGenerator(images, z_dim, rank=rank, seed=seed, z_scale=z_scale)
+        self.generator = GaussianFitGenerator(images, z_dim, rank=rank, seed=seed, z_scale=z_scale,
+                                              max_images=max_images, offset=offset)
         if device is not None:
             self.generator.to(device)
         self.generator.eval()
@@ -171,6 +184,12 @@ class GaussianFitModel:
 
     def sample_labels(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> None:
         return None
+
+    def describe(self) -> str:
+        """What this control is, in one sentence (rows of a model with no known architecture carry it)."""
+        g = self.generator
+        return (f"data-fitted Gaussian generator: the pixel mean and top {g.rank} principal directions of the pixel "
+                f"covariance ({g.explained:.1%} of its variance) of {g.n_images:,} real training images")
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, *, net: Any = None) -> torch.Tensor:
         return (net or self.generator)(z)

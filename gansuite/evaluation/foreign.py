@@ -7,8 +7,9 @@ sha256, and how its control is made. :class:`ForeignSession` is the eval session
 probe that control as ``ctx.make_random_model``:
 
 - a registered architecture (``--model``): the architecture freshly initialised, as for a run;
-- otherwise the data-fitted generator of :mod:`gansuite.evaluation.baseline`, fitted to the
-  eval's training split; a discriminator from a file gets, as its random control, the same
+- otherwise the Gaussian fit every run's probes also get as ``ctx.make_data_fit_model``
+  (:class:`~gansuite.evaluation.controls.GaussianFitModel`, fitted to the eval's training split;
+  the same fitted generator serves both); a discriminator from a file gets, as its random control, the same
   network with each weight tensor's entries shuffled (a seeded permutation: the same weight
   statistics, no learned structure).
 
@@ -28,8 +29,8 @@ from gansuite.contract.errors import CheckpointError, OptionError
 from gansuite.contract.model import GANModel
 from gansuite.contract.protocols import ImageData
 from gansuite.contract.specs import EvalSpec, ModelSpec, ProbeSpec
-from gansuite.evaluation.baseline import data_fitted_control
 from gansuite.evaluation.evaluate import EvalSession
+from gansuite.evaluation.file_blocks import NO_BLOCKS, BlockChain, block_chain
 from gansuite.evaluation.foreign_model import (
     FileModel,
     SampleBank,
@@ -38,9 +39,9 @@ from gansuite.evaluation.foreign_model import (
     load_network,
     load_program,
 )
-from gansuite.evaluation.sources import file_sha256, read_images
+from gansuite.evaluation.sources import file_sha256, read_images, read_labels
 
-__all__ = ["ForeignInputs", "ForeignModel", "ForeignSession", "load_foreign", "check_needs"]
+__all__ = ["ForeignInputs", "ForeignModel", "ForeignSession", "load_foreign", "check_needs", "check_labels"]
 
 _NEED_WORDS = {"samples": "generated images", "generator": "a generator (z -> image)",
                "discriminator": "a discriminator"}
@@ -90,6 +91,49 @@ def check_needs(inputs: ForeignInputs, evals: Sequence[EvalSpec], probes: Mappin
                           f"given; {fix}, or drop --eval {spec.name}.")
 
 
+def check_labels(fm: ForeignModel, evals: Sequence[EvalSpec], probes: Mapping[str, ProbeSpec],
+                 probe_configs: Mapping[str, Any], datasets: Mapping[str, Any]) -> None:
+    """Samples for an eval whose probe refuses an unconditional model (it scores samples against
+    their class, as GAN-test does) must carry labels that fit the dataset's classes: checked
+    before any work, in one line. Class names are matched when the dataset is loaded."""
+    bank = fm.model
+    if not isinstance(bank, SampleBank):
+        return
+    from gansuite.contract.protocols import ModelCheck
+    from gansuite.engine.build import plugin_call
+
+    for spec in evals:
+        probe = plugin_call(probes[spec.probe], "to build", probes[spec.probe].load_factory(), probe_configs[spec.name])
+        if not isinstance(probe, ModelCheck):
+            continue
+        k = datasets[spec.dataset].num_classes
+        if not _refuses_only_unconditional(probe, bank, k or 1):
+            continue  # it takes unconditional samples (or refuses them for another reason, saying so itself)
+        if not k:
+            raise OptionError(f"Eval '{spec.name}' scores samples against classes and dataset '{spec.dataset}' "
+                              "declares none; choose an eval on a labelled dataset.")
+        bank.use_labels(k, None, f"dataset '{spec.dataset}'")
+
+
+def _refuses_only_unconditional(probe: Any, bank: SampleBank, k: int) -> bool:
+    """Whether ``probe.check_model`` refuses the samples as unconditional and accepts them with ``k`` classes."""
+    kept = bank.num_classes
+    try:
+        for classes, accepted in ((0, False), (k, True)):
+            bank.num_classes = classes
+            try:
+                probe.check_model(bank)
+            except OptionError:
+                if accepted:
+                    return False
+                continue
+            if not accepted:
+                return False
+        return True
+    finally:
+        bank.num_classes = kept
+
+
 @dataclass
 class ForeignModel:
     """A loaded foreign model: the model, its control kind, label and sources."""
@@ -102,6 +146,7 @@ class ForeignModel:
     known_architecture: bool = False
     weights_source: str | None = None
     discriminator_bytes: bytes | None = None
+    generator_bytes: bytes | None = None  # kept when G's blocks chain: its control is G shuffled
 
 
 def _source(path: Path, role: str, kind: str) -> dict[str, Any]:
@@ -155,10 +200,14 @@ def _load_file_model(inputs: ForeignInputs, device: Any) -> ForeignModel:
     if d_net is not None:
         disc = _FileDiscriminator(d_net)
         _check_discriminator(disc, generator, z_dim, d_path)
-    model = FileModel(generator, disc, z_dim=z_dim, image_size=size, channels=channels, z_prior=prior)
+    chain = block_chain(g_net, generator.flat_z, z_dim, _device(generator))
+    model = FileModel(chain if chain is not None else generator, disc, z_dim=z_dim, image_size=size,
+                      channels=channels, z_prior=prior, blocks=chain.blocks() if chain is not None else None,
+                      no_blocks=f"the blocks of the generator {g_path} cannot be named: {NO_BLOCKS}")
     spec = ModelSpec(name=f"file:{g_path.name}", summary="a generator read from a file")
     return ForeignModel(model, spec.name, sources, spec,
-                        discriminator_bytes=d_path.read_bytes() if d_path is not None else None)
+                        discriminator_bytes=d_path.read_bytes() if d_path is not None else None,
+                        generator_bytes=g_path.read_bytes() if chain is not None else None)
 
 
 @torch.no_grad()
@@ -186,15 +235,14 @@ def load_foreign(inputs: ForeignInputs, device: Any, progress: bool = True) -> F
     inputs.check()
     if inputs.images is not None:
         images, source = read_images(inputs.images, image_size=inputs.image_size, progress=progress)
-        bank = SampleBank(images.to(device), str(inputs.images))
+        bank = SampleBank(images.to(device), str(inputs.images), labels=read_labels(inputs.images))
         spec = ModelSpec(name=f"samples:{Path(inputs.images).name}", summary="generated images from files")
         return ForeignModel(bank, spec.name, [source.record()], spec)
     return _load_file_model(inputs, device)
 
 
-def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
-    """The file's network again, each floating-point parameter's entries permuted (seeded)."""
-    _, net = load_program(data, device)
+def _shuffle(net: Any, seed: int) -> Any:
+    """Each floating-point parameter's entries of ``net`` permuted in place (seeded)."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in net.parameters():
@@ -204,6 +252,17 @@ def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
     return net
 
 
+def _shuffled_copy(data: bytes, device: Any, seed: int) -> Any:
+    """The file's network again, each floating-point parameter's entries permuted (seeded)."""
+    return _shuffle(load_program(data, device)[1], seed)
+
+
+def _shuffled_chain(data: bytes, like: BlockChain, z_dim: int, device: Any, seed: int) -> BlockChain | None:
+    """The generator file's chain of blocks again, its weights shuffled as :func:`_shuffled_copy` does."""
+    chain = block_chain(load_program(data, device)[1], like.flat_z, z_dim, device)
+    return _shuffle(chain, seed) if chain is not None else None
+
+
 class _Control(GANModel):
     """The control model beside a foreign one: a data-fitted G and, where D came from a file,
     D with shuffled weights."""
@@ -211,11 +270,17 @@ class _Control(GANModel):
     def __init__(self, like: GANModel, generator: torch.nn.Module, discriminator: torch.nn.Module) -> None:
         self.generator = generator
         self.discriminator = discriminator
+        self.blocks = generator.blocks() if isinstance(generator, BlockChain) else None
         self.z_dim, self.image_size, self.channels = like.z_dim, like.image_size, like.channels
         self._like = like
 
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         return self._like.sample_z(n, generator=generator, device=device)
+
+    def generator_blocks(self) -> list[torch.nn.Module]:
+        if self.blocks is None:
+            return list(self._like.generator_blocks())  # refused there, saying why
+        return self.blocks
 
     def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         feats: Any = getattr(self.discriminator, "features")  # noqa: B009 - a file D's method, checked by the probe
@@ -247,34 +312,51 @@ class ForeignSession(EvalSession):
         self._control_text = "none (the probe built no random control)"
         return make
 
-    def make_data_fit_model(self, seed: int, real: Any) -> Any:
-        """The Gaussian fit of the run's controls; a folder of samples has no latent prior (its
-        "latents" pick images), so the fit is driven by a standard normal there."""
-        if isinstance(getattr(self.foreign, "model", None), SampleBank):
-            from gansuite.evaluation.controls import GaussianFitModel
+    def probe_context(self, spec: EvalSpec, out_dir: Path, load_split: Callable[[str], ImageData] | None = None) -> Any:
+        """As a run's; labelled samples whose subfolders are class names are matched to the
+        dataset's names here, where its split is loaded."""
+        bank = getattr(self.foreign, "model", None)
+        if isinstance(bank, SampleBank) and bank.num_classes and bank.labels is None:
+            train = (load_split or (lambda split: self.load_split(spec.dataset, split)))(spec.train_split)
+            bank.use_labels(bank.num_classes, tuple(train.classes), f"dataset '{spec.dataset}'")
+        return super().probe_context(spec, out_dir, load_split)
 
-            data = real()
-            return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_device(self.model.discriminator))
-        return super().make_data_fit_model(seed, real)
+    def make_data_fit_model(self, seed: int, real: Any) -> Any:
+        """The Gaussian fit of the run's controls, driven by the model's own latents. A folder of
+        samples has no latent prior (z's first entry picks an image): the fit reads the standard
+        normal entries after it."""
+        from gansuite.evaluation.controls import GaussianFitModel
+
+        bank = isinstance(getattr(self.foreign, "model", None), SampleBank)
+        data = real()
+        return GaussianFitModel(data.images, self.model.z_dim, seed=seed, device=_device(self.model.discriminator),
+                                prior=None if bank else self.model.sample_z, offset=1 if bank else 0)
 
     def _fit_control(self, spec: EvalSpec, seed: int) -> tuple[GANModel, str]:
         if self.foreign is None:
             raise OptionError("No model trained elsewhere was loaded into this session.")
         model = self.foreign.model
-        train = self.load_split(spec.dataset, spec.train_split)
-        bank = isinstance(model, SampleBank)
-        latent = model.z_dim - 1 if bank else model.z_dim
-        prior = getattr(model, "z_prior", "normal")
-        net, text = data_fitted_control(train.images, latent_dim=latent, prior=prior, seed=seed,
-                                        offset=1 if bank else 0)
-        text = f"{text}; split '{spec.train_split}' of {spec.dataset}"
+
+        def real() -> ImageData:
+            return self.load_split(spec.dataset, spec.train_split)
+
+        # the same fitted generator the probes get as the gaussian-fit control: one fit per seed and dataset
         device = _device(model.discriminator)
+        generator: torch.nn.Module | None = None
+        if self.foreign.generator_bytes is not None and isinstance(model.generator, BlockChain):
+            generator = _shuffled_chain(self.foreign.generator_bytes, model.generator, model.z_dim, device, seed)
+            text = ("the generator file's network, run as its chain of blocks, with each weight tensor's entries "
+                    "shuffled (seeded; BatchNorm statistics as the file has them)")
+        if generator is None:
+            fit = self.control(("gaussian-fit", seed, spec.dataset), lambda: self.make_data_fit_model(seed, real))
+            generator = fit.eval_generator()
+            text = (f"{fit.describe()}; split '{spec.train_split}' of {spec.dataset}; no architecture is known to "
+                    "re-initialise")
         disc: torch.nn.Module = model.discriminator
         if self.foreign.discriminator_bytes is not None:
             disc = _FileDiscriminator(_shuffled_copy(self.foreign.discriminator_bytes, device, seed))
             text += "; D: the discriminator file's network with each weight tensor's entries shuffled (seeded)"
-        control = _Control(model, net.to(device).eval(), disc)
-        return control, text
+        return _Control(model, generator, disc), text
 
     def extra_provenance(self) -> dict[str, Any]:
         fm = self.foreign

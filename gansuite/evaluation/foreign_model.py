@@ -3,7 +3,10 @@
 - :class:`SampleBank`: a set of generated images. Its "generator" returns stored images: z's
   first entry is an image index (:meth:`SampleBank.sample_z` draws indices without replacement,
   seeded), the remaining entries are Gaussian noise for the data-fitted control that stands
-  beside it. Only probes that need samples run on it.
+  beside it. Only probes that need samples run on it. Samples that carry their class (a
+  subfolder per class, an ``.npz`` ``labels`` array) make it class-conditional for an eval
+  that needs labels (:meth:`SampleBank.use_labels`): :meth:`SampleBank.labels_of` gives the
+  class of the images z picks, which class-conditional probes score against.
 - :class:`FileModel`: a generator (and optionally a discriminator) loaded from a TorchScript or
   ``torch.export`` file. G maps z -- ``(N, z_dim)``, or ``(N, z_dim, 1, 1)`` as pytorch/examples'
   G takes it (found by trying) -- to images in [-1, 1]; D maps images to one score per image and
@@ -18,6 +21,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,7 @@ class _BankNet(torch.nn.Module):
         super().__init__()
         self.register_buffer("images", images)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         idx = z[:, 0].round().long().to(self.images.device)
         return self.images[idx].float().div_(127.5).sub_(1.0)
 
@@ -56,9 +60,12 @@ class NoDiscriminator(torch.nn.Module):
 
 
 class SampleBank(GANModel):
-    """Generated images as a model: every probe that needs only samples runs on it."""
+    """Generated images as a model: every probe that needs only samples runs on it.
 
-    def __init__(self, images: torch.Tensor, source: str) -> None:
+    ``labels``: the class of each image as :func:`~gansuite.evaluation.sources.read_labels` reads
+    it (subfolder names or integers), or None."""
+
+    def __init__(self, images: torch.Tensor, source: str, labels: list[str] | torch.Tensor | None = None) -> None:
         self.generator = _BankNet(images)
         self.discriminator = NoDiscriminator()
         self.n_images = int(images.shape[0])
@@ -66,6 +73,9 @@ class SampleBank(GANModel):
         self.image_size = int(images.shape[-1])
         self.channels = int(images.shape[1])
         self.source = source
+        self.raw_labels = labels
+        self.labels: torch.Tensor | None = None
+        self.num_classes = 0
 
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device: Any = None) -> torch.Tensor:
         """``n`` distinct image indices (a seeded permutation) followed by Gaussian noise."""
@@ -76,6 +86,52 @@ class SampleBank(GANModel):
         idx = torch.randperm(self.n_images, generator=generator)[:n].float().unsqueeze(1)
         z = torch.cat([idx, torch.randn(n, BANK_NOISE_DIM, generator=generator)], 1)
         return z if device is None else z.to(device)
+
+    def labels_of(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The class of each image ``z`` picks (None before :meth:`use_labels`)."""
+        if self.labels is None:
+            return None
+        return self.labels[z[:, 0].round().long().cpu()].to(z.device)
+
+    def use_labels(self, num_classes: int, classes: Sequence[str] | None = None, dataset: str = "the dataset") -> None:
+        """Read the samples' labels as classes of a dataset with ``num_classes`` classes named
+        ``classes``: subfolder names must be class names or indices ``0..K-1``; refused in one line
+        when the samples carry no labels or they do not fit. With ``classes`` None (not loaded yet),
+        subfolder names that are not indices are only counted: :attr:`labels` stays None until a
+        call with the names."""
+        raw, k = self.raw_labels, int(num_classes)
+        how = ("put each class's images in a subfolder named by its class (the dataset's class name or index "
+               f"0..{k - 1}), or save an .npz with 'images' and 'labels' arrays")
+        if raw is None:
+            raise OptionError(f"{self.source} carries no class labels, which this eval scores samples against; {how}.")
+        if isinstance(raw, torch.Tensor):
+            if raw.numel() != self.n_images:
+                raise OptionError(f"{self.source} holds {self.n_images:,} images but {raw.numel():,} labels; "
+                                  "save one label per image.")
+            labels = raw
+        else:
+            names = sorted(set(raw))
+            if classes is None and not all(n.isdigit() for n in names):
+                if len(names) > k:
+                    raise OptionError(f"{self.source} has {len(names)} class subfolders and {dataset} has {k} "
+                                      f"classes; {how}.")
+                self.num_classes = k  # the names are matched once the dataset's class names are loaded
+                return
+            if classes and all(n in classes for n in names):
+                index = {n: list(classes).index(n) for n in names}
+            elif all(n.isdigit() for n in names):
+                index = {n: int(n) for n in names}
+            else:
+                shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+                raise OptionError(f"The subfolders of {self.source} ({shown}) are neither {dataset}'s class names"
+                                  f"{' (' + ', '.join(list(classes)[:10]) + ')' if classes else ''} nor class "
+                                  f"indices; {how}.")
+            labels = torch.tensor([index[n] for n in raw], dtype=torch.long)
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= k:
+            raise OptionError(f"The labels of {self.source} run from {lo} to {hi}, and {dataset} has {k} classes "
+                              f"(0..{k - 1}); label the samples with the classes of the eval's dataset.")
+        self.labels, self.num_classes = labels, k
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "samples", "images": self.n_images, "image_size": self.image_size, "channels": self.channels}
@@ -108,10 +164,15 @@ class _FileDiscriminator(FileNetwork):
 
 
 class FileModel(GANModel):
-    """A generator (and a discriminator) from TorchScript / ``torch.export`` files."""
+    """A generator (and a discriminator) from TorchScript / ``torch.export`` files. ``blocks``:
+    G's blocks where its submodules chain (see :mod:`gansuite.evaluation.file_blocks`; G is then
+    that chain), else None and ``no_blocks`` says why."""
 
     def __init__(self, generator: torch.nn.Module, discriminator: torch.nn.Module | None, *, z_dim: int,
-                 image_size: int, channels: int, z_prior: str) -> None:
+                 image_size: int, channels: int, z_prior: str, blocks: list[torch.nn.Module] | None = None,
+                 no_blocks: str = "") -> None:
+        self.blocks = blocks
+        self.no_blocks = no_blocks
         self.generator = generator
         self.discriminator = discriminator if discriminator is not None else NoDiscriminator()
         self.z_dim = z_dim
@@ -129,6 +190,11 @@ class FileModel(GANModel):
         if feats is None:
             raise OptionError("This eval reads D's features and no discriminator was given; pass --discriminator D.pt.")
         return list(feats(x))
+
+    def generator_blocks(self) -> list[torch.nn.Module]:
+        if self.blocks is None:
+            raise OptionError(f"This eval hooks G's blocks, and {self.no_blocks}.")
+        return self.blocks
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "file", "z_dim": self.z_dim, "z_prior": self.z_prior, "image_size": self.image_size,
@@ -186,6 +252,7 @@ class _ExportedNet(torch.nn.Module):
     def __init__(self, program: Any, device: Any) -> None:
         super().__init__()
         self.net = program.module().to(device)
+        self.program = program  # its submodules come back through torch.export.unflatten
         args = (program.example_inputs or ((),))[0]
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
         self.batch = int(first.shape[0]) if first is not None and first.dim() >= 1 else 0

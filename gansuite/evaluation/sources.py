@@ -13,6 +13,10 @@ and contents), which the run folder's ``config.json`` keeps.
   an ``.npz`` holds one such array, or several with one named ``images``, ``samples``, ``x`` or
   ``arr_0``. Pickled objects are never loaded.
 
+``read_labels(path)`` returns the samples' class labels where they carry them, in the same order:
+a folder's first-level subfolder names (one subfolder per class), or an ``.npz``'s ``labels``
+array (integers); None where they carry none.
+
 Every failure is a :class:`~gansuite.contract.errors.DataError` of one line.
 """
 
@@ -30,7 +34,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["IMAGE_EXTENSIONS", "ARRAY_KEYS", "SampleSource", "read_images", "file_sha256", "list_image_files"]
+__all__ = ["IMAGE_EXTENSIONS", "ARRAY_KEYS", "SampleSource", "read_images", "read_labels", "file_sha256",
+           "list_image_files"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 ARRAY_KEYS = ("images", "samples", "x", "arr_0")
@@ -84,6 +89,32 @@ def read_images(path: Path | str, *, image_size: int | None = None,
         images = _resize_tensor(images, image_size)
     return images, SampleSource(str(path.resolve()), suffix[1:], 1, file_sha256(path),
                                 image_size if image_size is not None else None)
+
+
+def read_labels(path: Path | str) -> list[str] | torch.Tensor | None:
+    """The class of each image :func:`read_images` reads from ``path``, in its order: a folder's
+    first-level subfolder names (None when some image lies directly in the folder), an ``.npz``'s
+    ``labels`` array as int64 (None without one)."""
+    path = Path(path)
+    if path.is_dir():
+        parts = [p.relative_to(path).parts for p in list_image_files(path)]
+        return [q[0] for q in parts] if parts and all(len(q) > 1 for q in parts) else None
+    if path.suffix.lower() != ".npz":
+        return None
+    import numpy as np
+    import torch
+
+    with np.load(path, allow_pickle=False) as loaded:
+        if "labels" not in loaded.files:
+            return None
+        try:
+            labels = loaded["labels"]
+        except ValueError:
+            raise DataError(f"{path}: array 'labels' holds pickled objects; save plain integers.") from None
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(f"{path}: 'labels' is a {labels.dtype} array of shape {labels.shape}, not one integer "
+                        "class index per image; save numpy.savez(path, images=x, labels=y) with y int64 (N,).")
+    return torch.from_numpy(labels.astype(np.int64))
 
 
 # -- folders ---------------------------------------------------------------------------------

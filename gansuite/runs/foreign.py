@@ -93,7 +93,13 @@ def evaluate_foreign(req: ForeignRequest, catalog: Catalog | None = None) -> lis
     probe_configs = {e.name: build_config(probes[e.probe], {**dict(e.params), **routed[e.probe]}) for e in evals}
     dataset_configs = {name: build_config(spec, routed[name]) for name, spec in datasets.items()}
 
-    from gansuite.evaluation.foreign import ForeignInputs, ForeignSession, check_needs, load_foreign
+    from gansuite.evaluation.foreign import (
+        ForeignInputs,
+        ForeignSession,
+        check_labels,
+        check_needs,
+        load_foreign,
+    )
 
     inputs = ForeignInputs(images=req.images, generator=req.generator, discriminator=req.discriminator,
                            model=model_spec, model_options=routed[model_spec.name] if model_spec else {},
@@ -109,6 +115,7 @@ def evaluate_foreign(req: ForeignRequest, catalog: Catalog | None = None) -> lis
         raise OptionError(f"--out {req.out} is a file, not a folder; choose another --out.")
     device = resolve_device(req.device)
     foreign = load_foreign(inputs, device, progress=req.progress)
+    check_labels(foreign, evals, probes, probe_configs, datasets)
     folder = RunFolder(req.out)
     folder.path.mkdir(parents=True, exist_ok=True)
     with RunLock(folder.path):

@@ -221,6 +221,28 @@ def _check_recorded(spec: StudySpec, cell: Cell) -> None:
                             f"{now!r}; restore the spec or choose another --out for a new study.")
 
 
+_NEED_WORDS = {"samples": "generated images", "generator": "a generator (z -> image)",
+               "discriminator": "a discriminator"}
+
+
+def _check_foreign_needs(spec: StudySpec, catalog: Catalog, index: int, cell_id: str) -> None:
+    """A model trained elsewhere offers what its files give (samples; a generator; a
+    discriminator): an eval whose probe needs more is refused here, before any cell runs."""
+    entry = spec.models[index]
+    have = {"samples"} if entry.images is not None else (
+        {"samples", "generator"} | ({"discriminator"} if entry.discriminator is not None else set()))
+    for name in spec.evals:
+        probe = catalog.registry("probes").get(catalog.registry("evals").get(name).probe)
+        missing = [n for n in probe.needs if n not in have]
+        if missing:
+            given = "a folder of samples (images)" if entry.images is not None else "a generator without a discriminator"
+            fix = ('add discriminator = "D.pt"' if missing == ["discriminator"] and entry.images is None
+                   else 'give generator = "G.pt"' + (' and discriminator = "D.pt"' if "discriminator" in missing else ""))
+            raise spec.fail(f"models[{index}]", f"cell {cell_id}: eval '{name}' runs probe '{probe.name}', which "
+                            f"needs {' and '.join(_NEED_WORDS[n] for n in missing)}, and the model is {given}; "
+                            f"{fix}, or list that model in a study without eval '{name}'.")
+
+
 def plan_cells(spec: StudySpec, study: StudyFolder, catalog: Catalog) -> list[Cell]:
     """Every cell of ``spec``, each validated before anything runs (raises :class:`SpecError`)."""
     _validate_names(spec, catalog)
@@ -235,7 +257,8 @@ def plan_cells(spec: StudySpec, study: StudyFolder, catalog: Catalog) -> list[Ce
                                 seed=seed)
                 run_dir = study.run_dir(cell_id)
                 cell = Cell(info, entry, cell_request(spec, entry, dataset, seed, run_dir))
-                if entry.foreign:  # checked by 'gansuite eval' itself, which refuses another model's folder
+                if entry.foreign:  # the folder is checked by 'gansuite eval', which refuses another model's
+                    _check_foreign_needs(spec, catalog, i, cell_id)
                     cells.append(cell)
                     continue
                 if RunFolder(run_dir).exists():

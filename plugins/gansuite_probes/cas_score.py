@@ -16,9 +16,15 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, ProbeContext
-from gansuite_probes.common import Timer, balanced_labels, generate
+from gansuite_probes.common import Timer, generate
 from gansuite_probes.config import CASScoreConfig
-from gansuite_probes.gan_test import binomial_ci95, check_conditional, labelled_splits, real_classifier
+from gansuite_probes.gan_test import (
+    binomial_ci95,
+    check_conditional,
+    labelled_splits,
+    real_classifier,
+    sample_classes,
+)
 from gansuite_probes.resampling import paired_gain
 from gansuite_probes.svm import subset
 
@@ -77,7 +83,6 @@ class CASScoreProbe:
         """``n_train`` samples G(z, y) with class-balanced y (z drawn under the run's seed)."""
         cfg = self.config
         z = model.sample_z(cfg.n_train, generator=torch.Generator().manual_seed(ctx.seed)).to(ctx.device)
-        y = balanced_labels(ctx.model, cfg.n_train, ctx.device)
-        assert y is not None  # run() checked ctx.model is conditional
+        y = sample_classes(ctx.model, z, cfg.n_train, ctx.device)
         x = generate(model, z, cfg.batch_size, labels=y if model.num_classes else None)
         return x.cpu(), y.cpu()

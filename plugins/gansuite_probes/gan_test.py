@@ -34,7 +34,7 @@ from gansuite_probes.config import GANTestConfig
 from gansuite_probes.resampling import paired_gain
 from gansuite_probes.svm import labelled, subset
 
-__all__ = ["GANTestProbe", "build", "build_deprecated_cas", "labelled_splits", "SmallCNN", "train_classifier", "predict",
+__all__ = ["GANTestProbe", "build", "build_deprecated_cas", "labelled_splits", "sample_classes", "SmallCNN", "train_classifier", "predict",
            "binomial_ci95", "real_classifier"]
 
 
@@ -63,6 +63,18 @@ def labelled_splits(ctx: ProbeContext) -> tuple[Any, Any, torch.Tensor, torch.Te
         raise OptionError(f"The model conditions on {ctx.model.num_classes} classes but the eval's "
                           f"dataset has {k}; evaluate it on the dataset it was trained on.")
     return train, test, y_train, y_test, k
+
+
+def sample_classes(model: GANModel, z: torch.Tensor, n: int, device: Any) -> torch.Tensor:
+    """The class each of ``n`` samples from ``z`` is scored against: the model's own
+    ``labels_of(z)`` where its samples carry their class (a labelled folder of samples), else
+    class-balanced conditioning labels."""
+    own = getattr(model, "labels_of", None)
+    y = own(z) if callable(own) else None
+    if y is None:
+        y = balanced_labels(model, n, device)
+    assert y is not None  # the probe checked that the model is conditional
+    return y.to(device)
 
 
 class SmallCNN(nn.Module):
@@ -223,14 +235,14 @@ class GANTestProbe:
         cfg = self.config
         gen = torch.Generator().manual_seed(ctx.seed)
         z = model.sample_z(cfg.n_samples, generator=gen).to(ctx.device)
-        y = balanced_labels(ctx.model, cfg.n_samples, ctx.device)  # the classes asked for
-        assert y is not None  # run() checked ctx.model is conditional
+        y = sample_classes(ctx.model, z, cfg.n_samples, ctx.device)  # the classes asked for (or carried)
         x = generate(model, z, cfg.batch_size, labels=y if model.num_classes else None)
         pred = clf.predict(x)
         hit = (pred == y.cpu()).double()
         acc = float(hit.mean())
         k = ctx.model.num_classes
-        per_class = [round(float(hit[y.cpu() == c].mean()), 4) for c in range(k)]
+        per_class = [round(float(hit[y.cpu() == c].mean()), 4) if bool((y.cpu() == c).any()) else None
+                     for c in range(k)]
         row = {"metric": "gan_test", "value": acc, "ci95": binomial_ci95(acc, cfg.n_samples), "n": cfg.n_samples,
                "ci_method": f"binomial (normal approximation) over {cfg.n_samples:,} generated samples",
                "per_class": per_class, "predicted_classes": torch.bincount(pred, minlength=k).tolist()}

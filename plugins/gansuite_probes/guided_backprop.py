@@ -7,9 +7,10 @@ backpropagation image (Springenberg et al. 2014, arXiv:1412.6806) is the gradien
 channel's maximum with respect to the input, where every ReLU/LeakyReLU passes back only
 positive gradients and only where its forward input was positive.
 
-The model is never modified: while the guided pass runs, a torch function mode replaces each
-``relu``/``leaky_relu`` call (module or functional, in place or not) by a function with the same
-forward value and the guided backward. The same analysis of a randomly initialised D of the same
+The model is never modified: while the guided pass runs, a torch dispatch mode replaces the
+backward op of each ReLU/LeakyReLU by the guided one, so the same pass runs on an eager D, a
+TorchScript D and a ``torch.export`` D (TorchScript's graph runs unoptimised meanwhile, so its
+backward uses the same ops). The same analysis of a randomly initialised D of the same
 architecture (the paper's random-filter baseline) is the control. Numbers, each with a bootstrap
 95% interval over channels: the share of guided-gradient mass in the top pixels (concentration),
 and, on labelled data, how often a channel's preferred images share one label (purity), next
@@ -22,8 +23,7 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from gansuite import GANModel, OptionError, ProbeContext, save_image_grid
 from gansuite_probes.common import eval_mode, model_device, to_float
@@ -33,10 +33,7 @@ from gansuite_probes.svm import labelled, subset
 __all__ = ["GuidedBackpropProbe", "GuidedBackprop", "build", "guided_gradients", "bootstrap_ci",
            "interval", "label_purity"]
 
-_RELU = {F.relu, torch.relu, torch.Tensor.relu}
-_RELU_INPLACE = {F.relu_, torch.relu_, torch.Tensor.relu_}
-_LEAKY = {F.leaky_relu, torch._C._nn.leaky_relu}
-_LEAKY_INPLACE = {F.leaky_relu_, torch._C._nn.leaky_relu_}
+_ATEN = torch.ops.aten
 
 
 def build(config: GuidedBackpropConfig) -> GuidedBackpropProbe:
@@ -44,44 +41,32 @@ def build(config: GuidedBackpropConfig) -> GuidedBackpropProbe:
     return GuidedBackpropProbe(config)
 
 
-class _GuidedReLU(torch.autograd.Function):
-    """(Leaky) ReLU forward; backward passes positive gradients where the input was positive."""
+class GuidedBackprop(TorchDispatchMode):
+    """``with GuidedBackprop() as gb: ...``: every ReLU/LeakyReLU gets the guided backward.
 
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x > 0)
-        return F.leaky_relu(x, slope) if slope else F.relu(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (positive,) = ctx.saved_tensors
-        return grad.clamp_min(0) * positive, None
-
-
-class GuidedBackprop(TorchFunctionMode):
-    """``with GuidedBackprop() as gb: ...``: every relu/leaky_relu call gets the guided backward.
-
-    Nothing on the model changes. In-place calls write the result back into their input, so
-    code that relies on the side effect keeps working; ``calls`` counts the replaced calls.
+    It works at the dispatcher, on the backward ops autograd runs for these activations
+    (``threshold_backward`` for ReLU, ``leaky_relu_backward`` for LeakyReLU, whatever called them:
+    a module, a functional call, in place or not, an eager network, a TorchScript interpreter or a
+    ``torch.export`` program): each gets only the positive part of its incoming gradient, and
+    passes it where the forward input was positive. Nothing on the model changes; ``calls``
+    counts the replaced backward ops.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
 
-    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
-        if func in _RELU or func in _RELU_INPLACE:
-            slope, inplace = 0.0, func in _RELU_INPLACE or bool(_arg(args, kwargs, 1, "inplace", False))
-        elif func in _LEAKY or func in _LEAKY_INPLACE:
-            slope = float(_arg(args, kwargs, 1, "negative_slope", 0.01))
-            inplace = func in _LEAKY_INPLACE or bool(_arg(args, kwargs, 2, "inplace", False))
+        if func is _ATEN.threshold_backward.default:
+            grad, x, threshold = args
+        elif func is _ATEN.leaky_relu_backward.default:
+            # (grad, input or result, slope, result given): result > 0 exactly where input > 0
+            grad, x, threshold = args[0], args[1], 0
         else:
             return func(*args, **kwargs)
         self.calls += 1
-        x = args[0] if args else kwargs["input"]
-        out = _GuidedReLU.apply(x, slope)
-        return x.copy_(out) if inplace else out
+        return _ATEN.threshold_backward.default(grad.clamp_min(0), x, threshold)
 
 
 def _arg(args: tuple, kwargs: dict, pos: int, name: str, default: Any) -> Any:
@@ -114,7 +99,7 @@ def guided_gradients(model: GANModel, images: torch.Tensor, channels: torch.Tens
             x.requires_grad_(True)
             ch = channels[i : i + batch_size].to(device)
             y = labels[i : i + batch_size].to(device) if labels is not None else None
-            with torch.enable_grad(), GuidedBackprop() as mode:
+            with torch.enable_grad(), torch.jit.optimized_execution(False), GuidedBackprop() as mode:
                 act = _last_layer(model, x, y)
                 peak = act[torch.arange(act.shape[0], device=device), ch].flatten(1).amax(1)
                 (grad,) = torch.autograd.grad(peak.sum(), x)
