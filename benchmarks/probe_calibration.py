@@ -24,8 +24,13 @@ of the real images'; on each probe's headline metric the trained model beats ``e
 
 Every one of these fails for a bad generator (tests/test_controls.py runs them on one).
 
-Run (the runs are made with ``gansuite run --model dcgan --dataset digits --max-steps N --seed 0
---out DIR``; each keeps its early checkpoint):
+The paired-interval checks on kid, latent-walk, memorization and arithmetic were added with
+those probes' difference rows, after a 300-step run's KID against the Gaussian fit had been seen.
+
+Run (the digits run is the README's main job, ``gansuite run --model dcgan --eval
+digits-prdc-fixed --eval digits-kid-fixed --max-steps 800 -o ngf=32 -o ndf=32``, or any run made
+with ``gansuite run --model dcgan --dataset DATASET --max-steps N --seed 0 --out DIR``; each
+keeps its early checkpoint):
 
     python benchmarks/probe_calibration.py --run DIGITS_RUN
 
