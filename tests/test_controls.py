@@ -240,7 +240,8 @@ def test_provenance_line_flags_unverified_data() -> None:
     assert "verified against" in provenance_line(rows[1:])
 
 
-def test_a_rebuilt_cifar10_copy_says_so_in_its_verification(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dtype", ["bool", "uint8"])  # the shared copy's flags are uint8 0/1
+def test_a_rebuilt_cifar10_copy_says_so_in_its_verification(tmp_path: Path, dtype: str) -> None:
     import numpy as np
     from helpers import write_cifar
 
@@ -248,8 +249,8 @@ def test_a_rebuilt_cifar10_copy_says_so_in_its_verification(tmp_path: Path) -> N
     spec = get_catalog().registry("datasets").get("cifar10")
     dataset = spec.load_factory()(build_config(spec, {}), root=tmp_path)
     assert "lossy" not in dataset.verify().detail
-    train = np.ones(20, dtype=bool)
-    train[4:] = False
-    np.savez(folder.parent / "provenance_flags.npz", train_lossless=train, test_lossless=np.ones(4, dtype=bool))
+    train = np.ones(20, dtype=dtype)
+    train[4:] = 0
+    np.savez(folder.parent / "provenance_flags.npz", train_lossless=train, test_lossless=np.ones(4, dtype=dtype))
     detail = dataset.verify().detail
     assert "16 of 20 train images and 0 of 4 test images are lossy (JPEG) decodes" in detail, detail

@@ -125,7 +125,7 @@ def provenance_note(folder: Path) -> str:
         if path.is_file():
             try:
                 with np.load(path) as flags:
-                    parts = [f"{int((~flags[k]).sum()):,} of {flags[k].size:,} {k.split('_')[0]} images"
+                    parts = [f"{int((np.asarray(flags[k]) == 0).sum()):,} of {flags[k].size:,} {k.split('_')[0]} images"
                              for k in ("train_lossless", "test_lossless") if k in flags]
             except (OSError, ValueError, KeyError) as exc:
                 return f"{path.name} unreadable ({type(exc).__name__})"
