@@ -73,7 +73,7 @@ VARIANTS = ("trained", "early", "gaussian-fit", "random", "copying", "real")
 CONTROLS = ("early", "gaussian-fit", "random")
 # a generator whose samples vary less than this fraction of the real images' is degenerate
 MIN_STD_FRACTION = 0.25
-ROW_KEYS = ("probe", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
+ROW_KEYS = ("probe", "dataset", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
             "feature_space", "model", "device", "better", "eval", "sample_std", "control_step", "commit",
             "machine", "data_verified", "data_provenance", "control", "distinguishable", "note", "ci_method")
 
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         for section in json.loads(stored.read_text()).values():
             if section["run"] not in given and section["rows"]:
                 first = section["rows"][0]
-                dataset = str(first.get("eval", "")).rsplit("-", 1)[0]
+                dataset = first.get("dataset") or str(first.get("eval", "")).split("-", 1)[0]
                 results[_label(first.get("model"), dataset, first.get("step"), first.get("seed"))] = (
                     Path(section["run"]), section["rows"])
     with tempfile.TemporaryDirectory(prefix="probe-calibration-") as tmp:
