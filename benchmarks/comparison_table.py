@@ -193,7 +193,7 @@ def render(data: dict[str, Any]) -> str:
         "",
         provenance_line([row for recs in data["runs"].values() for r in recs for row in r["rows"]]),
         "",
-        f"Every model trained on {prefix} for {budget}, {len(settings.get('seeds', []))} seeds each, then "
+        f"Every model trained on {prefix} for {budget}, {_n_seeds(data)} seed(s) each, then "
         f"evaluated with the same evals: {', '.join(settings.get('evals', []))}, plus "
         f"{', '.join(settings.get('conditional_evals', []))} for the class-conditional model. One thread per "
         f"run, {d.get('jobs', 1)} runs at a time, on a {platform.machine()} machine with two cores shared "
@@ -299,6 +299,11 @@ def _extra_runs(runs: list[Path]) -> list[str]:
     return out
 
 
+def _n_seeds(data: dict[str, Any]) -> int:
+    """Seeds per model among the runs collected (the preset may list more than were run)."""
+    return max((len(recs) for recs in data["runs"].values()), default=0)
+
+
 def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
     """Statements that follow from the numbers (computed here, so they stay true when regenerated)."""
     out = []
@@ -330,9 +335,25 @@ def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
         out.append(f"- GAN-test of {m}: {value:.3f} against a random G's {floor:.3f} and real test images' {ceil:.3f} "
                    f"(the classifier's own ceiling): the conditioning "
                    + ("is visible in the samples." if value > floor + 0.02 else "is not yet visible in the samples."))
+    real_std = _stats([(_value(r["rows"], f"{prefix}-kid", "real") or {}).get("sample_std")
+                       for m in models for r in data["runs"][m]])[0]
+    rand_std = {m: _stats([(_value(r["rows"], f"{prefix}-kid", "random") or {}).get("sample_std")
+                           for r in data["runs"][m]])[0] for m in models}
+    flat = [m for m in models if not math.isnan(real_std) and rand_std[m] < 0.25 * real_std]
+    if math.isnan(real_std):  # rows made before the real control carried its sample_std
+        out.append("- Random G spread (sample_std): " + ", ".join(f"{m} {v:.3f}" for m, v in rand_std.items())
+                   + "; these rows do not carry the real images' (docs/probe-calibration.md has it for the "
+                   "dataset): a random G below a quarter of it draws low-contrast images, and a KID below "
+                   "that G's is a weak check; the early checkpoint and the Gaussian fit are the controls to read.")
+    if flat:
+        out.append(f"- Random G spread: below a quarter of the real images' sample_std ({real_std:.3f}) for "
+                   + ", ".join(f"{m} ({rand_std[m]:.3f})" for m in flat)
+                   + ": at these widths a freshly initialised G draws low-contrast images even with standing "
+                   "statistics, so a KID below that random G's is a weak check for them; the early checkpoint "
+                   "and the Gaussian fit are the controls to read.")
     n_seeds = max(len(recs) for recs in data["runs"].values())
-    out.append(f"- Seeds: with {n_seeds} seeds the spread is a rough guide; KID on a few hundred samples is itself "
-               "noisy.")
+    out.append(f"- Seeds: {n_seeds} per model" + (" (a single seed: no spread over seeds)" if n_seeds == 1 else
+               "; the spread is a rough guide") + "; KID on a few hundred samples is itself noisy.")
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, OptionError, ProbeContext
-from gansuite_probes.common import balanced_labels, eval_mode, sample_std_of, to_uint8
+from gansuite_probes.common import SAMPLE_STD_N, balanced_labels, eval_mode, sample_std, sample_std_of, to_uint8
 from gansuite_probes.inception import InceptionFeatures, embed
 from gansuite_probes.refstats import Reference, reference
 
@@ -164,8 +164,10 @@ def subjects(ctx: ProbeContext, extractor: InceptionFeatures, cfg: Any, n: int) 
     """
     if cfg.real_control:
         held = holdout(ctx, extractor, cfg, n)
+        images = ctx.load_split(cfg.holdout_split).images
         yield Subject("real", held.features(), {"n_samples": held.n, "holdout_split": cfg.holdout_split,
-                                                "holdout_cached": held.cached})
+                                                "holdout_cached": held.cached,
+                                                "sample_std": round(sample_std(images[:SAMPLE_STD_N]), 5)})
     yield Subject("trained", generated_features(extractor, ctx.model, n, ctx, cfg.batch_size, "trained G"),
                   {"n_samples": n, "sample_std": sample_std_of(ctx.model, ctx.seed, ctx.device)})
     if cfg.random_control:
