@@ -21,7 +21,14 @@ from typing import Any
 import torch
 
 from gansuite import GANModel, OptionError, ProbeContext
-from gansuite_probes.common import SAMPLE_STD_N, balanced_labels, eval_mode, sample_std, sample_std_of, to_uint8
+from gansuite_probes.common import (
+    SAMPLE_STD_N,
+    balanced_labels,
+    eval_mode,
+    sample_std,
+    sample_std_of,
+    to_uint8,
+)
 from gansuite_probes.inception import InceptionFeatures, embed
 from gansuite_probes.refstats import Reference, reference
 
