@@ -201,7 +201,7 @@ def render(data: dict[str, Any]) -> str:
         f"{data['wall_s'] / 60:.0f} minutes.",
         "",
         "Regenerate: `" + d.get("command", "python benchmarks/compare_families.py run ...") + "`, then "
-        "`python benchmarks/comparison_table.py OUT --doc docs/comparison.md`.",
+        f"`python benchmarks/comparison_table.py OUT --doc {data.get('doc') or 'docs/comparison.md'}`.",
         "",
         "## Settings",
         "",
@@ -230,7 +230,10 @@ def render(data: dict[str, Any]) -> str:
         "",
         *_quality_table(data, models, prefix),
         "",
-        "SVM: test accuracy of the L2-SVM on D's pooled features (higher is better; chance 0.1). KID: kernel "
+        ("SVM: test accuracy of the L2-SVM on D's pooled features (higher is better; chance 0.1). "
+         if _svm_metric(data, prefix) != "error" else
+         "SVM: few-label test error of the L2-SVM on D's pooled features (lower is better; chance 0.9); its gain "
+         "is the random D's error minus the trained D's (higher is better). ") + "KID: kernel "
         "Inception distance to real training images (lower is better). GAN-test: the fraction of class-conditional "
         "samples a real-data classifier assigns to their conditioning class (chance 0.1).",
         "",
@@ -366,6 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record", type=Path, help="also write every result row as a results record here")
     args = parser.parse_args(argv)
     data = collect(args.folder)
+    data["doc"] = str(args.doc) if args.doc else None
     data["extra"] = list(args.extra_run)
     if not data["runs"]:
         raise SystemExit(f"no finished runs under {args.folder / 'runs'}")
