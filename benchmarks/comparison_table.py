@@ -276,7 +276,8 @@ def record(data: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 RECORD_KEYS = ("eval", "metric", "variant", "value", "ci95", "ci95_low", "ci95_high", "std", "n_samples",
-               "sample_std", "control_step", "data_verified", "commit", "machine")
+               "sample_std", "control_step", "control", "distinguishable", "note", "data_verified", "data_provenance",
+               "commit", "machine")
 
 
 def _extra_runs(runs: list[Path]) -> list[str]:
