@@ -3,9 +3,11 @@ dataset plugins, and the context and probe builders of the probe tests."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import pickle
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -302,3 +304,14 @@ def store_report(root: Path, number: int, report: dict[str, Any], *, machine: st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report))
     return path
+
+
+def load_script(name: str) -> Any:
+    """``benchmarks/<name>.py`` imported as module ``name`` (registered in sys.modules: dataclasses
+    look their module up there)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -3,14 +3,13 @@ checkpoint, the data-fitted Gaussian generator, and calibration checks that a ba
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from gansuite_probes.testing import TinyConfig, build_tiny
-from helpers import FAST, build_probe, probe_ctx
+from helpers import FAST, build_probe, load_script, probe_ctx
 
 from gansuite._host.manager import get_catalog
 from gansuite._host.options import build_config
@@ -122,11 +121,7 @@ def test_training_keeps_an_early_checkpoint_that_loads(tmp_path: Path) -> None:
 
 # -- the calibration checks fail on a bad generator ------------------------------------------------
 def _calibration() -> Any:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_calibration.py"
-    spec = importlib.util.spec_from_file_location("probe_calibration", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_script("probe_calibration")
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from gansuite_probes.common import CopyingGenerator, FixedFeatures, bootstrap_ci, fixed_features, mean_ci
 from gansuite_probes.testing import TinyConfig, build_tiny
-from helpers import FAST, DataLikeGAN, build_probe, dcgan_like_random, load_digits, probe_ctx
+from helpers import FAST, DataLikeGAN, build_probe, dcgan_like_random, load_digits, load_script, probe_ctx
 
 from gansuite.contract.errors import OptionError
 from gansuite.contract.protocols import ImageData
@@ -176,14 +177,8 @@ def test_arithmetic_needs_enough_pairs(digits: dict[str, ImageData], tmp_path: P
 
 
 # -- the calibration table ------------------------------------------------------------------------
-def _calibration() -> object:
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "probe_calibration.py"
-    spec = importlib.util.spec_from_file_location("probe_calibration", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+def _calibration() -> Any:
+    return load_script("probe_calibration")
 
 
 def test_calibration_checks_each_side() -> None:

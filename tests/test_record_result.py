@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from helpers import load_script
 
 from gansuite.report import benchdoc
 
@@ -12,11 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("record_result", ROOT / "benchmarks" / "record_result.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("record_result")
 
 
 def test_report_becomes_a_record_the_benchmark_page_shows(tmp_path: Path) -> None:
