@@ -16,7 +16,12 @@ from gansuite._host.options import build_config
 from gansuite.contract.protocols import ImageData
 from gansuite.engine.build import build_model
 from gansuite.engine.runfolder import RunFolder
-from gansuite.evaluation.controls import GaussianFitModel, sample_std, standing_statistics
+from gansuite.evaluation.controls import (
+    GaussianFitModel,
+    match_output_spread,
+    sample_std,
+    standing_statistics,
+)
 from gansuite.evaluation.evaluate import EvalSession
 
 SIZE = 16
@@ -55,6 +60,40 @@ def test_random_generator_varies_like_real_data(name: str, tmp_path: Path, digit
     assert not random.generator.training and not random.discriminator.training
     std = sample_std(_samples(random))
     assert std >= real / 4, f"{name}: random G sample_std {std:.4f} < a quarter of the real images' {real:.4f}"
+    # the output gain matches the spread on latents other than the ones it was chosen on
+    assert random.output_gain is not None and abs(std - real) <= 0.15 * real, (name, std, real)
+
+
+def test_output_gain_lifts_a_narrow_random_generator(tmp_path: Path, digits32: ImageData) -> None:
+    """At an eighth of its width a random DCGAN's standing statistics alone give it a fraction of
+    the data's spread; the matched output gain gives it the data's, and only the last layer moves."""
+    spec = get_catalog().registry("models").get("dcgan")
+    config = build_config(spec, {"ngf": 8})
+    session = EvalSession(catalog=get_catalog(), folder=RunFolder(tmp_path),
+                          model=build_model(spec, config, image_size=32, channels=3), model_spec=spec,
+                          model_config=config, config={}, data_root=Path("."), allow_unverified=False, seed=0,
+                          progress=False)
+    real = sample_std(digits32.images[:256])
+    without = session.make_random_model(0, None)
+    assert getattr(without, "output_gain", None) is None
+    assert sample_std(_samples(without)) < real / 3
+    matched = session.make_random_model(0, lambda: digits32)
+    assert matched.output_gain > 3
+    assert abs(sample_std(_samples(matched)) - real) <= 0.1 * real
+    same = [torch.equal(a, b) for a, b in zip(without.generator.parameters(), matched.generator.parameters(), strict=True)]
+    assert all(same)
+
+
+def test_match_output_spread_hooks_the_last_weight_layer() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 32, bias=False),
+                              torch.nn.Tanh())
+    net[2].weight.data.mul_(0.1)
+    z = torch.randn(256, 8)
+    gain = match_output_spread(net, lambda: net(z), 0.2)
+    assert gain is not None and gain > 2
+    assert sample_std(net(z).detach()) == pytest.approx(0.2, rel=0.02)
+    assert match_output_spread(torch.nn.Tanh(), lambda: torch.zeros(4, 2), 0.2) is None
 
 
 def test_initial_statistics_were_the_degenerate_control(tmp_path: Path, digits32: ImageData) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "sample_std",
     "sample_std_of",
     "with_sample_std",
+    "output_gain",
     "GeneratorVariant",
     "generator_variants",
     "bootstrap_ci",
@@ -394,8 +395,16 @@ def generator_variants(ctx: Any, bank: torch.Tensor | None = None, random: bool 
     return out
 
 
+def output_gain(model: Any) -> dict[str, Any]:
+    """``{"output_gain": g}`` for a random model whose output spread the host matched to the data
+    (:func:`gansuite.evaluation.controls.match_output_spread`), else ``{}``."""
+    gain = getattr(model, "output_gain", None)
+    return {} if gain is None else {"output_gain": round(float(gain), 4)}
+
+
 def with_sample_std(rows: list[dict[str, Any]], variants: list[GeneratorVariant], ctx: Any) -> list[dict[str, Any]]:
-    """Add each generator variant's ``sample_std`` (and an early control's step) to its rows."""
+    """Add each generator variant's ``sample_std`` (an early control's step, a random G's output
+    gain) to its rows."""
     by = {v.name: v for v in variants}
     for row in rows:
         v = by.get(str(row.get("variant")))
@@ -403,6 +412,8 @@ def with_sample_std(rows: list[dict[str, Any]], variants: list[GeneratorVariant]
             row["sample_std"] = v.sample_std(ctx.seed, ctx.device)
             if v.name == "early":
                 row["control_step"] = getattr(v.model, "checkpoint_step", None)
+            if v.name == "random":
+                row.update(output_gain(v.model))
     return rows
 
 

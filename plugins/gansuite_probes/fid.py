@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from gansuite import OptionError, ProbeContext
-from gansuite_probes.common import SAMPLE_STD_N, FixedScaler, fixed_features, sample_std
+from gansuite_probes.common import SAMPLE_STD_N, FixedScaler, fixed_features, output_gain, sample_std
 from gansuite_probes.config import FIDConfig, KIDConfig
 from gansuite_probes.distances import (
     fid_infinity,
@@ -263,6 +263,8 @@ def fixed_space(ctx: ProbeContext, cfg: Any, need: int | None = None,
             info: dict[str, Any] = {"n_samples": len(images), "sample_std": round(sample_std(images[:SAMPLE_STD_N]), 5)}
             if variant == "early":
                 info["control_step"] = getattr(model, "checkpoint_step", None)
+            if variant == "random":
+                info.update(output_gain(model))
             yield Subject(variant, embed(images), info)
 
     return real, scored(), common

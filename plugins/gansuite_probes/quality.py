@@ -25,6 +25,7 @@ from gansuite_probes.common import (
     SAMPLE_STD_N,
     balanced_labels,
     eval_mode,
+    output_gain,
     sample_std,
     sample_std_of,
     to_uint8,
@@ -181,7 +182,8 @@ def subjects(ctx: ProbeContext, extractor: InceptionFeatures, cfg: Any, n: int) 
         random_model = ctx.make_random_model(ctx.seed)
         yield Subject("random", generated_features(extractor, random_model, n, ctx, cfg.batch_size, "random G"),
                       {"n_samples": n, "random_seed": ctx.seed,
-                       "sample_std": sample_std_of(random_model, ctx.seed, ctx.device)})
+                       "sample_std": sample_std_of(random_model, ctx.seed, ctx.device),
+                       **output_gain(random_model)})
     if getattr(cfg, "intermediate_controls", True):
         early = getattr(ctx, "make_early_model", lambda: None)()
         if early is not None:
