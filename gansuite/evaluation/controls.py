@@ -75,8 +75,11 @@ def _last_weight_layer(net: nn.Module, run: Callable[[], Any]) -> nn.Module | No
     """The last module, in execution order of ``run()``, that holds a weight matrix or kernel
     (``weight`` of two or more dimensions: convolutions and linear layers, parametrised or not)."""
     order: list[nn.Module] = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: order.append(mod)) for m in net.modules()
-             if isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.dim() >= 2]
+    def has_kernel(m: nn.Module) -> bool:
+        weight = getattr(m, "weight", None)
+        return isinstance(weight, torch.Tensor) and weight.dim() >= 2
+
+    hooks = [m.register_forward_hook(lambda mod, inp, out: order.append(mod)) for m in net.modules() if has_kernel(m)]
     try:
         with torch.no_grad():
             run()
