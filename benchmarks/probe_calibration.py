@@ -36,7 +36,8 @@ keeps its early checkpoint):
 
 Add ``--run CIFAR_RUN --data-root DIR --allow-unverified`` for a CIFAR-10 run, ``--probes`` to
 evaluate only some probes (the CIFAR-10 svm preset fits 50,000 images: tens of minutes on a CPU),
-``-o kid.n_samples=...`` to size an eval; ``--keep`` adds a run to the page without evaluating
+``-o kid.n_samples=...`` to size an eval, ``--reuse svm`` to take a probe's rows from the run's own
+``gansuite run --eval`` instead of evaluating it again (rows marked ``reused``); ``--keep`` adds a run to the page without evaluating
 the runs already there again.
 """
 
@@ -75,19 +76,35 @@ CONTROLS = ("early", "gaussian-fit", "random")
 MIN_STD_FRACTION = 0.25
 ROW_KEYS = ("probe", "dataset", "metric", "variant", "space", "value", "ci95", "ci95_low", "ci95_high", "step", "seed",
             "feature_space", "model", "device", "better", "eval", "sample_std", "control_step", "commit",
-            "machine", "data_verified", "data_provenance", "control", "distinguishable", "note", "ci_method")
+            "machine", "data_verified", "data_provenance", "control", "distinguishable", "note", "ci_method",
+            "output_gain", "reused", "train_seconds")
+
+
+def eval_name(dataset: str, probe: str) -> str:
+    """The eval preset a probe is calibrated with on ``dataset``."""
+    return f"{dataset}-{EVAL_SUFFIX.get(probe, probe)}"
 
 
 def evaluate(run: Path, dataset: str, work: Path, data_root: Path | None, allow_unverified: bool,
-             options: list[str], probes: tuple[str, ...] = PROBES) -> list[dict[str, Any]]:
-    """Copy ``run`` into ``work`` and evaluate the copy with ``gansuite eval``; its new rows."""
+             options: list[str], probes: tuple[str, ...] = PROBES,
+             reuse: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Copy ``run`` into ``work`` and evaluate the copy with ``gansuite eval``; its new rows. A probe
+    in ``reuse`` whose eval the run already has in its ``results.json`` (from ``gansuite run
+    --eval``) is not evaluated again: those rows are used, marked ``reused``."""
     copy = work / run.name
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("samples"))
     results = copy / "results.json"
-    before = len(json.loads(results.read_text())) if results.is_file() else 0
+    existing = json.loads(results.read_text()) if results.is_file() else []
+    have = {r.get("eval") for r in existing}
+    kept = [{**r, "reused": True} for r in existing
+            if r.get("eval") in {eval_name(dataset, p) for p in reuse if p in probes}]
+    probes = tuple(p for p in probes if not (p in reuse and eval_name(dataset, p) in have))
+    if not probes:
+        return kept
+    before = len(existing)
     cmd = [sys.executable, "-m", "gansuite", "eval", str(copy), "--no-progress"]
     for probe in probes:
-        cmd += ["--eval", f"{dataset}-{EVAL_SUFFIX.get(probe, probe)}"]
+        cmd += ["--eval", eval_name(dataset, probe)]
     if data_root is not None:
         cmd += ["--data-root", str(data_root)]
     if allow_unverified:
@@ -99,7 +116,7 @@ def evaluate(run: Path, dataset: str, work: Path, data_root: Path | None, allow_
     subprocess.run(cmd, check=True)
     print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     rows = json.loads(results.read_text())
-    return rows[before:]
+    return kept + rows[before:]
 
 
 def _headline(rows: list[dict[str, Any]], probe: str) -> list[dict[str, Any]]:
@@ -216,8 +233,15 @@ def render(results: dict[str, tuple[Path, list[dict[str, Any]]]], preamble: str 
                      None)
         lines += [f"## {label}", "",
                   f"Run `{Path(run).name}` (model {first.get('model')}, step {first.get('step')}, "
-                  f"seed {first.get('seed')}, device {first.get('device')}; early control: step {early}).", "",
-                  provenance_line(rows), "",
+                  f"seed {first.get('seed')}, device {first.get('device')}; early control: step {early}).", ""]
+        reused = sorted({str(r.get("eval")) for r in rows if r.get("reused")})
+        gains = sorted({str(r["output_gain"]) for r in rows if r.get("output_gain") is not None})
+        if reused:
+            lines += [f"Rows of {', '.join(f'`{e}`' for e in reused)}: the run's own `gansuite run --eval` "
+                      "(not evaluated again; their commit is in the rows).", ""]
+        if gains:
+            lines += [f"Random G's output gain (matched to the real images' sample_std): {', '.join(gains)}.", ""]
+        lines += [provenance_line(rows), "",
                   "| probe | metric | space | " + " | ".join(VARIANTS) + " | better |",
                   "|---|---|---|" + "---|" * len(VARIANTS) + "---|"]
         for probe in PROBES:
@@ -265,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="a paragraph printed under the page's header (how the runs were made)")
     parser.add_argument("--probes", default=",".join(PROBES), help=f"comma-separated subset of {', '.join(PROBES)}")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "probe-calibration.md")
+    parser.add_argument("--reuse", default="", help="comma-separated probes whose rows a run already has from "
+                        "'gansuite run --eval' are taken from it instead of evaluated again (e.g. svm)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the sections of runs not given here (from the page's .json), so a run can be "
                              "added without evaluating the others again")
@@ -289,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             unknown = sorted(set(probes) - set(PROBES))
             if unknown:
                 parser.error(f"unknown probe(s) {', '.join(unknown)}; choose from {', '.join(PROBES)}")
-            rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options, probes)
+            rows = evaluate(run, dataset, Path(tmp), args.data_root, args.allow_unverified, args.options, probes,
+                            reuse=tuple(p for p in args.reuse.split(",") if p))
             first = rows[0] if rows else {}
             results[_label(config["model"], dataset, first.get("step"), first.get("seed"))] = (run, rows)
     results = dict(sorted(results.items(), key=lambda item: _order(item[1][1])))

@@ -8,6 +8,7 @@ smoothest, and no probe returns an undefined number.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,20 @@ def test_calibration_reads_paired_gain_rows() -> None:
     cells = [c.strip() for c in line.split("|")[1:-1]]
     assert cells[3 + cal.VARIANTS.index("gaussian-fit")].endswith("(not distinguishable from 0)")
     assert cells[3 + cal.VARIANTS.index("trained")] == ""
+
+
+def test_calibration_reuses_a_runs_own_rows_without_evaluating(tmp_path: Path) -> None:
+    """``--reuse svm``: the run's svm rows from ``gansuite run --eval`` are taken as they are (marked
+    ``reused``); a probe whose eval the run lacks would be evaluated (a subprocess, not reached here)."""
+    cal = _calibration()
+    run = tmp_path / "run"
+    run.mkdir()
+    own = [{"eval": "cifar10-svm", "probe": "svm", "metric": "accuracy", "variant": "trained", "value": 0.6},
+           {"eval": "cifar10-kid", "probe": "kid", "metric": "kid", "variant": "trained", "value": 1.0}]
+    (run / "results.json").write_text(json.dumps(own))
+    work = tmp_path / "work"
+    work.mkdir()
+    rows = cal.evaluate(run, "cifar10", work, None, False, [], probes=("svm",), reuse=("svm",))
+    assert rows == [{**own[0], "reused": True}]
+    section = cal.render({"x": (run, rows)})
+    assert "`cifar10-svm`: the run's own `gansuite run --eval`" in section
