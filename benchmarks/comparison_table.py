@@ -355,6 +355,10 @@ def _reading(data: dict[str, Any], models: list[str], prefix: str) -> list[str]:
                    + ": at these widths a freshly initialised G draws low-contrast images even with standing "
                    "statistics, so a KID below that random G's is a weak check for them; the early checkpoint "
                    "and the Gaussian fit are the controls to read.")
+    elif not math.isnan(real_std):
+        out.append(f"- Random G spread: the real images' sample_std is {real_std:.3f}; the random Gs' "
+                   + ", ".join(f"{m} {v:.3f}" for m, v in rand_std.items())
+                   + " (each random G's output gain is matched to the real images' spread: docs/probes.md, Controls).")
     n_seeds = max(len(recs) for recs in data["runs"].values())
     out.append(f"- Seeds: {n_seeds} per model" + (" (a single seed: no spread over seeds)" if n_seeds == 1 else
                "; the spread is a rough guide") + "; KID on a few hundred samples is itself noisy.")
