@@ -49,6 +49,20 @@ def run_rows(run: Path, evals: list[str], columns: list[str] | None) -> list[dic
     return out
 
 
+def _run_provenance(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The record's own provenance from its rows: data verified only when every row's was, the
+    rows' data provenance, and the commit(s) that evaluated them (the source names the training's)."""
+    verified = [r.get("data_verified") for r in rows]
+    texts = sorted({str(r["data_provenance"]) for r in rows if r.get("data_provenance")})
+    commits = sorted({str(r["commit"])[:12] for r in rows if r.get("commit")})
+    out: dict[str, Any] = {"data_verified": all(v is True for v in verified) if None not in verified else None}
+    if texts:
+        out["data_provenance"] = "; ".join(texts)
+    if commits:
+        out["commit"] = ", ".join(commits)
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("report", type=Path, nargs="?", help="a pytest-benchmark JSON report")
@@ -64,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Error: give a pytest-benchmark report or --run RUN_DIR (one of them).", file=sys.stderr)
         return 2
     ceilings: dict[str, float] = {}
+    provenance: dict[str, Any] = {}
     try:
         if args.run is not None:
             full = run_rows(args.run, args.eval, None)
@@ -73,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             config = json.loads((args.run / "config.json").read_text())
             commit = str(config.get("git_commit") or "")[:10]
             date, source = str(full[0].get("created") or "")[:10], f"run folder {args.run.name}"
+            provenance = _run_provenance(full)
         else:
             report = load_report(args.report)
             found = rows(report, args.column or None)
@@ -84,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     record = {"title": args.title, "command": args.command, "machine": machine_id(), "date": date,
               "source": f"{source} of commit {commit}" if commit else source,
-              "notes": args.note, "rows": found}
+              **provenance, "notes": args.note, "rows": found}
     if ceilings:  # the machine's ceilings and load, measured in the same benchmark run
         record["ceilings"] = ceilings
     atomic_write_json(args.out, record)

@@ -67,3 +67,13 @@ def test_report_and_run_folder_are_exclusive(tmp_path: Path, capsys) -> None:
     assert mod.main(["--run", str(tmp_path / "no-run"), "--out", str(tmp_path / "x.json"), "--title", "t",
                      "--command", "c"]) == 2
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_run_record_carries_its_rows_provenance() -> None:
+    mod = _module()
+    rows = [{"data_verified": False, "data_provenance": "a JPEG rebuild", "commit": "1227f8ef265e99"},
+            {"data_verified": True, "data_provenance": "a JPEG rebuild", "commit": "1227f8ef265e99"}]
+    assert mod._run_provenance(rows) == {"data_verified": False, "data_provenance": "a JPEG rebuild",
+                                         "commit": "1227f8ef265e"}
+    assert mod._run_provenance([{"data_verified": True}]) == {"data_verified": True}
+    assert mod._run_provenance([{"value": 1.0}]) == {}  # nothing recorded: nothing claimed
