@@ -211,7 +211,8 @@ def render(data: dict[str, Any]) -> str:
         f"- Eval sizes: `{' '.join('-o ' + o for o in settings.get('eval_options', []))}`.",
         "- Controls, in every run with the run's seed: the svm probe's randomly initialised D; the kid and gan-test "
         "probes' randomly initialised G of the same architecture (both with BatchNorm statistics recomputed "
-        "on their own inputs: docs/probes.md, Controls); kid's early checkpoint of the same run and Gaussian "
+        "on their own inputs, and G's output gain matched to the real images' spread: docs/probes.md, "
+        "Controls); kid's early checkpoint of the same run and Gaussian "
         "fit of the training pixels; kid's held-out real images (the floor a perfect generator would reach) "
         "and gan-test's real test images (the classifier's ceiling).",
         f"- torch {first.get('torch')}; gansuite commits "

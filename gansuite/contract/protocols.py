@@ -101,8 +101,10 @@ class ProbeContext:
     ``model`` is the trained model in eval mode (generate with ``model.generate(z, y)``, which
     uses ``model.eval_generator()``, and draw labels with ``model.sample_labels``);
     ``make_random_model(seed)`` builds the same architecture freshly initialised, with BatchNorm
-    running statistics recomputed on its own inputs (G on its latents, D on real training images),
-    so it is a real baseline rather than a constant image (the random control);
+    running statistics recomputed on its own inputs (G on its latents, D on real training images)
+    and one output gain on G's last weight layer that gives its samples the real images'
+    per-pixel spread (``output_gain`` on the model), so it is a real baseline rather than a
+    constant or low-contrast image (the random control);
     ``make_early_model()`` loads the same run's early checkpoint (a few percent of its steps; None
     when the run kept none); ``make_data_fit_model(seed)`` builds a generator on the model's prior
     with the training images' pixel mean and low-rank covariance and no other structure (it has
