@@ -5,7 +5,7 @@ dataset's eval presets of the svm, kid, latent-walk, memorization and arithmetic
 the real command line (``gansuite eval COPY --eval NAME``). The probes report their own controls,
 so one evaluation gives the whole row: the run's early checkpoint (``early``, 5% of its steps), a
 Gaussian fit of the training pixels (``gaussian-fit``), a randomly initialised network with
-standing BatchNorm statistics (``random``), a generator that returns training images
+standing BatchNorm statistics and its G's output spread matched to the data (``random``), a generator that returns training images
 (``copying``, shown only) and held-out real data (docs/probes.md, Controls). The protocol, fixed
 before the runs: the trained G's sample_std (and each generated control's) is at least a quarter
 of the real images'; on each probe's headline metric the trained model beats ``early``,
