@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--command", required=True, help="the command that produced the report")
     parser.add_argument("--note", action="append", default=[], help="a line under the title (repeatable)")
     parser.add_argument("--column", action="append", default=[], help="keep only these extra_info keys")
+    parser.add_argument("--data-provenance", default=None,
+                        help="where a report's data came from (a report carries none); recorded as not verified "
+                             "unless --data-verified")
+    parser.add_argument("--data-verified", action="store_true", help="with --data-provenance: the data's checksums matched")
     args = parser.parse_args(argv)
     if (args.report is None) == (args.run is None):
         print("Error: give a pytest-benchmark report or --run RUN_DIR (one of them).", file=sys.stderr)
@@ -95,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             commit = ((report.get("commit_info") or {}).get("id") or "")[:10]
             ceilings = {**(run_ceilings(report) or {}), **(run_load(report) or {})}
             date, source = str(report.get("datetime", ""))[:10], "pytest-benchmark report"
+            if args.data_provenance:
+                provenance = {"data_verified": bool(args.data_verified), "data_provenance": args.data_provenance}
+            if commit:
+                provenance["commit"] = commit
     except (GansuiteError, OSError, json.JSONDecodeError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
