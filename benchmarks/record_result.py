@@ -50,17 +50,19 @@ def run_rows(run: Path, evals: list[str], columns: list[str] | None) -> list[dic
 
 
 def _run_provenance(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The record's own provenance from its rows: data verified only when every row's was, the
-    rows' data provenance, and the commit(s) that evaluated them (the source names the training's)."""
+    """The record's own provenance from its rows: data verified only when every row's was (None when
+    a row's data have no checksums), the rows' data provenance, and the commit(s) that evaluated
+    them (the source names the training's)."""
     verified = [r.get("data_verified") for r in rows]
     texts = sorted({str(r["data_provenance"]) for r in rows if r.get("data_provenance")})
     commits = sorted({str(r["commit"])[:12] for r in rows if r.get("commit")})
+    # None: the data have no checksums to verify against (said so, not dropped)
     out: dict[str, Any] = {"data_verified": all(v is True for v in verified) if None not in verified else None}
     if texts:
         out["data_provenance"] = "; ".join(texts)
     if commits:
         out["commit"] = ", ".join(commits)
-    return {k: v for k, v in out.items() if v is not None}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,4 +76,4 @@ def test_a_run_record_carries_its_rows_provenance() -> None:
     assert mod._run_provenance(rows) == {"data_verified": False, "data_provenance": "a JPEG rebuild",
                                          "commit": "1227f8ef265e"}
     assert mod._run_provenance([{"data_verified": True}]) == {"data_verified": True}
-    assert mod._run_provenance([{"value": 1.0}]) == {}  # nothing recorded: nothing claimed
+    assert mod._run_provenance([{"value": 1.0}]) == {"data_verified": None}  # unknown, said so
