@@ -39,6 +39,10 @@ def test_digits_comparison_runs_every_model_and_writes_the_table(tmp_path: Path,
     assert "GAN-test, random G" in text and "KID, random G" in text and "The papers' own numbers" in text
     # digits-svm is few-label: the columns say error, and the paired gain has its own column
     assert "SVM error, trained D" in text and "SVM gain over random D (paired)" in text
+    # every run's paired lead over each control, with its interval and a verdict per model
+    paired = [line for line in text.splitlines() if line.startswith("| ") and "over the random G |" in line]
+    assert len(paired) == len(driver.MODELS) and all(line.rstrip().endswith("of 2 |") for line in paired)
+    assert "Paired KID lead over the random G: its interval lies above 0 in" in text
     kid = [row for recs in data["runs"].values() for r in recs for row in r["rows"] if row["eval"] == "digits-kid"]
     variants = {row["variant"] for row in kid}  # every KID beside its controls
     assert variants >= {"trained", "random", "real", "gaussian-fit"} and variants <= {*variants, "early"}
