@@ -8,8 +8,8 @@
   network does in training, so a random G draws varied images and a random D sees normalised
   activations. The weights are not touched.
 - :func:`match_output_spread`: a random generator's contrast is set by its output layer's
-  initial weight scale times its width: a DCGAN at a quarter of its width draws samples with a
-  sixth of the data's per-pixel spread, which a trained model beats on spread alone. The random
+  initial weight scale times its width: a narrow DCGAN draws samples with a small fraction of the
+  data's per-pixel spread, which a trained model beats on spread alone. The random
   G's last weight layer gets one scalar output gain, chosen by bisection so that its
   ``sample_std`` equals the real images' (a data-dependent initialisation of one number, as in
   LSUV); its structure stays random.
@@ -30,14 +30,15 @@ This module imports torch: the eval host imports it inside the functions that ne
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["standing_statistics", "match_output_spread", "recalibrate_random_model", "GaussianFitGenerator", "GaussianFitModel",
-           "sample_std", "STANDING_BATCHES", "STANDING_BATCH_SIZE"]
+__all__ = ["standing_statistics", "match_output_spread", "recalibrate_random_model", "GaussianFitGenerator",
+           "GaussianFitModel", "sample_std", "STANDING_BATCHES", "STANDING_BATCH_SIZE"]
 
 STANDING_BATCHES = 4
 STANDING_BATCH_SIZE = 64
@@ -75,6 +76,7 @@ def _last_weight_layer(net: nn.Module, run: Callable[[], Any]) -> nn.Module | No
     """The last module, in execution order of ``run()``, that holds a weight matrix or kernel
     (``weight`` of two or more dimensions: convolutions and linear layers, parametrised or not)."""
     order: list[nn.Module] = []
+
     def has_kernel(m: nn.Module) -> bool:
         weight = getattr(m, "weight", None)
         return isinstance(weight, torch.Tensor) and weight.dim() >= 2
@@ -106,7 +108,7 @@ def match_output_spread(net: nn.Module, run: Callable[[], torch.Tensor], target:
         with torch.no_grad():
             return sample_std(run())
 
-    lo, hi = torch.log2(torch.tensor(low)).item(), torch.log2(torch.tensor(high)).item()
+    lo, hi = math.log2(low), math.log2(high)
     for _ in range(steps):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if spread(2.0 ** mid) < target else (lo, mid)

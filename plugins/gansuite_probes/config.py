@@ -87,8 +87,7 @@ class SVMConfig:
     def __post_init__(self) -> None:
         if self.cross_fit < 0 or self.cross_fit == 1:
             raise ValueError(f"cross_fit must be 0 (off) or at least 2 folds, got {self.cross_fit}")
-        if self.n_boot < 100:
-            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")
+        _enough_resamples(self.n_boot)
         if not self.c_grid:
             raise ValueError("c_grid needs at least one value")
         if any(c <= 0 for c in self.c_grid):
@@ -261,8 +260,7 @@ class KIDConfig(ReferenceConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _positive(subsets=self.subsets, subset_size=self.subset_size, gain_max_images=self.gain_max_images)
-        if self.n_boot < 100:
-            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")
+        _enough_resamples(self.n_boot)
         if self.features not in ("inception", "fixed"):
             raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
         if self.subset_size < 2:
@@ -294,8 +292,7 @@ class PRDCConfig(ReferenceConfig):
         _positive(k=self.k, chunk=self.chunk)
         if self.features not in ("inception", "fixed"):
             raise ValueError(f"features must be 'inception' or 'fixed', got {self.features!r}")
-        if self.n_boot < 100:
-            raise ValueError(f"n_boot must be at least 100 for a 95% percentile interval, got {self.n_boot}")
+        _enough_resamples(self.n_boot)
 
 
 @dataclass(frozen=True)
@@ -479,5 +476,4 @@ class CASScoreConfig:
     def __post_init__(self) -> None:
         _positive(n_train=self.n_train, epochs=self.epochs, width=self.width, lr=self.lr,
                   max_test=self.max_test, batch_size=self.batch_size)
-        if self.n_boot < 100:
-            raise ValueError(f"n_boot must be at least 100, got {self.n_boot}")
+        _enough_resamples(self.n_boot)
